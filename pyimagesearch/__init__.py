@@ -1,0 +1,1 @@
+"""Companion code for PyImageSearch's "Training a DCGAN in PyTorch"."""

@@ -1,0 +1,82 @@
+"""Shared helpers: tiny IDX data sets made on the spot, and running the
+scripts as a user would."""
+
+import gzip
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def idx_bytes(array):
+    """The IDX encoding of a uint8 array: magic 0x0000 08 ndim, sizes, data."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim])
+    header += b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    return header + array.tobytes()
+
+
+def write_idx(path, array):
+    data = idx_bytes(array)
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        with open(path, "wb") as f:
+            f.write(data)
+    return path
+
+
+def digit_images(n, seed=0):
+    """n 28x28 uint8 images that look a little like strokes: a bright
+    rectangle at a class-dependent place on black, plus noise. Labels 0-9."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    images = np.zeros((n, 28, 28), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        top, left = 4 + (label // 5) * 10, 4 + (label % 5) * 4
+        images[i, top:top + 10, left:left + 6] = 255
+    images = np.clip(images + rng.integers(0, 40, images.shape), 0, 255).astype(np.uint8)
+    return images, labels.astype(np.uint8)
+
+
+def make_idx_folder(folder, train=64, test=32, gz=True, layout="flat", seed=0):
+    """A tiny MNIST-format data set: flat (DIR/*-ubyte[.gz]) or in
+    torchvision's layout (DIR/MNIST/raw/...). A split of size 0 is left out."""
+    target = folder if layout == "flat" else folder / "MNIST" / "raw"
+    target.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    for split, count, offset in (("train", train, 0), ("t10k", test, 1)):
+        if not count:
+            continue
+        images, labels = digit_images(count, seed=seed + offset)
+        write_idx(target / f"{split}-images-idx3-ubyte{suffix}", images)
+        write_idx(target / f"{split}-labels-idx1-ubyte{suffix}", labels)
+    return folder
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    """A flat folder of 64 training and 32 test images, gzipped."""
+    return make_idx_folder(tmp_path / "data")
+
+
+def run_script(*args, timeout=300, env=None):
+    """Run a top-level script as a subprocess from the repository root."""
+    fullEnv = dict(os.environ, PYTHONUNBUFFERED="1")
+    fullEnv.update(env or {})
+    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout,
+                          env=fullEnv)
+
+
+def train(output, data, *extra, **kwargs):
+    """dcgan_mnist.py on a tiny folder, quickly."""
+    return run_script("dcgan_mnist.py", "--output", output, "--data-dir", data,
+                      "--no-progress", *extra, **kwargs)

@@ -1,0 +1,132 @@
+"""Reading MNIST-format data from disk, and the offline fallback."""
+
+import gzip
+import socket
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision import transforms
+
+from conftest import digit_images, make_idx_folder, write_idx
+from dcgan_mnist import normalize
+from pyimagesearch import data
+from pyimagesearch.data import DataError
+
+
+@pytest.mark.parametrize("gz", [True, False])
+@pytest.mark.parametrize("layout", ["flat", "torchvision"])
+def test_reads_both_layouts_compressed_or_not(tmp_path, gz, layout):
+    make_idx_folder(tmp_path, train=20, test=10, gz=gz, layout=layout)
+    imageSet = data.load_dataset("mnist", str(tmp_path), allowDownload=False)
+    trainImages, trainLabels = digit_images(20, seed=0)
+    testImages, _ = digit_images(10, seed=1)
+    assert imageSet.images.shape == (30, 1, 28, 28)
+    assert imageSet.images.dtype == torch.uint8
+    assert imageSet.splits == {"train": 20, "test": 10}
+    # train split first, then test, as the article's ConcatDataset
+    assert np.array_equal(imageSet.images[:20, 0].numpy(), trainImages)
+    assert np.array_equal(imageSet.images[20:, 0].numpy(), testImages)
+    assert imageSet.labels[:20].tolist() == trainLabels.tolist()
+    assert not imageSet.fallback
+
+
+def test_a_folder_with_one_split_is_used_as_it_is(tmp_path):
+    make_idx_folder(tmp_path, train=0, test=12)
+    said = []
+    imageSet = data.load_dataset("mnist", str(tmp_path), allowDownload=False,
+                                 log=said.append)
+    assert len(imageSet) == 12 and imageSet.splits == {"test": 12}
+    assert any("only the test split" in line for line in said)
+
+
+def test_missing_partner_file_is_named(tmp_path):
+    images, _ = digit_images(5)
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte"):
+        data.load_dataset("mnist", str(tmp_path), allowDownload=False)
+
+
+def test_bad_magic_is_an_error_naming_the_file(tmp_path):
+    make_idx_folder(tmp_path, gz=False)
+    path = tmp_path / "train-images-idx3-ubyte"
+    raw = bytearray(path.read_bytes())
+    raw[0:4] = b"\x12\x34\x08\x03"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.*magic"):
+        data.load_dataset("mnist", str(tmp_path), allowDownload=False)
+
+
+def test_truncated_file_is_an_error_naming_the_file(tmp_path):
+    make_idx_folder(tmp_path, gz=False)
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.*wrong size"):
+        data.load_dataset("mnist", str(tmp_path), allowDownload=False)
+
+
+def test_truncated_gzip_is_an_error_naming_the_file(tmp_path):
+    make_idx_folder(tmp_path, gz=True)
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz"):
+        data.load_dataset("mnist", str(tmp_path), allowDownload=False)
+
+
+def test_label_count_must_match_image_count(tmp_path):
+    images, labels = digit_images(6)
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels[:5])
+    with pytest.raises(DataError, match="5 labels for 6 images"):
+        data.load_dataset("mnist", str(tmp_path), allowDownload=False)
+
+
+def test_normalize_is_exactly_totensor_then_normalize():
+    images, _ = digit_images(8)
+    article = transforms.Compose([transforms.ToTensor(),
+                                  transforms.Normalize((0.5), (0.5))])
+    expected = torch.stack([article(Image.fromarray(im, mode="L")) for im in images])
+    ours = normalize(torch.from_numpy(images).unsqueeze(1))
+    assert torch.equal(ours, expected)
+    assert ours.min() == -1 and ours.max() == 1
+
+
+def test_failed_download_falls_back_to_the_embedded_digits(tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    class Offline:
+        def __init__(self, root, train, download):
+            seen["timeout"] = socket.getdefaulttimeout()
+            raise urllib.error.URLError("Name or service not known")
+
+    import torchvision.datasets
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
+    imageSet = data.load_dataset("mnist", str(tmp_path / "nothing-here"))
+    # the download was tried, with a bounded timeout, and then given up
+    assert seen["timeout"] == data.DOWNLOAD_TIMEOUT
+    assert socket.getdefaulttimeout() is None
+    assert imageSet.fallback
+    assert imageSet.images.shape == (5000, 1, 28, 28)
+    assert torch.bincount(imageSet.labels).tolist() == [500] * 10
+    # real digits: mostly black background with bright strokes
+    assert 0.1 < (imageSet.images > 128).float().mean() < 0.3
+    warning = capsys.readouterr().err
+    assert "WARNING" in warning and "Name or service not known" in warning
+    assert "--data-dir" in warning
+    # the failed download leaves no empty folders behind
+    assert not (tmp_path / "nothing-here").exists()
+
+
+def test_other_datasets_do_not_fall_back_to_digits(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "download", lambda *a: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(DataError, match="FashionMNIST.*--data-dir"):
+        data.load_dataset("fashion-mnist", str(tmp_path))
+
+
+def test_fake_dataset_has_the_requested_size_and_shape():
+    imageSet = data.load_fake(10, seed=3)
+    assert imageSet.images.shape == (10, 1, 28, 28)
+    assert imageSet.images.dtype == torch.uint8
+    assert imageSet.images.float().std() > 10          # random, not blank
