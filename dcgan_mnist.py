@@ -7,18 +7,19 @@ from pyimagesearch.dcgan import Discriminator
 from pyimagesearch import data as datasets
 from pyimagesearch import device as devices
 from pyimagesearch import visualize
-from pyimagesearch.checkpoint import write_json
+from pyimagesearch import checkpoint as ckpt
 from torch.optim import Adam
 from torch.nn import BCELoss
 from torch import nn
 from tqdm import tqdm
 import argparse
+import glob
+import hashlib
 import os
 import platform
 import sys
 import time
 import torch
-import torchvision
 # NOTE(deviation): the article also imports DataLoader, ToTensor, transforms,
 # MNIST, sklearn's shuffle, numpy and cv2 here; the ones this file no longer
 # uses directly are gone (sklearn's was never used), so scikit-learn is not a
@@ -27,6 +28,7 @@ import torchvision
 DEFAULT_SEED = 42
 NOISE_DIM = 100
 NUM_BENCHMARK = 256     # benchmark noise vectors: a 16x16 montage
+SHOWCASE = "SHOWCASE.md"   # marks the sample run committed in output/
 
 
 # custom weights initialization called on generator and discriminator
@@ -84,6 +86,16 @@ def build_arg_parser():
              "(default: auto)")
     ap.add_argument("--no-progress", action="store_true",
         help="hide the per-batch progress bar (default: shown)")
+    ap.add_argument("--resume", action="store_true",
+        help="continue the run in --output from its checkpoint.pt up to "
+             "--epochs (default: start a new run)")
+    ap.add_argument("--overwrite", action="store_true",
+        help="delete a previous run's files in --output first (default: "
+             "refuse to mix two runs in one folder)")
+    ap.add_argument("--stop-after", type=positive_int, default=None,
+        metavar="EPOCHS",
+        help="stop after this many epochs in this invocation, checkpoint "
+             "saved; continue later with --resume (default: run to --epochs)")
     return ap
 
 
@@ -101,10 +113,78 @@ def check_output_dir(ap, path):
         ap.error(f"argument -o/--output: {parent} is not writable")
 
 
+# arguments that shape the training itself: a resumed run must keep them
+SHAPING_ARGS = ("batch_size", "dataset", "limit", "seed")
+# arguments that belong to one invocation; --resume takes all others from
+# the checkpoint unless they are given again
+PER_INVOCATION_ARGS = ("output", "resume", "overwrite", "stop_after")
+
+
+def explicit_args(argv):
+    """The arguments the user actually typed (not argparse defaults)."""
+    ap = build_arg_parser()
+    for action in ap._actions:
+        action.default = argparse.SUPPRESS
+    return vars(ap.parse_args(argv))
+
+
+def run_files(folder):
+    """The files of a previous training run inside `folder`."""
+    found = [name for name in ckpt.RUN_FILES
+             if os.path.exists(os.path.join(folder, name))]
+    for pattern in ckpt.RUN_PATTERNS:
+        found += sorted(os.path.basename(p)
+                        for p in glob.glob(os.path.join(folder, pattern)))
+    return found
+
+
+def remove_run_files(folder, names):
+    for name in names:
+        os.remove(os.path.join(folder, name))
+
+
 def parse_args(argv=None):
     ap = build_arg_parser()
     args = ap.parse_args(argv)
     check_output_dir(ap, args.output)
+    if args.resume and args.overwrite:
+        ap.error("argument --overwrite: not allowed with --resume")
+    args.checkpoint = None
+    previous = run_files(args.output) if os.path.isdir(args.output) else []
+
+    if args.resume:
+        path = os.path.join(args.output, ckpt.CHECKPOINT)
+        try:
+            checkpoint = ckpt.load_checkpoint(path)
+        except ckpt.CheckpointError as e:
+            sys.exit(f"[ERROR] cannot resume: {e}")
+        # options not given again take the checkpoint's values; options that
+        # shape the training may not change under a running model
+        explicit, saved = explicit_args(argv), checkpoint["args"]
+        for name in SHAPING_ARGS:
+            if name in explicit and explicit[name] != saved.get(name):
+                option = "--" + name.replace("_", "-")
+                ap.error(f"argument {option}: {explicit[name]} differs from the "
+                         f"checkpoint's {saved.get(name)}; a resumed run keeps {option} "
+                         "(start a new run in another --output folder instead)")
+        for name, value in saved.items():
+            if name not in explicit and name not in PER_INVOCATION_ARGS:
+                setattr(args, name, value)
+        args.checkpoint = checkpoint
+    elif os.path.exists(os.path.join(args.output, SHOWCASE)):
+        # the repository ships a sample run in output/: a new run replaces it
+        print(f"[INFO] {args.output} holds the repository's showcase run; replacing "
+              f"it (git checkout -- {args.output} brings it back)")
+        remove_run_files(args.output, previous + [SHOWCASE])
+    elif previous and args.overwrite:
+        print(f"[INFO] --overwrite: deleting the previous run's {len(previous)} "
+              f"files in {args.output}")
+        remove_run_files(args.output, previous)
+    elif previous:
+        shown = ", ".join(previous[:4]) + (", ..." if len(previous) > 4 else "")
+        ap.error(f"argument -o/--output: {args.output} already holds another run's "
+                 f"results ({shown}); pass --resume to continue that run, "
+                 "--overwrite to replace it, or choose another folder")
     return args
 
 
@@ -232,17 +312,24 @@ def render_montage(gen, benchmarkNoise, path):
 def versions():
     import cv2
     import numpy
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "numpy": numpy.__version__,
+    import torchvision
+    return {"python": platform.python_version(), "torch": str(torch.__version__),
+            "torchvision": str(torchvision.__version__), "numpy": numpy.__version__,
             "opencv": cv2.__version__}
 
 
 def main(argv=None):
     args = parse_args(argv)
+    checkpoint = args.checkpoint
 
     # store the epochs and batch size in convenience variables
     NUM_EPOCHS = args.epochs
     BATCH_SIZE = args.batch_size
+    startEpoch = checkpoint["epoch"] if checkpoint else 0
+    if startEpoch >= NUM_EPOCHS:
+        print(f"[INFO] {args.output} already finished {startEpoch} of {NUM_EPOCHS} "
+              "epochs; nothing to do (pass a larger --epochs to train further)")
+        return 0
 
     # set the device we will be using, and seed every random number
     try:
@@ -267,6 +354,12 @@ def main(argv=None):
         sys.exit(f"[ERROR] {e}")
     images = data.images[:args.limit] if args.limit else data.images
     print(f"[INFO] {len(images):,} training images from {data.source}")
+    fingerprint = hashlib.sha256(images.numpy().tobytes()).hexdigest()
+    if checkpoint and checkpoint["run"]["data_sha256"] != fingerprint:
+        sys.exit(f"[ERROR] cannot resume: the checkpoint was trained on other images "
+                 f"({checkpoint['run']['num_train_images']:,} from "
+                 f"{checkpoint['run']['data_source']}); this time they are "
+                 f"{len(images):,} from {data.source}")
 
     # build the generator, initialize it's weights, and flash it to the
     # current device
@@ -302,59 +395,112 @@ def main(argv=None):
     shuffleGen = torch.Generator().manual_seed(args.seed)
 
     os.makedirs(args.output, exist_ok=True)
-    run = {"arguments": vars(args), "seed": args.seed, "dataset": args.dataset,
-           "data_source": data.source, "embedded_fallback": data.fallback,
-           "num_train_images": len(images), "device": devices.describe(DEVICE),
-           "versions": versions(), "seconds_per_epoch": [], "losses": [],
-           "status": "running"}
-    runPath = os.path.join(args.output, "run.json")
-    write_json(runPath, run)
+    paths = {name: os.path.join(args.output, name) for name in
+             (ckpt.CHECKPOINT, ckpt.GENERATOR, ckpt.RUN_JSON, ckpt.HISTORY,
+              ckpt.LOSSES_PLOT, "output.gif")}
+    if checkpoint:
+        # everything the next epoch depends on, exactly as it was saved
+        gen.load_state_dict(checkpoint["generator"])
+        disc.load_state_dict(checkpoint["discriminator"])
+        genOpt.load_state_dict(checkpoint["genOpt"])
+        discOpt.load_state_dict(checkpoint["discOpt"])
+        benchmarkNoise = checkpoint["benchmarkNoise"].to(DEVICE)
+        ckpt.restore_rng(checkpoint["rng"], noiseGen, shuffleGen)
+        history, run = checkpoint["history"], checkpoint["run"]
+        run["resumed_at_epochs"].append(startEpoch)
+        if NUM_EPOCHS != checkpoint["args"]["epochs"]:
+            print(f"[INFO] continuing to {NUM_EPOCHS} epochs (the run began with "
+                  f"{checkpoint['args']['epochs']}); Adam's weight decay stays "
+                  f"{genOpt.param_groups[0]['weight_decay']:g} as it began")
+        print(f"[INFO] resuming {args.output} after epoch {startEpoch} of {NUM_EPOCHS}")
+    else:
+        history = torch.empty(0, len(ckpt.HISTORY_COLUMNS), dtype=torch.float64)
+        run = {"arguments": {}, "seed": args.seed, "dataset": args.dataset,
+               "data_source": data.source, "embedded_fallback": data.fallback,
+               "num_train_images": len(images), "data_sha256": fingerprint,
+               "device": devices.describe(DEVICE),
+               "versions": versions(), "seconds_per_epoch": [], "losses": [],
+               "montages": [], "resumed_at_epochs": [], "status": "running"}
+    run["arguments"] = {k: v for k, v in vars(args).items() if k != "checkpoint"}
+    run["status"] = "running"
+    ckpt.write_json(paths[ckpt.RUN_JSON], run)
 
     # loop over the epochs
-    montages = []
-    for epoch in range(NUM_EPOCHS):
-        # show epoch information
-        print("[INFO] starting epoch {} of {}...".format(epoch + 1,
-            NUM_EPOCHS), flush=True)
-        start = time.perf_counter()
-        with tqdm(total=len(images), desc=f"epoch {epoch + 1}/{NUM_EPOCHS}",
-                  unit="img", unit_scale=True, leave=False, file=sys.stderr,
-                  disable=args.no_progress, mininterval=0.5) as bar:
-            stats = train_one_epoch(gen, disc, genOpt, discOpt, criterion,
-                images, BATCH_SIZE, DEVICE, noiseGen, shuffleGen, bar)
-        seconds = time.perf_counter() - start
+    stopAt = NUM_EPOCHS if args.stop_after is None else min(
+        NUM_EPOCHS, startEpoch + args.stop_after)
+    epoch = startEpoch
+    try:
+        for epoch in range(startEpoch, stopAt):
+            # show epoch information
+            print("[INFO] starting epoch {} of {}...".format(epoch + 1,
+                NUM_EPOCHS), flush=True)
+            start = time.perf_counter()
+            with tqdm(total=len(images), desc=f"epoch {epoch + 1}/{NUM_EPOCHS}",
+                      unit="img", unit_scale=True, leave=False, file=sys.stderr,
+                      disable=args.no_progress, mininterval=0.5) as bar:
+                stats = train_one_epoch(gen, disc, genOpt, discOpt, criterion,
+                    images, BATCH_SIZE, DEVICE, noiseGen, shuffleGen, bar)
+            seconds = time.perf_counter() - start
 
-        # NOTE(deviation): the article divides the loss sums by
-        # len(dataset) // BATCH_SIZE while summing one more (short) batch;
-        # we average over the batches really done.
-        epochLossG, epochLossD = stats[:, 0].mean().item(), stats[:, 1].mean().item()
+            # NOTE(deviation): the article divides the loss sums by
+            # len(dataset) // BATCH_SIZE while summing one more (short)
+            # batch; we average over the batches really done.
+            epochLossG, epochLossD = stats[:, 0].mean().item(), stats[:, 1].mean().item()
 
-        # display training information to disk
-        print("[INFO] Generator Loss: {:.4f}, Discriminator Loss: {:.4f}".format(
-            epochLossG, epochLossD), flush=True)
+            # display training information to disk
+            print("[INFO] Generator Loss: {:.4f}, Discriminator Loss: {:.4f}".format(
+                epochLossG, epochLossD), flush=True)
 
-        # check to see if we should visualize the output of the
-        # generator model on our benchmark data
-        # NOTE(deviation): also after an odd last epoch, so every run ends
-        # with a picture of its final generator.
-        if (epoch + 1) % 2 == 0 or epoch + 1 == NUM_EPOCHS:
-            # build the output path and write the visualization to disk
-            p = os.path.join(args.output, "epoch_{}.png".format(
-                str(epoch + 1).zfill(4)))
-            render_montage(gen, benchmarkNoise, p)
-            montages.append(p)
+            # check to see if we should visualize the output of the
+            # generator model on our benchmark data
+            # NOTE(deviation): also after an odd last epoch, so every run
+            # ends with a picture of its final generator.
+            if (epoch + 1) % 2 == 0 or epoch + 1 == NUM_EPOCHS:
+                # build the output path and write the visualization to disk
+                p = os.path.join(args.output, "epoch_{}.png".format(
+                    str(epoch + 1).zfill(4)))
+                render_montage(gen, benchmarkNoise, p)
+                run["montages"].append(os.path.basename(p))
 
-        run["seconds_per_epoch"].append(round(seconds, 3))
-        run["losses"].append({"epoch": epoch + 1, "generator": epochLossG,
-                              "discriminator": epochLossD})
-        write_json(runPath, run)
+            # the per-batch record, its plot, then the checkpoint: the
+            # checkpoint is written last, so whatever a kill interrupts is
+            # redone identically by --resume
+            firstStep = len(history)
+            rows = torch.cat([torch.full((len(stats), 1), epoch + 1.0),
+                              torch.arange(firstStep, firstStep + len(stats)).unsqueeze(1),
+                              stats], dim=1).double()   # (batches, 6)
+            history = torch.cat([history, rows])
+            ckpt.write_history(paths[ckpt.HISTORY], history)
+            visualize.plot_losses(ckpt.history_columns(history),
+                                  paths[ckpt.LOSSES_PLOT])
+            run["seconds_per_epoch"].append(round(seconds, 3))
+            run["losses"].append({"epoch": epoch + 1, "generator": epochLossG,
+                                  "discriminator": epochLossD})
+            ckpt.save({"generator": gen.state_dict(),
+                       "discriminator": disc.state_dict(),
+                       "genOpt": genOpt.state_dict(), "discOpt": discOpt.state_dict(),
+                       "epoch": epoch + 1, "benchmarkNoise": benchmarkNoise.cpu(),
+                       "history": history, "args": run["arguments"], "run": run,
+                       "rng": ckpt.capture_rng(noiseGen, shuffleGen)},
+                      paths[ckpt.CHECKPOINT])
+            ckpt.write_json(paths[ckpt.RUN_JSON], run)
+    except KeyboardInterrupt:
+        print(f"\n[INFO] interrupted during epoch {epoch + 1}; {paths[ckpt.CHECKPOINT]} "
+              f"holds {epoch} epochs: continue with --resume", file=sys.stderr)
+        return 130
 
     # the animation of all montages, and the generator's weights
-    visualize.write_gif(montages, os.path.join(args.output, "output.gif"))
-    torch.save(gen.state_dict(), os.path.join(args.output, "generator.pth"))
-    run["status"] = "finished"
-    write_json(runPath, run)
-    print(f"[INFO] montages, output.gif, generator.pth and run.json are in {args.output}")
+    if run["montages"]:
+        visualize.write_gif([os.path.join(args.output, m) for m in run["montages"]],
+                            paths["output.gif"])
+    ckpt.save(gen.state_dict(), paths[ckpt.GENERATOR])
+    run["status"] = "finished" if stopAt == NUM_EPOCHS else "stopped"
+    ckpt.write_json(paths[ckpt.RUN_JSON], run)
+    if stopAt < NUM_EPOCHS:
+        print(f"[INFO] stopped after epoch {stopAt} of {NUM_EPOCHS} as asked; "
+              f"continue with: python dcgan_mnist.py --output {args.output} --resume")
+    print(f"[INFO] montages, output.gif, generator.pth, history.csv, losses.png "
+          f"and checkpoint.pt are in {args.output}")
     return 0
 
 

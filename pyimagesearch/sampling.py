@@ -1,0 +1,48 @@
+"""Drawing from a trained generator: seeded noise, batches, latent walks."""
+
+import torch
+
+NOISE_DIM = 100
+
+
+def noise(num, seed, dim=NOISE_DIM):
+    """`num` latent vectors (num, dim, 1, 1), from a CPU generator of their
+    own: the same seed gives the same vectors on every device."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(num, dim, 1, 1, generator=g)
+
+
+@torch.no_grad()
+def generate(gen, z, device, batchSize=1000):
+    """G(z) in eval mode, in batches; (N, 1, 28, 28) on the CPU, in [-1, 1]."""
+    gen.eval()
+    out = [gen(chunk.to(device)).cpu() for chunk in z.split(batchSize)]
+    return torch.cat(out)
+
+
+def slerp(a, b, t):
+    """Spherical interpolation between rows of `a` and `b` (N, D) at t in
+    [0, 1]: the path stays at the radius Gaussian noise lives on, where a
+    straight line would pass through the low-norm middle no sample comes
+    from (White, "Sampling Generative Networks", 2016)."""
+    aUnit = a / a.norm(dim=1, keepdim=True)
+    bUnit = b / b.norm(dim=1, keepdim=True)
+    omega = torch.acos((aUnit * bUnit).sum(1, keepdim=True).clamp(-1, 1))   # (N, 1)
+    so = torch.sin(omega)
+    lerp = (1 - t) * a + t * b
+    safe = so.abs() > 1e-6            # (anti)parallel rows: fall back to a line
+    so = torch.where(safe, so, torch.ones_like(so))
+    out = torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
+    return torch.where(safe, out, lerp)
+
+
+def latent_walk(num, keyframes, steps, seed, dim=NOISE_DIM):
+    """A looping walk for `num` cells through `keyframes` random points each,
+    `steps` frames from one point to the next: (frames, num, dim, 1, 1)."""
+    points = noise(keyframes * num, seed, dim).view(keyframes, num, dim)
+    frames = []
+    for k in range(keyframes):
+        a, b = points[k], points[(k + 1) % keyframes]     # back to the start
+        for s in range(steps):
+            frames.append(slerp(a, b, s / steps))
+    return torch.stack(frames).view(len(frames), num, dim, 1, 1)

@@ -1,0 +1,202 @@
+"""Checkpoints, exact resume, refusing to mix runs, history and plots."""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ROOT, train
+from pyimagesearch import checkpoint as ckpt
+
+
+def load(path):
+    return torch.load(path, weights_only=True)
+
+
+def same_tensors(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_stop_and_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, tiny_data):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert train(whole, tiny_data, "-e", "2", "-b", "16").returncode == 0
+    first = train(parts, tiny_data, "-e", "2", "-b", "16", "--stop-after", "1")
+    assert first.returncode == 0 and "--resume" in first.stdout
+    assert load(parts / "checkpoint.pt")["epoch"] == 1
+    second = train(parts, tiny_data, "--resume")        # the rest from the checkpoint
+    assert second.returncode == 0, second.stderr
+    assert "starting epoch 2 of 2" in second.stdout
+    assert "starting epoch 1 of" not in second.stdout
+
+    a, b = load(whole / "checkpoint.pt"), load(parts / "checkpoint.pt")
+    assert same_tensors(a["generator"], b["generator"])
+    assert same_tensors(a["discriminator"], b["discriminator"])
+    assert same_tensors(load(whole / "generator.pth"), load(parts / "generator.pth"))
+    assert a["genOpt"]["state"][0]["exp_avg"].equal(b["genOpt"]["state"][0]["exp_avg"])
+    # the history continues across the resume, row for row the same
+    assert (whole / "history.csv").read_text() == (parts / "history.csv").read_text()
+    assert (whole / "epoch_0002.png").read_bytes() == (parts / "epoch_0002.png").read_bytes()
+    assert json.loads((parts / "run.json").read_text())["resumed_at_epochs"] == [1]
+
+
+def test_checkpoint_holds_everything_needed_to_continue(tmp_path, tiny_data):
+    assert train(tmp_path / "o", tiny_data, "-e", "1", "-b", "32").returncode == 0
+    c = load(tmp_path / "o" / "checkpoint.pt")
+    for key in ("generator", "discriminator", "genOpt", "discOpt", "epoch",
+                "benchmarkNoise", "history", "args", "rng"):
+        assert key in c
+    assert c["epoch"] == 1 and c["benchmarkNoise"].shape == (256, 100, 1, 1)
+    assert "ct1.weight" in c["generator"] and "fc2.bias" in c["discriminator"]
+    assert {"torch", "noise", "shuffle"} <= set(c["rng"])
+    assert c["args"]["batch_size"] == 32
+
+
+def test_history_csv_has_a_row_per_batch_and_losses_png_is_drawn(tmp_path, tiny_data):
+    out = tmp_path / "o"
+    assert train(out, tiny_data, "-e", "2", "-b", "32").returncode == 0
+    with open(out / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["epoch", "step", "loss_g", "loss_d", "d_x", "d_g_z"]
+    assert len(rows) == 2 * 3                      # 96 images / 32 = 3 batches, 2 epochs
+    assert [int(r["epoch"]) for r in rows] == [1, 1, 1, 2, 2, 2]
+    assert [int(r["step"]) for r in rows] == list(range(6))
+    assert all(0 < float(r["d_x"]) < 1 and 0 < float(r["d_g_z"]) < 1 for r in rows)
+    # the epoch's logged loss is the mean of its rows
+    run = json.loads((out / "run.json").read_text())
+    mean = sum(float(r["loss_g"]) for r in rows[3:]) / 3
+    assert abs(run["losses"][1]["generator"] - mean) < 1e-5
+    with Image.open(out / "losses.png") as plot:
+        assert plot.format == "PNG" and plot.size[0] > 400
+
+
+def test_resuming_a_finished_run_says_so(tmp_path, tiny_data):
+    assert train(tmp_path / "o", tiny_data, "-e", "1").returncode == 0
+    again = train(tmp_path / "o", tiny_data, "--resume")
+    assert again.returncode == 0
+    assert "already finished 1 of 1 epochs" in again.stdout
+    assert "starting epoch" not in again.stdout
+
+
+def test_resume_refuses_other_model_shaping_arguments(tmp_path, tiny_data):
+    assert train(tmp_path / "o", tiny_data, "-e", "2", "-b", "16", "--stop-after", "1").returncode == 0
+    result = train(tmp_path / "o", tiny_data, "--resume", "-b", "32")
+    assert result.returncode == 2
+    assert "--batch-size" in result.stderr and "16" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_resume_refuses_other_images(tmp_path, tiny_data):
+    assert train(tmp_path / "o", tiny_data, "-e", "2", "--stop-after", "1").returncode == 0
+    result = train(tmp_path / "o", tmp_path / "elsewhere", "--resume", "--no-download")
+    assert result.returncode == 1 and "other images" in result.stderr
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "not-a-checkpoint"])
+def test_resume_from_a_bad_checkpoint_is_one_line(tmp_path, tiny_data, damage):
+    out = tmp_path / "o"
+    assert train(out, tiny_data, "-e", "2", "--stop-after", "1").returncode == 0
+    path = out / "checkpoint.pt"
+    if damage == "missing":
+        path.unlink()
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:5000])
+    else:
+        torch.save({"weights": torch.zeros(3)}, path)
+    result = train(out, tiny_data, "--resume")
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "checkpoint.pt" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_a_folder_with_another_run_is_refused_unless_asked(tmp_path, tiny_data):
+    out = tmp_path / "o"
+    assert train(out, tiny_data, "-e", "2").returncode == 0
+    before = sorted(p.name for p in out.iterdir())
+    refused = train(out, tiny_data, "-e", "1")
+    assert refused.returncode == 2
+    assert "--resume" in refused.stderr and "--overwrite" in refused.stderr
+    assert sorted(p.name for p in out.iterdir()) == before
+
+    replaced = train(out, tiny_data, "-e", "1", "--overwrite")
+    assert replaced.returncode == 0
+    assert not (out / "epoch_0002.png").exists()          # nothing of the old run left
+    assert load(out / "checkpoint.pt")["epoch"] == 1
+    with Image.open(out / "output.gif") as gif:
+        assert gif.n_frames == 1
+
+
+def test_the_committed_showcase_is_replaced_with_a_notice(tmp_path, tiny_data):
+    out = tmp_path / "output"
+    out.mkdir()
+    for name in ("epoch_0002.png", "epoch_0020.png", "output.gif", "run.json", "SHOWCASE.md"):
+        (out / name).write_text("showcase")
+    result = train(out, tiny_data, "-e", "1")
+    assert result.returncode == 0, result.stderr
+    assert "showcase" in result.stdout
+    assert sorted(p.name for p in out.glob("epoch_*.png")) == ["epoch_0001.png"]
+    assert not (out / "SHOWCASE.md").exists()
+
+
+def _start(out, data, *extra):
+    return subprocess.Popen(
+        [sys.executable, "dcgan_mnist.py", "-o", str(out), "--data-dir", str(data),
+         "--no-progress", "-b", "16", *extra], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_checkpoint(out, proc, timeout=120):
+    deadline = time.time() + timeout
+    while not (out / "checkpoint.pt").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.05)
+
+
+def test_killed_mid_training_leaves_a_loadable_checkpoint(tmp_path, tiny_data):
+    out = tmp_path / "o"
+    proc = _start(out, tiny_data, "-e", "500")
+    _wait_for_checkpoint(out, proc)
+    for delay in (0.13, 0.29, 0.41):        # kill at some arbitrary moments later
+        time.sleep(delay)
+        ckpt.load_checkpoint(out / "checkpoint.pt")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = ckpt.load_checkpoint(out / "checkpoint.pt")
+    assert 1 <= saved["epoch"] < 500
+    assert not list(out.glob(".*.tmp"))[1:]            # at most the one torn temp file
+    resumed = train(out, tiny_data, "--resume", "-e", str(saved["epoch"] + 1))
+    assert resumed.returncode == 0, resumed.stderr
+    assert load(out / "checkpoint.pt")["epoch"] == saved["epoch"] + 1
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, tiny_data):
+    out = tmp_path / "o"
+    proc = _start(out, tiny_data, "-e", "500")
+    _wait_for_checkpoint(out, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "--resume" in stderr and "Traceback" not in stderr
+    ckpt.load_checkpoint(out / "checkpoint.pt")
+
+
+def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    ckpt.save({"epoch": 1}, path)
+
+    def torn(obj, f):
+        f.write(b"PK\x03\x04 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", torn)
+    with pytest.raises(OSError):
+        ckpt.save({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]

@@ -1,0 +1,108 @@
+"""generate.py: montages, single digits and latent walks from saved weights."""
+
+import math
+
+import cv2
+import pytest
+import torch
+from PIL import Image
+
+import article_reference as article
+from conftest import run_script, train
+from pyimagesearch.sampling import latent_walk, noise, slerp
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from conftest import make_idx_folder
+    root = tmp_path_factory.mktemp("gen")
+    data = make_idx_folder(root / "data")
+    assert train(root / "run", data, "-e", "1", "-b", "32").returncode == 0
+    return root / "run"
+
+
+def generate(*args):
+    return run_script("generate.py", *args)
+
+
+def test_same_seed_same_digits_from_checkpoint_or_generator_pth(tmp_path, trained):
+    a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
+    assert generate("--checkpoint", trained / "checkpoint.pt", "--output", a).returncode == 0
+    assert generate("--checkpoint", trained / "generator.pth", "--output", b).returncode == 0
+    assert generate("--checkpoint", trained / "generator.pth", "--output", c,
+                    "--seed", "1").returncode == 0
+    assert (cv2.imread(str(a)) == cv2.imread(str(b))).all()
+    assert not (cv2.imread(str(a)) == cv2.imread(str(c))).all()
+    assert cv2.imread(str(a)).shape == (224, 224, 3)       # 64 digits: 8x8 of 28x28
+
+
+def test_a_state_dict_saved_by_the_articles_code_works(tmp_path):
+    torch.manual_seed(0)
+    gen = article.Generator(inputDim=100, outputChannels=1)
+    torch.save(gen.state_dict(), tmp_path / "article.pth")
+    out = tmp_path / "x.png"
+    result = generate("--checkpoint", tmp_path / "article.pth", "--output", out, "--num", "100")
+    assert result.returncode == 0, result.stderr
+    assert cv2.imread(str(out)).shape == (280, 280, 3)     # 100 digits: 10x10
+
+
+def test_individual_digits_and_a_latent_walk_gif(tmp_path, trained):
+    result = generate("--checkpoint", trained / "generator.pth", "--output", tmp_path / "m.png",
+                      "--num", "9", "--individual", tmp_path / "digits",
+                      "--interpolate", tmp_path / "walk.gif", "--keyframes", "3", "--steps", "4")
+    assert result.returncode == 0, result.stderr
+    digits = sorted((tmp_path / "digits").glob("digit_*.png"))
+    assert len(digits) == 9
+    assert cv2.imread(str(digits[0]), cv2.IMREAD_UNCHANGED).shape == (28, 28)
+    with Image.open(tmp_path / "walk.gif") as gif:
+        assert gif.n_frames == 3 * 4 and gif.size == (84, 84)
+
+
+@pytest.mark.parametrize("case", ["missing", "not-torch", "wrong-model", "no-folder", "not-png"])
+def test_bad_paths_and_files_are_one_line_errors(tmp_path, case, trained):
+    checkpoint, output = trained / "generator.pth", tmp_path / "x.png"
+    if case == "missing":
+        checkpoint = tmp_path / "nope.pt"
+    elif case == "not-torch":
+        checkpoint = tmp_path / "text.pt"
+        checkpoint.write_text("hello")
+    elif case == "wrong-model":
+        checkpoint = tmp_path / "disc.pth"
+        torch.save(article.Discriminator(depth=1).state_dict(), checkpoint)
+    elif case == "no-folder":
+        output = tmp_path / "missing" / "x.png"
+    else:
+        output = tmp_path / "x.jpgg"
+    result = generate("--checkpoint", checkpoint, "--output", output)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert not output.exists()
+    if case in ("no-folder", "not-png"):
+        assert result.returncode == 2
+    else:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and str(checkpoint) in lines[0]
+
+
+def test_slerp_against_the_closed_form():
+    a = torch.tensor([[1.0, 0.0], [3.0, 0.0]])
+    b = torch.tensor([[0.0, 1.0], [0.0, 3.0]])
+    assert torch.allclose(slerp(a, b, 0.0), a)
+    assert torch.allclose(slerp(a, b, 1.0), b)
+    # orthogonal vectors of equal length: the midpoint is on the circle at 45 degrees
+    mid = slerp(a, b, 0.5)
+    assert torch.allclose(mid[0], torch.tensor([1.0, 1.0]) / math.sqrt(2))
+    assert torch.allclose(mid.norm(dim=1), torch.tensor([1.0, 3.0]))
+    # a third of the way: 30 degrees
+    assert torch.allclose(slerp(a, b, 1 / 3)[0], torch.tensor([math.cos(math.pi / 6), 0.5]))
+    # parallel vectors: a straight line, not a division by zero
+    assert torch.allclose(slerp(a[:1], 2 * a[:1], 0.5), torch.tensor([[1.5, 0.0]]))
+
+
+def test_latent_walk_visits_its_keyframes_and_loops_back_to_the_start():
+    walk = latent_walk(num=4, keyframes=3, steps=5, seed=0).view(15, 4, 100)
+    points = noise(12, seed=0).view(3, 4, 100)
+    assert torch.allclose(walk[0], points[0])
+    assert torch.allclose(walk[5], points[1]) and torch.allclose(walk[10], points[2])
+    # the last frames head from the last keyframe back to the first
+    assert torch.allclose(walk[-1], slerp(points[2], points[0], 4 / 5))
