@@ -6,6 +6,7 @@ from pyimagesearch.dcgan import Generator
 from pyimagesearch.dcgan import Discriminator
 from pyimagesearch import data as datasets
 from pyimagesearch import device as devices
+from pyimagesearch import metrics
 from pyimagesearch import visualize
 from pyimagesearch import checkpoint as ckpt
 from torch.optim import Adam
@@ -92,6 +93,13 @@ def build_arg_parser():
     ap.add_argument("--overwrite", action="store_true",
         help="delete a previous run's files in --output first (default: "
              "refuse to mix two runs in one folder)")
+    ap.add_argument("--eval-every", type=int, default=0, metavar="K",
+        help="score the generator every K epochs and after the last one with "
+             "the project's digit evaluator (FLD, Inception Score, coverage) "
+             "into metrics.json and history.csv; 0 = off, as the article "
+             "(default: 0)")
+    ap.add_argument("--eval-num", type=positive_int, default=10_000, metavar="N",
+        help="samples per evaluation (default: 10000)")
     ap.add_argument("--stop-after", type=positive_int, default=None,
         metavar="EPOCHS",
         help="stop after this many epochs in this invocation, checkpoint "
@@ -146,6 +154,8 @@ def remove_run_files(folder, names):
 def parse_args(argv=None):
     ap = build_arg_parser()
     args = ap.parse_args(argv)
+    if args.eval_every < 0:
+        ap.error(f"argument --eval-every: must be 0 (off) or positive, got {args.eval_every}")
     check_output_dir(ap, args.output)
     if args.resume and args.overwrite:
         ap.error("argument --overwrite: not allowed with --resume")
@@ -397,7 +407,8 @@ def main(argv=None):
     os.makedirs(args.output, exist_ok=True)
     paths = {name: os.path.join(args.output, name) for name in
              (ckpt.CHECKPOINT, ckpt.GENERATOR, ckpt.RUN_JSON, ckpt.HISTORY,
-              ckpt.LOSSES_PLOT, "output.gif")}
+              ckpt.LOSSES_PLOT, ckpt.METRICS, "output.gif")}
+    scorer = None      # the quality evaluator, built at the first --eval-every
     if checkpoint:
         # everything the next epoch depends on, exactly as it was saved
         gen.load_state_dict(checkpoint["generator"])
@@ -420,7 +431,8 @@ def main(argv=None):
                "num_train_images": len(images), "data_sha256": fingerprint,
                "device": devices.describe(DEVICE),
                "versions": versions(), "seconds_per_epoch": [], "losses": [],
-               "montages": [], "resumed_at_epochs": [], "status": "running"}
+               "montages": [], "resumed_at_epochs": [], "metrics": [],
+               "status": "running"}
     run["arguments"] = {k: v for k, v in vars(args).items() if k != "checkpoint"}
     run["status"] = "running"
     ckpt.write_json(paths[ckpt.RUN_JSON], run)
@@ -470,7 +482,26 @@ def main(argv=None):
             firstStep = len(history)
             rows = torch.cat([torch.full((len(stats), 1), epoch + 1.0),
                               torch.arange(firstStep, firstStep + len(stats)).unsqueeze(1),
-                              stats], dim=1).double()   # (batches, 6)
+                              stats, torch.full((len(stats), len(ckpt.METRIC_COLUMNS)), float("nan"))],
+                             dim=1).double()   # (batches, len(HISTORY_COLUMNS))
+
+            # the optional quality check (--eval-every)
+            if args.eval_every and ((epoch + 1) % args.eval_every == 0
+                                    or epoch + 1 == NUM_EPOCHS):
+                if scorer is None:
+                    scorer = metrics.Scorer(data, seed=args.seed, device=DEVICE,
+                                            num=args.eval_num)
+                scores = scorer.score(gen)
+                print("[INFO] epoch {}: FLD {:.3f} (real data: {:.3f}), Inception "
+                      "Score {:.3f}, coverage {} of {}".format(epoch + 1,
+                      scores["fld"], scores["real_fld"], scores["inception_score"],
+                      scores["coverage"], scores["num_classes"]), flush=True)
+                rows[-1, -len(ckpt.METRIC_COLUMNS):] = torch.tensor(
+                    [float(scores[c]) for c in ckpt.METRIC_COLUMNS])
+                run["metrics"].append({"epoch": epoch + 1, **scores})
+                ckpt.write_json(paths[ckpt.METRICS], {"evaluator": {
+                    "cache": scorer.cachePath, "split": scorer.split.description},
+                    "epochs": run["metrics"]})
             history = torch.cat([history, rows])
             ckpt.write_history(paths[ckpt.HISTORY], history)
             visualize.plot_losses(ckpt.history_columns(history),

@@ -19,14 +19,20 @@ GENERATOR = "generator.pth"
 RUN_JSON = "run.json"
 HISTORY = "history.csv"
 LOSSES_PLOT = "losses.png"
+METRICS = "metrics.json"
 
 # every file a training run writes into its output folder
 RUN_FILES = (CHECKPOINT, GENERATOR, "generator_ema.pth", RUN_JSON, HISTORY,
-             LOSSES_PLOT, "metrics.json", "output.gif")
+             LOSSES_PLOT, METRICS, "output.gif")
 RUN_PATTERNS = ("epoch_*.png",)
 
-# the columns of history.csv, one row per batch
-HISTORY_COLUMNS = ("epoch", "step", "loss_g", "loss_d", "d_x", "d_g_z")
+# the columns of history.csv, one row per batch; the quality metrics
+# (--eval-every) fill the last row of an evaluated epoch and are blank (NaN
+# in the history tensor) elsewhere
+HISTORY_COLUMNS = ("epoch", "step", "loss_g", "loss_d", "d_x", "d_g_z",
+                   "fld", "inception_score", "coverage")
+BATCH_COLUMNS = 4          # loss_g, loss_d, d_x, d_g_z: what a batch yields
+METRIC_COLUMNS = HISTORY_COLUMNS[2 + BATCH_COLUMNS:]
 
 
 class CheckpointError(Exception):
@@ -65,18 +71,19 @@ def save(obj, path):
 
 
 def write_history(path, history):
-    """history.csv from the (steps, 6) history tensor, atomically: one row
-    per batch, HISTORY_COLUMNS."""
+    """history.csv from the (steps, len(HISTORY_COLUMNS)) history tensor,
+    atomically: one row per batch."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(HISTORY_COLUMNS)
     for epoch, step, *values in history.tolist():
-        writer.writerow([int(epoch), int(step)] + [f"{v:.6f}" for v in values])
+        writer.writerow([int(epoch), int(step)] +
+                        ["" if v != v else f"{v:.6f}" for v in values])   # NaN -> blank
     _atomic(path, lambda f: f.write(text.getvalue().encode()))
 
 
 def history_columns(history):
-    """The (steps, 6) history tensor as a dict of columns (lists)."""
+    """The (steps, columns) history tensor as a dict of columns (lists)."""
     return {column: history[:, i].tolist() for i, column in enumerate(HISTORY_COLUMNS)}
 
 
@@ -84,7 +91,7 @@ def read_history(path):
     """history.csv as a dict of columns (lists of floats)."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return {column: [float(row[column]) for row in rows] for column in HISTORY_COLUMNS}
+    return {column: [float(row[column] or "nan") for row in rows] for column in HISTORY_COLUMNS}
 
 
 # ------------------------------------------------------------ random streams

@@ -1,0 +1,98 @@
+# USAGE
+# python evaluate.py --checkpoint output/checkpoint.pt
+# python evaluate.py --checkpoint output/generator.pth --data-dir ~/datasets/mnist
+
+"""Score a trained generator with the project's digit evaluator: Fréchet
+distance in its feature space (FLD), Inception Score, class coverage.
+
+The human summary goes to standard error; the last line of standard output
+is one JSON object with every number, for scripts."""
+
+import argparse
+import json
+import sys
+
+from pyimagesearch import checkpoint as ckpt
+from pyimagesearch import data as datasets
+from pyimagesearch import device as devices
+from pyimagesearch import metrics
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_arg_parser():
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap.add_argument("--checkpoint", required=True,
+        help="a checkpoint.pt or generator.pth of dcgan_mnist.py")
+    ap.add_argument("--data-dir", default=None,
+        help="the real images, as for dcgan_mnist.py (default: the training "
+             "run's, read from a checkpoint.pt; else data)")
+    ap.add_argument("--dataset", choices=datasets.DATASETS[:-1], default=None,
+        help="which dataset (default: the training run's; else mnist)")
+    ap.add_argument("--no-download", action="store_true",
+        help="never use the network (default: download when missing)")
+    ap.add_argument("--num", type=positive_int, default=10_000,
+        help="generated samples to score (default: 10000)")
+    ap.add_argument("--seed", type=int, default=None,
+        help="seed of the samples' noise and of the evaluator (default: the "
+             "training run's, read from a checkpoint.pt, so the numbers match "
+             "its --eval-every ones; else 0)")
+    ap.add_argument("--device", choices=devices.DEVICES, default="auto",
+        help="where to run (default: auto)")
+    ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
+        help="which generator of a checkpoint: its EMA copy or the trained one; "
+             "auto = EMA when there is one (default: auto)")
+    return ap
+
+
+def log(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    ap = build_arg_parser()
+    args = ap.parse_args(argv)
+    try:
+        DEVICE = devices.select_device(args.device)
+    except ValueError as e:
+        ap.error(f"argument --device: {e}")
+
+    try:
+        gen, description = ckpt.build_generator(args.checkpoint, args.weights, DEVICE)
+        saved = ckpt.load(args.checkpoint)
+    except ckpt.CheckpointError as e:
+        sys.exit(f"[ERROR] {e}")
+    trainedWith = saved.get("args", {}) if isinstance(saved, dict) else {}
+    dataDir = args.data_dir or trainedWith.get("data_dir") or "data"
+    dataset = args.dataset or trainedWith.get("dataset") or "mnist"
+    seed = args.seed if args.seed is not None else trainedWith.get("seed", 0)
+    if dataset == "fake":
+        sys.exit("[ERROR] the run trained on --dataset fake: random noise has no "
+                 "classes to score; pass --dataset and --data-dir of real images")
+    log(f"[INFO] scoring the {description} on {devices.describe(DEVICE)}")
+
+    try:
+        imageSet = datasets.load_dataset(dataset, dataDir,
+            allowDownload=not args.no_download, log=log)
+    except datasets.DataError as e:
+        sys.exit(f"[ERROR] {e}")
+    log(f"[INFO] real images: {len(imageSet):,} from {imageSet.source}")
+
+    scorer = metrics.Scorer(imageSet, seed=seed, device=DEVICE, num=args.num, log=log)
+    scores = scorer.score(gen)
+    for line in metrics.summary(scores):
+        log("[RESULT] " + line)
+    scores.update({"checkpoint": args.checkpoint, "weights": description,
+                   "data_source": imageSet.source, "split": scorer.split.description,
+                   "seed": seed})
+    print(json.dumps(scores))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

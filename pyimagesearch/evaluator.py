@@ -1,0 +1,179 @@
+"""The judge of sample quality: a small LeNet-style digit classifier trained
+on the real images of the dataset, cached on disk.
+
+Inception-v3 (FID, IS) needs weights from the internet and sees 28x28 digits
+as 299x299 blurs; the careful MNIST GAN literature instead scores samples
+with a classifier trained on the real data. Its penultimate layer gives the
+features for the Fréchet distance, its softmax the class probabilities for
+the Inception Score and the class coverage.
+"""
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import checkpoint as ckpt
+
+# bump when the architecture or the training recipe changes: old cache
+# entries are then never reused
+EVALUATOR_VERSION = 1
+FEATURE_DIM = 128
+HELD_OUT_FRACTION = 0.2        # of a data set with one split only
+MIN_TRAIN_IMAGES_SEEN = 60_000  # the training budget: at least this many ...
+MIN_EPOCHS, MAX_EPOCHS = 3, 30  # ... images, within these many epochs
+
+
+class DigitClassifier(nn.Module):
+    """LeNet-style: two conv/pool blocks, a 128-d feature layer, a linear
+    read-out. Takes images in [-1, 1], like the generator's output."""
+
+    def __init__(self, numClasses=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)    # (N, 32, 28, 28)
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)   # (N, 64, 14, 14)
+        self.fc1 = nn.Linear(64 * 7 * 7, FEATURE_DIM)
+        self.dropout = nn.Dropout(0.3)
+        self.fc2 = nn.Linear(FEATURE_DIM, numClasses)
+
+    def features(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)    # (N, 32, 14, 14)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)    # (N, 64, 7, 7)
+        return F.relu(self.fc1(torch.flatten(x, 1)))  # (N, 3136) -> (N, 128)
+
+    def forward(self, x):
+        return self.fc2(self.dropout(self.features(x)))   # logits (N, classes)
+
+
+@dataclass
+class Split:
+    """Real images for the evaluator: what it trains on and what it is
+    tested on (and what generated samples are compared with)."""
+    trainImages: torch.Tensor     # (N, 1, 28, 28) uint8
+    trainLabels: torch.Tensor
+    heldOutImages: torch.Tensor
+    heldOutLabels: torch.Tensor
+    description: str
+
+
+def split_real(imageSet, seed=0):
+    """The official test split is held out when there is one; otherwise a
+    seeded 20% of the images."""
+    bounds = imageSet.split_range("test")
+    if bounds and len(imageSet.splits) > 1:
+        start, stop = bounds
+        inTest = torch.zeros(len(imageSet), dtype=torch.bool)
+        inTest[start:stop] = True
+        train, held = (~inTest).nonzero().squeeze(1), inTest.nonzero().squeeze(1)
+        description = "official train / test splits"
+    else:
+        order = torch.randperm(len(imageSet), generator=torch.Generator().manual_seed(seed))
+        numHeld = max(1, round(len(imageSet) * HELD_OUT_FRACTION))
+        held, train = order[:numHeld].sort().values, order[numHeld:].sort().values
+        description = f"one split: a seeded {HELD_OUT_FRACTION:.0%} held out"
+    return Split(imageSet.images[train], imageSet.labels[train],
+                 imageSet.images[held], imageSet.labels[held],
+                 f"{description} ({len(train):,} train, {len(held):,} held out)")
+
+
+def to_input(images):
+    """uint8 (N, 1, 28, 28) -> float in [-1, 1], the GAN's pixel range."""
+    return images.float().div(255).sub(0.5).div(0.5)
+
+
+def epochs_for(numImages):
+    return min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(MIN_TRAIN_IMAGES_SEEN / numImages)))
+
+
+def train_classifier(split, seed=0, device="cpu", batchSize=128, log=None):
+    """Train a DigitClassifier on split.trainImages; deterministic for a
+    seed on a given device. Leaves the global random state untouched."""
+    numClasses = int(max(split.trainLabels.max(), split.heldOutLabels.max())) + 1
+    epochs = epochs_for(len(split.trainImages))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = DigitClassifier(numClasses).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        steps = epochs * math.ceil(len(split.trainImages) / batchSize)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+        shuffle = torch.Generator().manual_seed(seed)
+        for epoch in range(epochs):
+            model.train()
+            for index in torch.randperm(len(split.trainImages), generator=shuffle).split(batchSize):
+                x = to_input(split.trainImages[index]).to(device)
+                y = split.trainLabels[index].to(device)
+                loss = F.cross_entropy(model(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                schedule.step()
+            if log:
+                log(f"[INFO] evaluator epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}")
+    model.eval()
+    return model, numClasses
+
+
+@torch.no_grad()
+def predict(model, images, device, batchSize=1000):
+    """(features (N, 128), class probabilities (N, classes)) of images in
+    [-1, 1] (float) or uint8 images; float64 on the CPU."""
+    model.eval()
+    feats, probs = [], []
+    for chunk in images.split(batchSize):
+        x = to_input(chunk) if chunk.dtype == torch.uint8 else chunk
+        f = model.features(x.to(device))
+        feats.append(f.double().cpu())
+        probs.append(F.softmax(model.fc2(f), dim=1).double().cpu())
+    return torch.cat(feats), torch.cat(probs)
+
+
+def accuracy(model, images, labels, device):
+    _, probs = predict(model, images, device)
+    return (probs.argmax(1) == labels).double().mean().item()
+
+
+def cache_dir():
+    """$DCGAN_CACHE, else $XDG_CACHE_HOME/dcgan-companion, else ~/.cache/..."""
+    if os.environ.get("DCGAN_CACHE"):
+        return os.environ["DCGAN_CACHE"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dcgan-companion")
+
+
+def cache_key(split, seed, device):
+    h = hashlib.sha256()
+    for tensor in (split.trainImages, split.trainLabels, split.heldOutImages,
+                   split.heldOutLabels):
+        h.update(tensor.contiguous().numpy().tobytes())
+    h.update(f"v{EVALUATOR_VERSION} seed {seed} {torch.device(device).type}".encode())
+    return h.hexdigest()[:24]
+
+
+def load_or_train(split, seed=0, device="cpu", log=print):
+    """The evaluator for these real images: from the cache when it was
+    trained before (same images, seed, recipe and device type), else
+    trained now and cached. Returns (model, accuracy, cachePath)."""
+    path = os.path.join(cache_dir(), f"evaluator-{cache_key(split, seed, device)}.pt")
+    if os.path.exists(path):
+        try:
+            saved = ckpt.load(path)
+            model = DigitClassifier(saved["num_classes"])
+            model.load_state_dict(saved["model"])
+            return model.to(device).eval(), saved["accuracy"], path
+        except (ckpt.CheckpointError, KeyError, RuntimeError):
+            log(f"[INFO] ignoring an unreadable evaluator cache file {path}")
+    log(f"[INFO] training the evaluator on {split.description} "
+        f"({epochs_for(len(split.trainImages))} epochs; cached afterwards)...")
+    model, numClasses = train_classifier(split, seed, device)
+    acc = accuracy(model, split.heldOutImages, split.heldOutLabels, device)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        ckpt.save({"model": model.state_dict(), "num_classes": numClasses,
+                   "accuracy": acc, "version": EVALUATOR_VERSION}, path)
+    except OSError as e:
+        log(f"[INFO] could not cache the evaluator in {path} ({e}); it will be retrained next time")
+    return model, acc, path
