@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 
-import torch
 
 from pyimagesearch import checkpoint as ckpt
 from pyimagesearch import device as devices

@@ -16,13 +16,14 @@ import torch
 
 CHECKPOINT = "checkpoint.pt"
 GENERATOR = "generator.pth"
+GENERATOR_EMA = "generator_ema.pth"
 RUN_JSON = "run.json"
 HISTORY = "history.csv"
 LOSSES_PLOT = "losses.png"
 METRICS = "metrics.json"
 
 # every file a training run writes into its output folder
-RUN_FILES = (CHECKPOINT, GENERATOR, "generator_ema.pth", RUN_JSON, HISTORY,
+RUN_FILES = (CHECKPOINT, GENERATOR, GENERATOR_EMA, RUN_JSON, HISTORY,
              LOSSES_PLOT, METRICS, "output.gif")
 RUN_PATTERNS = ("epoch_*.png",)
 
@@ -30,7 +31,8 @@ RUN_PATTERNS = ("epoch_*.png",)
 # (--eval-every) fill the last row of an evaluated epoch and are blank (NaN
 # in the history tensor) elsewhere
 HISTORY_COLUMNS = ("epoch", "step", "loss_g", "loss_d", "d_x", "d_g_z",
-                   "fld", "inception_score", "coverage")
+                   "fld", "inception_score", "coverage",
+                   "fld_ema", "inception_score_ema", "coverage_ema")
 BATCH_COLUMNS = 4          # loss_g, loss_d, d_x, d_g_z: what a batch yields
 METRIC_COLUMNS = HISTORY_COLUMNS[2 + BATCH_COLUMNS:]
 
@@ -159,16 +161,14 @@ def generator_state(path, which="auto"):
     """
     obj = load(path)
     if isinstance(obj, dict) and "generator" in obj:        # checkpoint.pt
-        hasEma = obj.get("generatorEma") is not None
+        hasEma = obj.get("ema") is not None
         if which == "ema" and not hasEma:
             raise CheckpointError(f"{path}: has no EMA weights (the run did not use --ema)")
         if which == "ema" or (which == "auto" and hasEma):
-            return obj["generatorEma"], f"EMA generator of {path} (epoch {obj['epoch']})"
+            return obj["ema"]["model"], f"EMA generator of {path} (epoch {obj['epoch']})"
         return obj["generator"], f"generator of {path} (epoch {obj['epoch']})"
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        if which == "ema":
-            raise CheckpointError(f"{path}: a bare state_dict; --weights ema needs a "
-                                  "checkpoint.pt or generator_ema.pth")
+        # a generator.pth or generator_ema.pth: the weights it holds
         return obj, f"generator weights in {path}"
     raise CheckpointError(f"{path}: neither a checkpoint.pt nor a generator state_dict")
 

@@ -229,8 +229,9 @@ def warn(lines):
 
 
 def load_dataset(dataset, dataDir, allowDownload=True, fakeSize=1000, seed=0,
-                 log=print):
-    """Find, download or fall back, and return the ImageSet to train on."""
+                 log=print, warn=warn):
+    """Find, download or fall back, and return the ImageSet to train on.
+    log and warn say what happened (a line; a block of lines)."""
     if dataset == "fake":
         return load_fake(fakeSize, seed)
 

@@ -1,6 +1,5 @@
 """Reading MNIST-format data from disk, and the offline fallback."""
 
-import gzip
 import socket
 import urllib.error
 

@@ -1,0 +1,131 @@
+# USAGE
+# python benchmarks/compare_loops.py --data-dir ../shared/data/mnist-t10k --epochs 5 --seeds 1 2 3
+
+"""Does the project's faster loop train the same as the article's?
+
+For each seed, both loops start from the same weights and see the same
+shuffles and noise; they differ only in how the arithmetic is arranged
+(one D pass over real + fake, D frozen in the G step, fused Adam,
+channels_last, the data path), so they drift apart by rounding and
+then follow different random trajectories of the same process. The
+question is whether the *distribution* of outcomes is the same: this
+prints, per loop, the mean and spread over seeds of each epoch's G and D
+losses and of the final FLD / Inception Score from the project's
+evaluator, and the difference of the loops' means in units of their
+seed-to-seed spread. Writes JSON with `--json`.
+"""
+
+import argparse
+import contextlib
+import functools
+import json
+import statistics
+import time
+
+import torch
+from torch.nn import BCELoss
+
+from common import build_gan                 # sets up the import path
+import article_reference as article          # noqa: E402  the article's code, verbatim
+import dcgan_mnist                           # noqa: E402
+from pyimagesearch import data as datasets   # noqa: E402
+from pyimagesearch import metrics            # noqa: E402
+
+DEVICE = torch.device("cpu")
+
+
+def train(loop, images, epochs, batchSize, seed):
+    """Per-epoch mean (G, D) losses and the trained generator."""
+    fast = loop.startswith("project")
+    gen, disc, genOpt, discOpt, layout = build_gan(seed, epochs, DEVICE, project=fast)
+    autocast = (functools.partial(torch.autocast, device_type="cpu", dtype=torch.bfloat16)
+                if loop == "project-amp" else contextlib.nullcontext)
+    criterion = BCELoss()
+    noiseGen = torch.Generator().manual_seed(seed)
+    shuffleGen = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(epochs):
+        rows = []
+        for index in dcgan_mnist.batches(len(images), batchSize, shuffleGen):
+            x = dcgan_mnist.normalize(images[index])
+            noise = torch.randn(len(index), 100, 1, 1, generator=noiseGen)
+            if fast:
+                x = x.contiguous(memory_format=layout)
+                stats = dcgan_mnist.train_step(gen, disc, genOpt, discOpt, criterion, x, noise,
+                                               autocast=autocast)
+                rows.append(stats[:2])
+            else:
+                errorG, errorD = article.article_step(gen, disc, genOpt, discOpt,
+                                                      criterion, x, noise)
+                rows.append(torch.stack([errorG.detach(), errorD.detach()]))
+        losses.append(torch.stack(rows).mean(0).tolist())
+    return losses, gen
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap.add_argument("--data-dir", default="data")
+    ap.add_argument("--dataset", default="mnist")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--eval-num", type=int, default=10_000)
+    ap.add_argument("--loops", nargs="+", default=["article", "project", "project-amp"],
+                    help="article, project, project-amp (bf16 autocast, --amp)")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    imageSet = datasets.load_dataset(args.dataset, args.data_dir, allowDownload=False)
+    scorer = metrics.Scorer(imageSet, seed=0, num=args.eval_num)
+    results = {loop: [] for loop in args.loops}
+    for seed in args.seeds:
+        for loop in results:
+            start = time.perf_counter()
+            losses, gen = train(loop, imageSet.images, args.epochs, args.batch_size, seed)
+            scores = scorer.score(gen)
+            results[loop].append({"seed": seed, "losses": losses, "fld": scores["fld"],
+                                  "inception_score": scores["inception_score"],
+                                  "coverage": scores["coverage"],
+                                  "seconds": time.perf_counter() - start})
+            print(f"seed {seed} {loop:8s} last epoch G {losses[-1][0]:.4f} D {losses[-1][1]:.4f} "
+                  f"FLD {scores['fld']:.2f} IS {scores['inception_score']:.3f} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+    def describe(values):
+        mean = statistics.mean(values)
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        return mean, spread
+
+    print(f"\n{len(args.seeds)} seeds, {len(imageSet):,} images, {args.epochs} epochs, "
+          f"batch {args.batch_size}: mean ± sd over seeds; z = difference from the "
+          f"{args.loops[0]} loop's mean / pooled sd")
+    rowsOut = []
+    names = [f"epoch {e + 1} {which}" for e in range(args.epochs) for which in ("G", "D")]
+    header = "".join(f"{loop:>22s}" for loop in results) + "".join(
+        f"   z({loop})" for loop in list(results)[1:])
+    print(f"{'':18s}{header}")
+    for i, name in enumerate(names + ["FLD", "Inception Score"]):
+        row = {"what": name}
+        for loop, runs in results.items():
+            if i < len(names):
+                e, k = divmod(i, 2)
+                values = [r["losses"][e][k] for r in runs]
+            else:
+                values = [r["fld" if name == "FLD" else "inception_score"] for r in runs]
+            row[loop] = describe(values)
+        (ma, sa) = row[args.loops[0]]
+        line = f"{name:18s}" + "".join(f"{m:12.4f} ± {sd:7.4f}" for m, sd in (row[l] for l in args.loops))
+        for loop in args.loops[1:]:
+            mp, sp = row[loop]
+            pooled = ((sa ** 2 + sp ** 2) / 2) ** 0.5
+            row[f"z_{loop}"] = (mp - ma) / pooled if pooled else 0.0
+            line += f" {row[f'z_{loop}']:+9.2f}"
+        rowsOut.append(row)
+        print(line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"setup": vars(args), "runs": results, "table": rowsOut}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Several processes, GPUs or machines, with PyTorch's own torch.distributed.
+
+`torchrun` starts the processes and sets RANK, WORLD_SIZE, LOCAL_RANK,
+MASTER_ADDR and MASTER_PORT; without it (or with a single process) nothing
+here does anything and the script is the plain single-process one.
+"""
+
+import datetime
+import hashlib
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+# how long a process waits in a collective for the others before it gives up
+# with an error (instead of hanging forever on a peer that is stuck); long
+# enough for rank 0's evaluations and checkpoints
+TIMEOUT = datetime.timedelta(minutes=30)
+
+
+@dataclass
+class Context:
+    rank: int = 0
+    worldSize: int = 1
+    localRank: int = 0
+    backend: str = ""
+
+    @property
+    def enabled(self):
+        return self.worldSize > 1
+
+    @property
+    def main(self):
+        """The process that logs and writes files."""
+        return self.rank == 0
+
+    @property
+    def local_main(self):
+        """The first process on each machine (downloads data there)."""
+        return self.localRank == 0
+
+
+def from_environment():
+    """The Context torchrun describes in the environment (no process group
+    yet)."""
+    env = os.environ
+    return Context(rank=int(env.get("RANK", 0)), worldSize=int(env.get("WORLD_SIZE", 1)),
+                   localRank=int(env.get("LOCAL_RANK", 0)))
+
+
+def setup(context, device):
+    """Join the process group: nccl for CUDA, gloo for the CPU. Returns the
+    device this process trains on (its own GPU under CUDA)."""
+    if not context.enabled:
+        return device
+    if device.type == "cuda":
+        if context.localRank >= torch.cuda.device_count():
+            raise ValueError(f"process {context.localRank} on this machine has no GPU: "
+                             f"{torch.cuda.device_count()} visible, so --nproc-per-node "
+                             f"must be at most that")
+        device = torch.device("cuda", context.localRank)
+        torch.cuda.set_device(device)
+        context.backend = "nccl"
+    elif device.type == "cpu":
+        context.backend = "gloo"
+    else:
+        raise ValueError(f"torch.distributed has no backend for {device.type}; "
+                         "use --device cpu or cuda")
+    dist.init_process_group(context.backend, timeout=TIMEOUT)
+    return device
+
+
+def barrier(context):
+    if context.enabled:
+        dist.barrier()
+
+
+def average(tensor, context):
+    """The mean of `tensor` over all processes (in place, and returned)."""
+    if context.enabled:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        tensor /= context.worldSize
+    return tensor
+
+
+def gather(obj, context):
+    """[obj of rank 0, obj of rank 1, ...] on every process."""
+    if not context.enabled:
+        return [obj]
+    out = [None] * context.worldSize
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def parameters_digest(module):
+    """A hash of a module's parameters (not its buffers), to check that the
+    replicas of DistributedDataParallel hold the same weights."""
+    h = hashlib.sha256()
+    for name, p in module.named_parameters():
+        h.update(name.encode())
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def cleanup(context):
+    if context.enabled and dist.is_initialized():
+        dist.destroy_process_group()

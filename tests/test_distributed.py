@@ -1,0 +1,105 @@
+"""torchrun: two processes with gloo on the CPU train one model."""
+
+import json
+import re
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from conftest import ROOT, make_idx_folder, train
+
+
+def torchrun(output, data, *extra, nproc=2, timeout=300):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone",
+         f"--nproc-per-node={nproc}", "dcgan_mnist.py", "--output", str(output),
+         "--data-dir", str(data), "--no-progress", *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def load(path):
+    return torch.load(path, weights_only=True)
+
+
+def test_two_processes_train_one_model(tmp_path, tiny_data):
+    out = tmp_path / "ddp"
+    result = torchrun(out, tiny_data, "-e", "2", "-b", "16")
+    assert result.returncode == 0, result.stderr[-3000:]
+    # one log: each [INFO] line once, from the first process only
+    assert result.stdout.count("[INFO] starting epoch 1 of 2...") == 1
+    assert result.stdout.count("[INFO] Generator Loss:") == 2
+    assert "2 processes (gloo), batch 16 each" in result.stdout
+
+    run = json.loads((out / "run.json").read_text())
+    assert run["world_size"] == 2 and run["distributed_backend"] == "gloo"
+    assert run["replicas_identical"] is True          # checked across the processes
+    assert sorted(p.name for p in out.glob("epoch_*.png")) == ["epoch_0002.png"]
+    # 96 images, 2 processes x 16 a batch: 3 steps an epoch, each logged once
+    history = (out / "history.csv").read_text().splitlines()[1:]
+    assert len(history) == 2 * 3
+    saved = load(out / "checkpoint.pt")
+    assert len(saved["rngPerProcess"]) == 2
+    # every process drew its own noise: the two streams differ
+    assert not torch.equal(saved["rngPerProcess"][0]["noise"], saved["rngPerProcess"][1]["noise"])
+
+
+def test_resume_under_torchrun_is_exact(tmp_path, tiny_data):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert torchrun(whole, tiny_data, "-e", "2", "-b", "16").returncode == 0
+    first = torchrun(parts, tiny_data, "-e", "2", "-b", "16", "--stop-after", "1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = torchrun(parts, tiny_data, "--resume")
+    assert second.returncode == 0, second.stderr[-3000:]
+    a, b = load(whole / "checkpoint.pt"), load(parts / "checkpoint.pt")
+    for net in ("generator", "discriminator"):
+        assert all(torch.equal(a[net][k], b[net][k]) for k in a[net])
+    # and a single process may not take the run over: its batches would differ
+    single = train(parts, tiny_data, "--resume", "-e", "3")
+    assert single.returncode == 1 and "2 processes" in single.stderr
+
+
+def test_a_failed_process_takes_the_job_down(tmp_path):
+    data = make_idx_folder(tmp_path / "data", train=2000, test=0)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    job = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+         "dcgan_mnist.py", "--output", str(tmp_path / "o"), "--data-dir", str(data),
+         "--no-progress", "-e", "1000", "-b", "16"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "o" / "checkpoint.pt").exists():      # training is under way
+            assert job.poll() is None and time.time() < deadline
+            time.sleep(0.1)
+        worker = _worker_pid(job.pid, rank=1)
+        os.kill(worker, signal.SIGKILL)
+        _, stderr = job.communicate(timeout=120)        # not a hang: the job ends
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode != 0
+    # torchrun's report names the process that failed first, and how
+    cause = stderr.split("Root Cause")[-1]
+    assert re.search(r"rank\s*:\s*1\b", cause) and "SIGKILL" in cause
+
+
+def _worker_pid(parent, rank):
+    """The pid of torchrun's worker process of the given rank."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid == parent and f"RANK={rank}".encode() in env:
+            return int(pid)
+    raise AssertionError(f"no worker of rank {rank} under {parent}")
