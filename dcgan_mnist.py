@@ -158,10 +158,10 @@ def explicit_args(argv):
 def run_files(folder):
     """The files of a previous training run inside `folder`."""
     found = [name for name in ckpt.RUN_FILES
-             if os.path.exists(os.path.join(folder, name))]
+             if os.path.isfile(os.path.join(folder, name))]
     for pattern in ckpt.RUN_PATTERNS:
-        found += sorted(os.path.basename(p)
-                        for p in glob.glob(os.path.join(folder, pattern)))
+        found += sorted(os.path.basename(p) for p in
+                        glob.glob(os.path.join(folder, pattern)) if os.path.isfile(p))
     return found
 
 
@@ -487,6 +487,10 @@ def main(argv=None):
         build_arg_parser().error(f"argument --device: {e}")
     try:
         return train(args, ctx, DEVICE, checkpoint, NUM_EPOCHS, BATCH_SIZE, startEpoch)
+    except OSError as e:
+        # a file that could not be written (full disk, a folder where a
+        # montage should go, ...): say which, without a traceback
+        sys.exit(f"[ERROR] {e}")
     finally:
         distributed.cleanup(ctx)
 

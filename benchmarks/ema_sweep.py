@@ -49,13 +49,18 @@ class NoBar:
 
 
 def parse_variant(text):
-    """'0.995' -> warm-up on; '0.995nw' -> no warm-up."""
-    return (float(text.removesuffix("nw")), not text.endswith("nw"))
+    """'0.995': warm-up on, BatchNorm statistics re-estimated; suffix 'n': no
+    warm-up; suffix 'c': BatchNorm statistics copied from the live generator.
+    Returns GeneratorEMA's keyword arguments."""
+    decay = text.rstrip("nc")
+    flags = text[len(decay):]
+    return {"decay": float(decay), "warmup": "n" not in flags,
+            "bn": "copy" if "c" in flags else "recalibrate"}
 
 
 def run_seed(seed, images, scorer, args):
     gen, disc, genOpt, discOpt, layout = build_gan(seed, args.epochs, DEVICE)
-    emas = {v: GeneratorEMA(gen, *parse_variant(v)) for v in args.variants}
+    emas = {v: GeneratorEMA(gen, **parse_variant(v)) for v in args.variants}
     noiseGen = torch.Generator().manual_seed(seed)
     shuffleGen = torch.Generator().manual_seed(seed)
     scores = []
@@ -84,14 +89,18 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--eval-every", type=int, default=2)
     ap.add_argument("--eval-num", type=int, default=10_000)
+    ap.add_argument("--eval-seed", type=int, default=42,
+                    help="the evaluator's seed and the samples' noise; 42, as "
+                         "dcgan_mnist.py --eval-every with its default seed")
     ap.add_argument("--variants", nargs="+",
-                    default=["0.99", "0.995", "0.998", "0.999", "0.995nw", "0.999nw"],
-                    help="EMA decays; a suffix 'nw' turns the warm-up off")
+                    default=["0.99", "0.995", "0.998", "0.999", "0.995n", "0.999n"],
+                    help="EMA decays; suffix 'n': no warm-up, 'c': BatchNorm "
+                         "statistics copied from the live generator")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
     imageSet = datasets.load_dataset(args.dataset, args.data_dir, allowDownload=False)
-    scorer = metrics.Scorer(imageSet, seed=0, num=args.eval_num)
+    scorer = metrics.Scorer(imageSet, seed=args.eval_seed, num=args.eval_num)
     steps = args.epochs * -(-len(imageSet) // args.batch_size)
     print(f"{len(imageSet):,} images, {args.epochs} epochs, {steps:,} generator steps; "
           f"real-data FLD floor {scorer.realFld:.3f}", flush=True)

@@ -36,8 +36,12 @@ def decay_at(decay, step, warmup=True):
 
 
 class GeneratorEMA:
-    def __init__(self, gen, decay, warmup=True):
-        self.decay, self.warmup = decay, warmup
+    """bn: "recalibrate" (re-estimate the BatchNorm statistics for the
+    averaged weights) or "copy" (use the live generator's, copied at every
+    update; for comparison)."""
+
+    def __init__(self, gen, decay, warmup=True, bn="recalibrate"):
+        self.decay, self.warmup, self.bn = decay, warmup, bn
         self.steps = 0
         self.model = copy.deepcopy(gen).eval()
         self.model.requires_grad_(False)
@@ -50,6 +54,9 @@ class GeneratorEMA:
         ema = [p for p in self.model.parameters()]
         live = [p.detach() for p in gen.parameters()]
         torch._foreach_lerp_(ema, live, 1 - d)        # ema + (1 - d) * (live - ema)
+        if self.bn == "copy":
+            for mine, theirs in zip(self.model.buffers(), gen.buffers()):
+                mine.copy_(theirs)
         self.steps += 1
 
     @torch.no_grad()
@@ -58,7 +65,7 @@ class GeneratorEMA:
         weights: reset them, then average the batch statistics of a fixed
         set of generated batches exactly (momentum=None). Returns the model,
         in eval mode."""
-        if self.calibratedAt == self.steps:
+        if self.calibratedAt == self.steps or self.bn == "copy":
             return self.model
         device = device or next(self.model.parameters()).device
         norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -80,10 +87,11 @@ class GeneratorEMA:
 
     def state_dict(self):
         """What a checkpoint needs to continue the average exactly."""
-        return {"decay": self.decay, "warmup": self.warmup, "steps": self.steps,
-                "model": self.model.state_dict()}
+        return {"decay": self.decay, "warmup": self.warmup, "bn": self.bn,
+                "steps": self.steps, "model": self.model.state_dict()}
 
     def load_state_dict(self, state):
         self.decay, self.warmup, self.steps = state["decay"], state["warmup"], state["steps"]
+        self.bn = state.get("bn", "recalibrate")
         self.model.load_state_dict(state["model"])
         self.calibratedAt = None

@@ -106,6 +106,15 @@ def test_bad_flags_exit_2_and_write_nothing(tmp_path, tiny_data, flags):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_montage_that_cannot_be_written_is_a_one_line_error(tmp_path, tiny_data):
+    out = tmp_path / "out"
+    (out / "epoch_0001.png").mkdir(parents=True)     # a folder where the image must go
+    result = train(out, tiny_data, "-e", "1")
+    assert result.returncode == 1
+    assert "epoch_0001.png" in result.stderr and "cv2.imwrite" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_output_that_is_a_file_is_refused(tmp_path, tiny_data):
     target = tmp_path / "taken"
     target.write_text("not a folder")
