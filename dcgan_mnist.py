@@ -109,8 +109,8 @@ def build_arg_parser():
         help="also keep an exponential moving average of the generator's "
              "weights (decay per generator step, with warm-up; BatchNorm "
              "statistics re-estimated for it) and draw the montages and "
-             "generator_ema.pth from it; 0.995 is recommended for runs of a "
-             "few thousand steps; 0 = off, as the article (default: 0)")
+             "generator_ema.pth from it; 0.99 is recommended (README: what "
+             "it gains); 0 = off, as the article (default: 0)")
     ap.add_argument("--amp", action="store_true",
         help="mixed precision: bf16 autocast for G and D, BCE in float32; "
              "for GPUs and CPUs with bf16 units (1.6x the default's speed on "
@@ -643,8 +643,9 @@ def train(args, ctx, DEVICE, checkpoint, NUM_EPOCHS, BATCH_SIZE, startEpoch):
                     ema, benchmarkNoise, history, run, rngPerProcess, data,
                     DEVICE, scorer, paths)
     except KeyboardInterrupt:
-        print(f"\n[INFO] interrupted during epoch {epoch + 1}; {paths[ckpt.CHECKPOINT]} "
-              f"holds {epoch} epochs: continue with --resume", file=sys.stderr)
+        saved = (f"{paths[ckpt.CHECKPOINT]} holds {epoch} epochs: continue with --resume"
+                 if epoch > 0 else "no epoch was finished, so nothing was saved")
+        print(f"\n[INFO] interrupted during epoch {epoch + 1}; {saved}", file=sys.stderr)
         return 130
 
     if ctx.enabled:
