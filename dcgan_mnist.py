@@ -11,6 +11,7 @@ from pyimagesearch import distributed
 from pyimagesearch import metrics
 from pyimagesearch import visualize
 from pyimagesearch import checkpoint as ckpt
+from pyimagesearch.cli import positive_int
 from torch.optim import Adam
 from torch.nn import BCELoss
 from torch.nn.parallel import DistributedDataParallel
@@ -53,13 +54,6 @@ def weights_init(model):
         # bias to 0
         nn.init.normal_(model.weight.data, 1.0, 0.02)
         nn.init.constant_(model.bias.data, 0)
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def build_arg_parser():

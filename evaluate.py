@@ -16,13 +16,7 @@ from pyimagesearch import checkpoint as ckpt
 from pyimagesearch import data as datasets
 from pyimagesearch import device as devices
 from pyimagesearch import metrics
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+from pyimagesearch.cli import positive_int
 
 
 def build_arg_parser():
