@@ -57,8 +57,9 @@ def main(argv=None):
         ap.error(f"argument --device: {e}")
 
     try:
-        gen, description = ckpt.build_generator(args.checkpoint, args.weights, DEVICE)
-        saved = ckpt.load(args.checkpoint)
+        saved = ckpt.load(args.checkpoint)      # read once: weights and training args
+        gen, description = ckpt.build_generator(args.checkpoint, args.weights, DEVICE,
+                                                loaded=saved)
     except ckpt.CheckpointError as e:
         sys.exit(f"[ERROR] {e}")
     trainedWith = saved.get("args", {}) if isinstance(saved, dict) else {}

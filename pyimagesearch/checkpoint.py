@@ -151,15 +151,16 @@ def load_checkpoint(path):
     return checkpoint
 
 
-def generator_state(path, which="auto"):
+def generator_state(path, which="auto", loaded=None):
     """The generator's state_dict from any of the files we know:
     a checkpoint.pt, a generator.pth, or a state_dict saved by the article's
     own code (`torch.save(gen.state_dict(), ...)`).
 
     which: "auto" (the EMA weights when the file has them, else the trained
-    ones), "ema" or "live". Returns (state_dict, description).
+    ones), "ema" or "live". loaded: the file's content when the caller
+    already read it with load(path). Returns (state_dict, description).
     """
-    obj = load(path)
+    obj = load(path) if loaded is None else loaded
     if isinstance(obj, dict) and "generator" in obj:        # checkpoint.pt
         hasEma = obj.get("ema") is not None
         if which == "ema" and not hasEma:
@@ -173,12 +174,12 @@ def generator_state(path, which="auto"):
     raise CheckpointError(f"{path}: neither a checkpoint.pt nor a generator state_dict")
 
 
-def build_generator(path, which="auto", device="cpu"):
+def build_generator(path, which="auto", device="cpu", loaded=None):
     """A Generator in eval mode with the weights of `path` (see
     generator_state). Raises CheckpointError when they do not fit."""
     from .dcgan import Generator
 
-    state, description = generator_state(path, which)
+    state, description = generator_state(path, which, loaded)
     weight = state.get("ct1.weight")
     if weight is None or weight.dim() != 4:
         raise CheckpointError(f"{path}: no 'ct1.weight', so not the article's Generator")
