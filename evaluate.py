@@ -12,11 +12,11 @@ import argparse
 import json
 import sys
 
-from pyimagesearch import checkpoint as ckpt
-from pyimagesearch import data as datasets
-from pyimagesearch import device as devices
 from pyimagesearch import metrics
-from pyimagesearch.cli import positive_int
+from pyimagesearch.checkpoint import CheckpointError, build_generator, load, training_arguments
+from pyimagesearch.data import IMAGE_DATASETS, DataError, load_dataset
+from pyimagesearch.device import DEVICES, describe, select_device
+from pyimagesearch.options import positive_int, random_seed
 
 
 def build_arg_parser():
@@ -26,17 +26,17 @@ def build_arg_parser():
     ap.add_argument("--data-dir", default=None,
         help="the real images, as for dcgan_mnist.py (default: the training "
              "run's, read from a checkpoint.pt; else data)")
-    ap.add_argument("--dataset", choices=datasets.DATASETS[:-1], default=None,
+    ap.add_argument("--dataset", choices=IMAGE_DATASETS, default=None,
         help="which dataset (default: the training run's; else mnist)")
     ap.add_argument("--no-download", action="store_true",
         help="never use the network (default: download when missing)")
     ap.add_argument("--num", type=positive_int, default=10_000,
         help="generated samples to score (default: 10000)")
-    ap.add_argument("--seed", type=int, default=None,
+    ap.add_argument("--seed", type=random_seed, default=None,
         help="seed of the samples' noise and of the evaluator (default: the "
              "training run's, read from a checkpoint.pt, so the numbers match "
              "its --eval-every ones; else 0)")
-    ap.add_argument("--device", choices=devices.DEVICES, default="auto",
+    ap.add_argument("--device", choices=DEVICES, default="auto",
         help="where to run (default: auto)")
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
         help="which generator of a checkpoint: its EMA copy or the trained one; "
@@ -52,29 +52,29 @@ def main(argv=None):
     ap = build_arg_parser()
     args = ap.parse_args(argv)
     try:
-        DEVICE = devices.select_device(args.device)
+        DEVICE = select_device(args.device)
     except ValueError as e:
         ap.error(f"argument --device: {e}")
 
     try:
-        saved = ckpt.load(args.checkpoint)      # read once: weights and training args
-        gen, description = ckpt.build_generator(args.checkpoint, args.weights, DEVICE,
-                                                loaded=saved)
-    except ckpt.CheckpointError as e:
+        saved = load(args.checkpoint)      # read once: weights and training args
+        gen, description = build_generator(args.checkpoint, args.weights, DEVICE,
+                                           loaded=saved)
+        trainedWith = training_arguments(saved, args.checkpoint)
+    except CheckpointError as e:
         sys.exit(f"[ERROR] {e}")
-    trainedWith = saved.get("args", {}) if isinstance(saved, dict) else {}
     dataDir = args.data_dir or trainedWith.get("data_dir") or "data"
     dataset = args.dataset or trainedWith.get("dataset") or "mnist"
     seed = args.seed if args.seed is not None else trainedWith.get("seed", 0)
     if dataset == "fake":
         sys.exit("[ERROR] the run trained on --dataset fake: random noise has no "
                  "classes to score; pass --dataset and --data-dir of real images")
-    log(f"[INFO] scoring the {description} on {devices.describe(DEVICE)}")
+    log(f"[INFO] scoring the {description} on {describe(DEVICE)}")
 
     try:
-        imageSet = datasets.load_dataset(dataset, dataDir,
+        imageSet = load_dataset(dataset, dataDir,
             allowDownload=not args.no_download, log=log)
-    except datasets.DataError as e:
+    except DataError as e:
         sys.exit(f"[ERROR] {e}")
     log(f"[INFO] real images: {len(imageSet):,} from {imageSet.source}")
 

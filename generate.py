@@ -10,10 +10,11 @@ import argparse
 import os
 import sys
 
-from pyimagesearch import checkpoint as ckpt
-from pyimagesearch import device as devices
 from pyimagesearch import sampling, visualize
-from pyimagesearch.cli import positive_int
+from pyimagesearch.checkpoint import CheckpointError, build_generator
+from pyimagesearch.device import DEVICES, describe, select_device
+from pyimagesearch.files import write_image
+from pyimagesearch.options import positive_int, random_seed
 
 
 def build_arg_parser():
@@ -26,9 +27,9 @@ def build_arg_parser():
     ap.add_argument("--num", type=positive_int, default=64,
         help="how many digits; the montage is the smallest square grid that "
              "holds them (default: 64, an 8x8 grid)")
-    ap.add_argument("--seed", type=int, default=0,
+    ap.add_argument("--seed", type=random_seed, default=0,
         help="seed of the noise: the same seed gives the same digits (default: 0)")
-    ap.add_argument("--device", choices=devices.DEVICES, default="auto",
+    ap.add_argument("--device", choices=DEVICES, default="auto",
         help="where to run the generator (default: auto)")
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
         help="which generator of a checkpoint: its EMA copy (--ema runs) or the "
@@ -64,25 +65,25 @@ def main(argv=None):
     if args.individual and os.path.exists(args.individual) and not os.path.isdir(args.individual):
         ap.error(f"argument --individual: {args.individual} is a file")
     try:
-        DEVICE = devices.select_device(args.device)
+        DEVICE = select_device(args.device)
     except ValueError as e:
         ap.error(f"argument --device: {e}")
 
     try:
-        gen, description = ckpt.build_generator(args.checkpoint, args.weights, DEVICE)
-    except ckpt.CheckpointError as e:
+        gen, description = build_generator(args.checkpoint, args.weights, DEVICE)
+    except CheckpointError as e:
         sys.exit(f"[ERROR] {e}")
-    print(f"[INFO] {description}, on {devices.describe(DEVICE)}")
+    print(f"[INFO] {description}, on {describe(DEVICE)}")
 
     # the montage: --num digits from --seed
     images = sampling.generate(gen, sampling.noise(args.num, args.seed), DEVICE)
-    visualize.write_image(args.output, visualize.build_montage(images))
+    write_image(args.output, visualize.build_montage(images))
     print(f"[INFO] wrote {args.num} digits to {args.output}")
 
     if args.individual:
         os.makedirs(args.individual, exist_ok=True)
         for i, image in enumerate(visualize.to_uint8_images(images)):
-            visualize.write_image(os.path.join(args.individual, f"digit_{i:04d}.png"),
+            write_image(os.path.join(args.individual, f"digit_{i:04d}.png"),
                                   image[:, :, 0])
         print(f"[INFO] wrote {args.num} single digits to {args.individual}")
 

@@ -2,14 +2,18 @@
 # python benchmarks/bench_train.py --data-dir /usr/share/datasets/fashion-mnist
 # python benchmarks/bench_train.py --data-dir ~/datasets/mnist --device cuda --json bench.json
 
-"""Training speed: the article's loop, exactly as printed, against this
-project's loop, on the same images, batch size, model, optimizer and loss.
+"""Training speed: the article's loop, exactly as printed, against
+dcgan_mnist.py itself, on the same images, batch size, model, optimizer and
+loss.
 
-Speed: all variants are built in one process and take turns, `--rounds`
-times `--steps` batches each after a warm-up; the medians of images/s and of
-the per-round ratio to the article's loop count. Memory: each variant then
-runs alone in a fresh process, whose peak RSS (and peak GPU memory on CUDA)
-is its own. Prints the device and the CPU model; `--json` writes it all.
+The article's loop runs in this process. The project's is the script, run
+as a user runs it (a fresh `python dcgan_mnist.py` process per round, two
+epochs of `--steps` batches; the second epoch is timed, from run.json's
+seconds_per_epoch, so start-up and warm-up are left out). The variants take
+turns, `--rounds` times; the medians of images/s and of the per-round ratio
+to the article's loop count. Peak memory: each variant in a process of its
+own (the script's is the whole script's, data and plotting included).
+Prints the device and the CPU model; `--json` writes it all.
 """
 
 import argparse
@@ -33,13 +37,13 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 VARIANTS = {
     "article": "the article's loop as printed: torchvision dataset + ToTensor/"
                "Normalize + shuffled DataLoader, loss tensors summed per step",
-    "project": "dcgan_mnist.py's loop: uint8 data on the device, one D pass over "
-               "real + fake, D frozen in the G step, fused Adam, channels_last "
-               "on the CPU, losses read once",
-    "project-unfused": "the project's loop with the article's (unfused) Adam",
-    "project-compile": "the project's loop under torch.compile (--compile)",
-    "project-amp": "the project's loop under bf16 autocast (--amp)",
+    "project": "dcgan_mnist.py: uint8 data on the device, one D pass over real + "
+               "fake, D frozen in the G step, fused Adam, channels_last on the CPU, "
+               "losses read once an epoch",
+    "project-compile": "dcgan_mnist.py --compile",
+    "project-amp": "dcgan_mnist.py --amp (bf16 autocast)",
 }
+SCRIPT_FLAGS = {"project": [], "project-compile": ["--compile"], "project-amp": ["--amp"]}
 
 
 def cpu_model():
@@ -96,7 +100,7 @@ def article_loop(args, DEVICE):
                   transform=dataTransforms) for s in args.tv_splits]
     data = torch.utils.data.ConcatDataset(splits)
     dataloader = DataLoader(data, shuffle=True, batch_size=BATCH_SIZE)
-    gen, disc, genOpt, discOpt, _ = build_gan(0, NUM_EPOCHS, DEVICE, project=False)
+    gen, disc, genOpt, discOpt = build_gan(0, NUM_EPOCHS, DEVICE)
     criterion = BCELoss()
 
     def batches():
@@ -125,57 +129,18 @@ def article_loop(args, DEVICE):
     return run
 
 
-def project_loop(args, DEVICE, fused=True, compile=False, amp=False):
-    """dcgan_mnist.py's own train_one_epoch on the same images."""
-    import contextlib
-    import functools
+def script_round(variant, args):
+    """One round of a project variant: dcgan_mnist.py for two epochs of
+    args.steps batches; images/s of the second, and the process's peak RSS."""
+    from common import run_script
 
-    import torch
-    from torch.nn import BCELoss
-
-    import dcgan_mnist
-    from common import build_gan
-    from pyimagesearch import data as datasets
-
-    NUM_EPOCHS, BATCH_SIZE = 20, args.batch_size
-    imageSet = datasets.load_dataset(args.dataset, args.data_dir, allowDownload=False,
-                                     log=lambda s: None)
-    images = imageSet.images.to(DEVICE)
-    if DEVICE.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    gen, disc, genOpt, discOpt, layout = build_gan(0, NUM_EPOCHS, DEVICE, fused=fused)
-    criterion = BCELoss()
-    trainGen, trainDisc = (torch.compile(gen), torch.compile(disc)) if compile else (gen, disc)
-    autocast = (functools.partial(torch.autocast, device_type=DEVICE.type, dtype=torch.bfloat16)
-                if amp else contextlib.nullcontext)
-    noiseGen = torch.Generator(device=DEVICE).manual_seed(0)
-    shuffleGen = torch.Generator().manual_seed(0)
-
-    class NoBar:
-        def update(self, n): pass
-        def set_postfix(self, **kw): pass
-
-    def run(numSteps):
-        # whole epochs of the project's loop over a random subset of exactly
-        # numSteps batches (same indexing into the full uint8 tensor)
-        subset = torch.randperm(len(images), generator=shuffleGen)[:numSteps * BATCH_SIZE]
-        stats = dcgan_mnist.train_one_epoch(
-            trainGen, trainDisc, genOpt, discOpt, criterion, images[subset.to(DEVICE)],
-            BATCH_SIZE, DEVICE, noiseGen, shuffleGen, NoBar(), discCore=trainDisc,
-            autocast=autocast, memoryFormat=layout)
-        return len(stats) * BATCH_SIZE
-
-    return run
-
-
-def build(variant, args, DEVICE):
-    return {
-        "article": lambda: article_loop(args, DEVICE),
-        "project": lambda: project_loop(args, DEVICE),
-        "project-unfused": lambda: project_loop(args, DEVICE, fused=False),
-        "project-compile": lambda: project_loop(args, DEVICE, compile=True),
-        "project-amp": lambda: project_loop(args, DEVICE, amp=True),
-    }[variant]()
+    images = args.steps * args.batch_size
+    record, out, peak = run_script(
+        "--data-dir", args.data_dir, "--dataset", args.dataset, "--no-download",
+        "--epochs", 2, "--batch-size", args.batch_size, "--limit", images,
+        "--device", args.device, "--seed", 0, *SCRIPT_FLAGS[variant])
+    shutil.rmtree(out, ignore_errors=True)
+    return images / record["seconds_per_epoch"][1], peak
 
 
 def sync(DEVICE):
@@ -200,14 +165,14 @@ def peak_rss_mib():
 
 
 def memory_worker(args):
-    """One variant alone in this process: warm-up and timed steps, then its
-    peak memory. Prints one JSON line."""
+    """The article's loop alone in this process: warm-up and timed steps,
+    then its peak memory. Prints one JSON line."""
     import torch
 
-    from pyimagesearch import device as devices
+    from pyimagesearch.device import select_device
 
-    DEVICE = devices.select_device(args.device)
-    run = build(args.worker, args, DEVICE)
+    DEVICE = select_device(args.device)
+    run = article_loop(args, DEVICE)
     run(args.warmup)
     run(args.steps)
     sync(DEVICE)
@@ -218,25 +183,32 @@ def memory_worker(args):
 
 
 def speed(args, variants, DEVICE):
-    """All variants in this process, taking turns: `--rounds` rounds of
-    `--steps` timed batches each, after one warm-up per variant. Turns make
+    """All variants taking turns: `--rounds` rounds, each variant `--steps`
+    timed batches a round (the article's loop after one warm-up in this
+    process; the script in a fresh process, second epoch timed). Turns make
     the comparison fair on a machine whose speed drifts (shared CPUs do:
-    here the same loop ran anywhere between 900 and 1,500 images/s)."""
-    runners = {}
-    for v in variants:
-        runners[v] = build(v, args, DEVICE)
-        runners[v](args.warmup)                  # includes torch.compile's compiling
+    here the same loop ran anywhere between 900 and 1,700 images/s).
+    Returns the images/s of every round and the script's peak memory."""
+    article = None
+    if "article" in variants:
+        article = article_loop(args, DEVICE)
+        article(args.warmup)
         sync(DEVICE)
-    rates = {v: [] for v in variants}
+    rates, peaks = {v: [] for v in variants}, {}
     for r in range(args.rounds):
         for v in variants:
-            start = time.perf_counter()
-            seen = runners[v](args.steps)
-            sync(DEVICE)
-            rates[v].append(seen / (time.perf_counter() - start))
+            if v == "article":
+                start = time.perf_counter()
+                seen = article(args.steps)
+                sync(DEVICE)
+                rates[v].append(seen / (time.perf_counter() - start))
+            else:
+                rate, peak = script_round(v, args)
+                rates[v].append(rate)
+                peaks[v] = max(peaks.get(v, 0), peak)
         print(f"[round {r + 1}/{args.rounds}] " + "  ".join(
             f"{v} {rates[v][-1]:.0f}" for v in variants) + " images/s", flush=True)
-    return rates
+    return rates, peaks
 
 
 def main():
@@ -252,15 +224,15 @@ def main():
     ap.add_argument("--steps", type=int, default=30,
         help="timed batches per variant per round (default: 30)")
     ap.add_argument("--warmup", type=int, default=10,
-        help="untimed batches per variant first (default: 10)")
+        help="untimed batches of the article's loop first (default: 10)")
     ap.add_argument("--rounds", type=int, default=10,
         help="rounds of all variants, taking turns (default: 10)")
-    ap.add_argument("--variants", default="article,project,project-unfused,project-amp",
+    ap.add_argument("--variants", default="article,project,project-amp",
         help=f"comma-separated, from {', '.join(VARIANTS)} "
-             "(default: article,project,project-unfused,project-amp)")
+             "(default: article,project,project-amp)")
     ap.add_argument("--device", default="auto", help="(default: auto)")
     ap.add_argument("--json", default=None, help="also write the results here")
-    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tv-root", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--tv-splits", default=None, type=lambda s: s.split(","),
                     help=argparse.SUPPRESS)
@@ -270,38 +242,36 @@ def main():
 
     import torch
 
-    from pyimagesearch import device as devices
+    from pyimagesearch.device import describe, select_device
 
     variants = args.variants.split(",")
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         ap.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
-    DEVICE = devices.select_device(args.device)
+    DEVICE = select_device(args.device)
     scratch = tempfile.mkdtemp(prefix="bench-tv-")
     try:
         args.tv_root, args.tv_splits = torchvision_root(args.data_dir, args.dataset, scratch)
         if not args.tv_splits:
             sys.exit(f"[ERROR] no {args.dataset} IDX files in {args.data_dir}")
-        rates = speed(args, variants, DEVICE)
-
-        # peak memory: each variant alone in a fresh process
-        memory = {}
-        for v in variants:
-            cmd = [sys.executable, os.path.abspath(__file__), "--worker", v,
+        rates, peaks = speed(args, variants, DEVICE)
+        memory = {v: {"peak_rss_mib": peak} for v, peak in peaks.items()}
+        if "article" in variants:     # the article's loop alone in a fresh process
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker",
                    "--data-dir", args.data_dir, "--dataset", args.dataset,
                    "--batch-size", str(args.batch_size), "--steps", str(args.steps),
                    "--warmup", str(args.warmup), "--device", args.device,
                    "--tv-root", args.tv_root, "--tv-splits", ",".join(args.tv_splits)]
             out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
             if out.returncode != 0:
-                sys.exit(f"[ERROR] worker {v} failed:\n{out.stderr[-3000:]}")
-            memory[v] = json.loads(out.stdout.strip().splitlines()[-1])
+                sys.exit(f"[ERROR] the article's memory worker failed:\n{out.stderr[-3000:]}")
+            memory["article"] = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
     base = variants[0]
     summary = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
-                           "device": devices.describe(DEVICE),
+                           "device": describe(DEVICE),
                            "torch": str(torch.__version__), "python": platform.python_version()},
                "setup": {k: getattr(args, k) for k in ("data_dir", "dataset", "batch_size",
                                                         "steps", "warmup", "rounds")},
@@ -310,9 +280,7 @@ def main():
           f"{summary['machine']['device']}, torch {summary['machine']['torch']}")
     print(f"batch {args.batch_size}; {args.rounds} rounds of {args.steps} timed batches "
           f"per variant, taking turns; medians\n")
-    gpu = "peak_gpu_mib" in memory[base]
-    print(f"{'variant':16s} {'images/s':>9s} {'vs ' + base + ' (paired)':>22s} {'peak RSS MiB':>13s}"
-          + ("  peak GPU MiB" if gpu else ""))
+    print(f"{'variant':16s} {'images/s':>9s} {'vs ' + base + ' (paired)':>22s} {'peak RSS MiB':>13s}")
     for v in variants:
         ratios = [a / b for a, b in zip(rates[v], rates[base])]
         entry = {"what": VARIANTS[v], "images_per_s_median": statistics.median(rates[v]),
@@ -321,7 +289,7 @@ def main():
         summary["variants"][v] = entry
         print(f"{v:16s} {entry['images_per_s_median']:9.1f} "
               f"{entry['ratio_median']:8.2f}x [{min(ratios):.2f}-{max(ratios):.2f}] "
-              f"{entry['peak_rss_mib']:13.1f}" + (f"  {entry['peak_gpu_mib']:12.1f}" if gpu else ""))
+              f"{entry['peak_rss_mib']:13.1f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)

@@ -1,7 +1,11 @@
-"""What the benchmark scripts share: the GAN built as dcgan_mnist.py builds it."""
+"""What the benchmark scripts share: the article's GAN and loop, and running
+dcgan_mnist.py itself as a user would."""
 
+import json
 import os
+import subprocess
 import sys
+import tempfile
 
 import torch
 from torch.optim import Adam
@@ -11,29 +15,42 @@ for path in (ROOT, os.path.join(ROOT, "tests")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-import dcgan_mnist                                          # noqa: E402
+import article_reference as article                        # noqa: E402  the article's code, verbatim
 from pyimagesearch.dcgan import Discriminator, Generator    # noqa: E402
 
 
-def build_gan(seed, epochs, device, project=True, fused=True):
-    """G, D and their Adams, initialised as the article does from `seed`.
-
-    project=True: as dcgan_mnist.py trains them (its memory layout and,
-    with fused, its fused Adam); False: exactly the article's.
-    Returns gen, disc, genOpt, discOpt, layout."""
+def build_gan(seed, epochs, device):
+    """G, D and their Adams exactly as the article builds them, from `seed`.
+    Returns gen, disc, genOpt, discOpt."""
     torch.manual_seed(seed)
     gen = Generator(inputDim=100, outputChannels=1)
-    gen.apply(dcgan_mnist.weights_init)
+    gen.apply(article.weights_init)
     gen.to(device)
     disc = Discriminator(depth=1)
-    disc.apply(dcgan_mnist.weights_init)
+    disc.apply(article.weights_init)
     disc.to(device)
-    layout = dcgan_mnist.memory_format(device) if project else torch.contiguous_format
-    gen.to(memory_format=layout)
-    disc.to(memory_format=layout)
-    fast = dcgan_mnist.fused_adam(device) if project and fused else {}
-    genOpt = Adam(gen.parameters(), lr=0.0002, betas=(0.5, 0.999),
-                  weight_decay=0.0002 / epochs, **fast)
-    discOpt = Adam(disc.parameters(), lr=0.0002, betas=(0.5, 0.999),
-                   weight_decay=0.0002 / epochs, **fast)
-    return gen, disc, genOpt, discOpt, layout
+    genOpt = Adam(gen.parameters(), lr=0.0002, betas=(0.5, 0.999), weight_decay=0.0002 / epochs)
+    discOpt = Adam(disc.parameters(), lr=0.0002, betas=(0.5, 0.999), weight_decay=0.0002 / epochs)
+    return gen, disc, genOpt, discOpt
+
+
+def run_script(*args, env=None):
+    """python dcgan_mnist.py ARGS... in a fresh process, into a temporary
+    output folder. Returns (run.json as a dict, the folder, the process's
+    peak resident memory in MiB); raises with its stderr if it fails."""
+    out = tempfile.mkdtemp(prefix="bench-run-")
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "dcgan_mnist.py"),
+                                 "--output", out, "--no-progress", *map(str, args)],
+                                cwd=ROOT, stdout=log, stderr=log,
+                                env=dict(os.environ, **(env or {})))
+        _, status, usage = os.wait4(proc.pid, 0)       # this child's own peak memory
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            log.seek(0)
+            raise RuntimeError(f"dcgan_mnist.py {' '.join(map(str, args))} failed:\n"
+                               f"{log.read()[-3000:]}")
+    with open(os.path.join(out, "run.json")) as f:
+        record = json.load(f)
+    peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
+    return record, out, peak

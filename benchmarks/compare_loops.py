@@ -1,65 +1,66 @@
 # USAGE
 # python benchmarks/compare_loops.py --data-dir ../shared/data/mnist-t10k --epochs 5 --seeds 1 2 3
 
-"""Does the project's faster loop train the same as the article's?
+"""Does dcgan_mnist.py's faster loop train the same as the article's?
 
-For each seed, both loops start from the same weights and see the same
-shuffles and noise; they differ only in how the arithmetic is arranged
-(one D pass over real + fake, D frozen in the G step, fused Adam,
-channels_last, the data path), so they drift apart by rounding and
-then follow different random trajectories of the same process. The
-question is whether the *distribution* of outcomes is the same: this
-prints, per loop, the mean and spread over seeds of each epoch's G and D
-losses and of the final FLD / Inception Score from the project's
-evaluator, and the difference of the loops' means in units of their
-seed-to-seed spread. Writes JSON with `--json`.
+For each seed, the article's loop (its statements verbatim, in this
+process) and dcgan_mnist.py itself (run as a user runs it, with the same
+--seed; also with --amp) train on the same images. Their arithmetic is
+arranged differently (one D pass over real + fake, D frozen in the G step,
+fused Adam, channels_last, the data path), so they follow different random
+trajectories of the same process. The question is whether the
+*distribution* of outcomes is the same: this prints, per loop, the mean and
+spread over seeds of each epoch's G and D losses and of the final FLD /
+Inception Score from the project's evaluator, and the difference of the
+loops' means in units of their seed-to-seed spread. Writes JSON with `--json`.
 """
 
 import argparse
-import contextlib
-import functools
 import json
+import os
+import shutil
 import statistics
 import time
 
 import torch
 from torch.nn import BCELoss
 
-from common import build_gan                 # sets up the import path
-import article_reference as article          # noqa: E402  the article's code, verbatim
-import dcgan_mnist                           # noqa: E402
-from pyimagesearch import data as datasets   # noqa: E402
-from pyimagesearch import metrics            # noqa: E402
+from common import article, build_gan, run_script     # sets up the import path
+from pyimagesearch.checkpoint import build_generator  # noqa: E402
+from pyimagesearch.data import load_dataset, to_pixels  # noqa: E402
+from pyimagesearch.metrics import Scorer               # noqa: E402
 
 DEVICE = torch.device("cpu")
+SCRIPT_FLAGS = {"project": [], "project-amp": ["--amp"]}
 
 
-def train(loop, images, epochs, batchSize, seed):
-    """Per-epoch mean (G, D) losses and the trained generator."""
-    fast = loop.startswith("project")
-    gen, disc, genOpt, discOpt, layout = build_gan(seed, epochs, DEVICE, project=fast)
-    autocast = (functools.partial(torch.autocast, device_type="cpu", dtype=torch.bfloat16)
-                if loop == "project-amp" else contextlib.nullcontext)
+def train_article(images, epochs, batchSize, seed):
+    """The article's loop: per-epoch mean (G, D) losses and the generator."""
+    gen, disc, genOpt, discOpt = build_gan(seed, epochs, DEVICE)
     criterion = BCELoss()
     noiseGen = torch.Generator().manual_seed(seed)
     shuffleGen = torch.Generator().manual_seed(seed)
     losses = []
     for _ in range(epochs):
         rows = []
-        for index in dcgan_mnist.batches(len(images), batchSize, shuffleGen):
-            x = dcgan_mnist.normalize(images[index])
+        for index in torch.randperm(len(images), generator=shuffleGen).split(batchSize):
+            x = to_pixels(images[index])
             noise = torch.randn(len(index), 100, 1, 1, generator=noiseGen)
-            if fast:
-                x = x.contiguous(memory_format=layout)
-                stats = dcgan_mnist.train_step(gen, disc, genOpt, discOpt, criterion, x, noise,
-                                               autocast=autocast)
-                rows.append(stats[:2])
-            else:
-                errorG, errorD = article.article_step(gen, disc, genOpt, discOpt,
-                                                      criterion, x, noise)
-                rows.append(torch.stack([errorG.detach(), errorD.detach()]))
+            errorG, errorD = article.article_step(gen, disc, genOpt, discOpt, criterion, x, noise)
+            rows.append(torch.stack([errorG.detach(), errorD.detach()]))
         losses.append(torch.stack(rows).mean(0).tolist())
     return losses, gen
+
+
+def train_script(loop, args, seed):
+    """dcgan_mnist.py: its per-epoch losses (run.json) and its generator."""
+    record, out, _ = run_script("--data-dir", args.data_dir, "--dataset", args.dataset,
+                                "--no-download", "--epochs", args.epochs,
+                                "--batch-size", args.batch_size, "--seed", seed,
+                                "--device", "cpu", *SCRIPT_FLAGS[loop])
+    gen, _ = build_generator(os.path.join(out, "generator.pth"))
+    shutil.rmtree(out, ignore_errors=True)
+    return [[e["generator"], e["discriminator"]] for e in record["losses"]], gen
 
 
 def main():
@@ -75,13 +76,16 @@ def main():
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    imageSet = datasets.load_dataset(args.dataset, args.data_dir, allowDownload=False)
-    scorer = metrics.Scorer(imageSet, seed=0, num=args.eval_num)
+    imageSet = load_dataset(args.dataset, args.data_dir, allowDownload=False)
+    scorer = Scorer(imageSet, seed=0, num=args.eval_num)
     results = {loop: [] for loop in args.loops}
     for seed in args.seeds:
         for loop in results:
             start = time.perf_counter()
-            losses, gen = train(loop, imageSet.images, args.epochs, args.batch_size, seed)
+            if loop == "article":
+                losses, gen = train_article(imageSet.images, args.epochs, args.batch_size, seed)
+            else:
+                losses, gen = train_script(loop, args, seed)
             scores = scorer.score(gen)
             results[loop].append({"seed": seed, "losses": losses, "fld": scores["fld"],
                                   "inception_score": scores["inception_score"],

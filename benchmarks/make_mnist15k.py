@@ -15,7 +15,7 @@ import shutil
 import numpy as np
 
 import common  # noqa: F401  (sets up the import path)
-from pyimagesearch import data as datasets  # noqa: E402
+from pyimagesearch.data import find_idx_files, load_embedded_digits  # noqa: E402
 
 
 def write_idx(path, array):
@@ -34,13 +34,13 @@ def main():
     ap.add_argument("--output", required=True, help="the folder to write")
     args = ap.parse_args()
 
-    files = datasets.find_idx_files(args.test_dir, "mnist")
+    files = find_idx_files(args.test_dir, "mnist")
     if "test" not in files:
         ap.error(f"--test-dir: no t10k-images/t10k-labels files in {args.test_dir}")
     os.makedirs(args.output, exist_ok=True)
     for path in files["test"]:
         shutil.copy(path, args.output)
-    embedded = datasets.load_embedded_digits()
+    embedded = load_embedded_digits()
     write_idx(os.path.join(args.output, "train-images-idx3-ubyte.gz"),
               embedded.images.squeeze(1).numpy())              # (5000, 28, 28)
     write_idx(os.path.join(args.output, "train-labels-idx1-ubyte.gz"),

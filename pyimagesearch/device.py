@@ -1,6 +1,7 @@
-"""Choosing the device once, in one place."""
+"""Where the arithmetic runs, and the device-specific ways to run it fast."""
 
 import torch
+from torch import nn
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -34,3 +35,34 @@ def describe(device):
     if device.type == "mps":
         return "mps (Apple GPU)"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def memory_format(device):
+    """The tensor layout to train in: channels_last (NHWC) on the CPU, where
+    oneDNN's convolutions run faster in it for these layers
+    (docs/speed.md); PyTorch's default elsewhere."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
+def fused_adam(device):
+    """True where this PyTorch has Adam's fused (one-kernel) implementation
+    for the device, else None (Adam's default)."""
+    try:
+        torch.optim.Adam([torch.zeros(1, device=device, requires_grad=True)], fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    return True
+
+
+class Autocast(nn.Module):
+    """`module` run under bfloat16 autocast (mixed precision, --amp), its
+    output handed back in float32, so that the loss (BCELoss, which autocast
+    must not touch) is computed in float32. Holds the same parameters."""
+
+    def __init__(self, module, deviceType):
+        super().__init__()
+        self.module, self.deviceType = module, deviceType
+
+    def forward(self, x):
+        with torch.autocast(device_type=self.deviceType, dtype=torch.bfloat16):
+            return self.module(x).float()

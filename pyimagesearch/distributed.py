@@ -3,6 +3,11 @@
 `torchrun` starts the processes and sets RANK, WORLD_SIZE, LOCAL_RANK,
 MASTER_ADDR and MASTER_PORT; without it (or with a single process) nothing
 here does anything and the script is the plain single-process one.
+
+Data parallel training: every process holds a replica of G and D, all start
+from the same weights (same seed), each trains on its share of every batch,
+and before every optimizer step the gradients are averaged over the
+processes (`average_gradients`), so the replicas take identical steps.
 """
 
 import datetime
@@ -84,6 +89,23 @@ def average(tensor, context):
     return tensor
 
 
+def average_gradients(parameters, context):
+    """Replace every gradient by its mean over all processes: one
+    all-reduce of all of them, flattened into one buffer."""
+    if not context.enabled:
+        return
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= context.worldSize
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
 def gather(obj, context):
     """[obj of rank 0, obj of rank 1, ...] on every process."""
     if not context.enabled:
@@ -95,7 +117,7 @@ def gather(obj, context):
 
 def parameters_digest(module):
     """A hash of a module's parameters (not its buffers), to check that the
-    replicas of DistributedDataParallel hold the same weights."""
+    replicas in all processes hold the same weights."""
     h = hashlib.sha256()
     for name, p in module.named_parameters():
         h.update(name.encode())

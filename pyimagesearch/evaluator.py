@@ -17,7 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checkpoint as ckpt
+from . import files
+from .checkpoint import CheckpointError, load
+from .data import to_pixels
 
 # bump when the architecture or the training recipe changes: old cache
 # entries are then never reused
@@ -80,11 +82,6 @@ def split_real(imageSet, seed=0):
                  f"{description} ({len(train):,} train, {len(held):,} held out)")
 
 
-def to_input(images):
-    """uint8 (N, 1, 28, 28) -> float in [-1, 1], the GAN's pixel range."""
-    return images.float().div(255).sub(0.5).div(0.5)
-
-
 def epochs_for(numImages):
     return min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(MIN_TRAIN_IMAGES_SEEN / numImages)))
 
@@ -104,7 +101,7 @@ def train_classifier(split, seed=0, device="cpu", batchSize=128, log=None):
         for epoch in range(epochs):
             model.train()
             for index in torch.randperm(len(split.trainImages), generator=shuffle).split(batchSize):
-                x = to_input(split.trainImages[index]).to(device)
+                x = to_pixels(split.trainImages[index].to(device))
                 y = split.trainLabels[index].to(device)
                 loss = F.cross_entropy(model(x), y)
                 opt.zero_grad(set_to_none=True)
@@ -124,7 +121,7 @@ def predict(model, images, device, batchSize=1000):
     model.eval()
     feats, probs = [], []
     for chunk in images.split(batchSize):
-        x = to_input(chunk) if chunk.dtype == torch.uint8 else chunk
+        x = to_pixels(chunk) if chunk.dtype == torch.uint8 else chunk
         f = model.features(x.to(device))
         feats.append(f.double().cpu())
         probs.append(F.softmax(model.fc2(f), dim=1).double().cpu())
@@ -160,11 +157,12 @@ def load_or_train(split, seed=0, device="cpu", log=print):
     path = os.path.join(cache_dir(), f"evaluator-{cache_key(split, seed, device)}.pt")
     if os.path.exists(path):
         try:
-            saved = ckpt.load(path)
-            model = DigitClassifier(saved["num_classes"])
+            saved = load(path)
+            with torch.random.fork_rng(devices=[]):      # (its random init is overwritten)
+                model = DigitClassifier(saved["num_classes"])
             model.load_state_dict(saved["model"])
             return model.to(device).eval(), saved["accuracy"], path
-        except (ckpt.CheckpointError, KeyError, RuntimeError):
+        except (CheckpointError, KeyError, RuntimeError):
             log(f"[INFO] ignoring an unreadable evaluator cache file {path}")
     log(f"[INFO] training the evaluator on {split.description} "
         f"({epochs_for(len(split.trainImages))} epochs; cached afterwards)...")
@@ -172,8 +170,8 @@ def load_or_train(split, seed=0, device="cpu", log=print):
     acc = accuracy(model, split.heldOutImages, split.heldOutLabels, device)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        ckpt.save({"model": model.state_dict(), "num_classes": numClasses,
-                   "accuracy": acc, "version": EVALUATOR_VERSION}, path)
-    except OSError as e:
+        files.save_torch(path, {"model": model.state_dict(), "num_classes": numClasses,
+                                "accuracy": acc, "version": EVALUATOR_VERSION})
+    except (OSError, files.WriteError) as e:
         log(f"[INFO] could not cache the evaluator in {path} ({e}); it will be retrained next time")
     return model, acc, path

@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from . import evaluator as ev
+from .evaluator import load_or_train, predict, split_real
 from . import sampling
 
 COVERAGE_SHARE = 0.5
@@ -83,24 +83,24 @@ class Scorer:
 
     def __init__(self, imageSet, seed=0, device="cpu", num=10_000, log=print):
         self.device, self.num, self.seed = device, num, seed
-        self.split = ev.split_real(imageSet, seed)
-        self.model, self.accuracy, self.cachePath = ev.load_or_train(
+        self.split = split_real(imageSet, seed)
+        self.model, self.accuracy, self.cachePath = load_or_train(
             self.split, seed, device, log)
         self.numClasses = self.model.fc2.out_features
-        self.heldOutFeatures, _ = ev.predict(self.model, self.split.heldOutImages, device)
+        self.heldOutFeatures, _ = predict(self.model, self.split.heldOutImages, device)
         self.heldOutFit = gaussian_fit(self.heldOutFeatures)
 
         # the floor: as many real training images as there will be samples
         # (or all of them), against the same held-out set
         order = torch.randperm(len(self.split.trainImages),
                                generator=torch.Generator().manual_seed(seed))
-        realFeatures, _ = ev.predict(self.model, self.split.trainImages[order[:num]], device)
+        realFeatures, _ = predict(self.model, self.split.trainImages[order[:num]], device)
         self.realFld = frechet_distance(*gaussian_fit(realFeatures), *self.heldOutFit)
         self.numReal = len(realFeatures)
 
     def score_images(self, images):
         """Metrics of images in [-1, 1] (N, 1, 28, 28)."""
-        features, probs = ev.predict(self.model, images, self.device)
+        features, probs = predict(self.model, images, self.device)
         histogram = class_histogram(probs)
         return {
             "fld": frechet_distance(*gaussian_fit(features), *self.heldOutFit),
@@ -115,11 +115,10 @@ class Scorer:
             "num_real_for_floor": self.numReal,
         }
 
-    def score(self, gen, genDevice=None):
+    def score(self, gen):
         """Metrics of `num` samples of `gen` from noise seeded by `seed`: the
         same noise every time, so numbers from different epochs compare."""
-        images = sampling.generate(gen, sampling.noise(self.num, self.seed),
-                                   genDevice or self.device)
+        images = sampling.generate(gen, sampling.noise(self.num, self.seed), self.device)
         return self.score_images(images)
 
 

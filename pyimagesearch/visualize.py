@@ -1,22 +1,21 @@
-"""Everything that turns tensors into pictures: montages, the GIF, plots."""
+"""Everything that turns tensors into pictures: montages, GIFs, plots.
+(The article's own montage code stands in dcgan_mnist.py.)"""
 
 import math
 import os
 
 import cv2
-import numpy as np
+import torch
 from imutils import build_montages
+
+from . import files
 
 
 def to_uint8_images(images):
-    """Generator output (N, 1, H, W) in [-1, 1] -> a list of (H, W, 3) uint8.
-
-    The article's own conversion, step by step.
-    """
-    images = images.detach().cpu().numpy().transpose((0, 2, 3, 1))   # (N, H, W, 1)
-    images = ((images * 127.5) + 127.5).astype("uint8")               # [-1, 1] -> [0, 255]
-    images = np.repeat(images, 3, axis=-1)                            # (N, H, W, 3)
-    return list(images)
+    """Generator output (N, 1, H, W) in [-1, 1] -> a list of (H, W, 3) uint8,
+    the article's arithmetic (x * 127.5 + 127.5, truncated) in torch."""
+    pixels = images.detach().float().cpu().mul(127.5).add(127.5).to(torch.uint8)   # (N, 1, H, W)
+    return list(pixels.permute(0, 2, 3, 1).repeat(1, 1, 1, 3).numpy())            # (H, W, 3) each
 
 
 def build_montage(images, grid=None):
@@ -29,34 +28,18 @@ def build_montage(images, grid=None):
     return build_montages(to_uint8_images(images), size, (grid, grid))[0]
 
 
-def write_image(path, image):
-    """cv2.imwrite, but a failure is an error instead of a False.
-
-    PNGs get zlib's best compression: the same pixels, about a third of
-    OpenCV's default size.
-    """
-    if not cv2.imwrite(os.fspath(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
-        raise OSError(f"could not write the image {path} (cv2.imwrite returned False)")
-
-
 def write_gif(framePaths, path, duration=500):
-    """Animate image files, in the given order, into a looping GIF."""
-    write_gif_frames([cv2.imread(os.fspath(p)) for p in framePaths], path, duration)
+    """Animate image files, in the given order, into a looping GIF (files
+    that cannot be read, e.g. deleted montages, are left out)."""
+    frames = [cv2.imread(os.fspath(p), cv2.IMREAD_GRAYSCALE) for p in framePaths]
+    frames = [f for f in frames if f is not None]
+    if frames:
+        files.write_gif(path, frames, duration)
 
 
 def write_gif_frames(frames, path, duration=500):
-    """Animate (H, W, 3) uint8 arrays of grey digits into a looping GIF,
-    written atomically."""
-    from PIL import Image
-
-    if not frames:
-        raise ValueError("no frames to animate")
-    frames = [Image.fromarray(np.ascontiguousarray(f[:, :, 0])) for f in frames]   # grey: 1 channel
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
-                       "." + os.path.basename(path) + ".tmp.gif")
-    frames[0].save(tmp, save_all=True, append_images=frames[1:],
-                   duration=duration, loop=0, optimize=True)
-    os.replace(tmp, path)
+    """Animate (H, W, 3) uint8 arrays of grey digits into a looping GIF."""
+    files.write_gif(path, [f[:, :, 0] for f in frames], duration)
 
 
 def smooth(values, weight=None):
@@ -75,7 +58,7 @@ def plot_losses(history, path):
     """losses.png: G and D loss per batch (raw and smoothed) over training
     steps, with the epoch boundaries marked.
 
-    history: dict of columns (lists), as checkpoint.history_columns gives.
+    history: dict of columns (lists), as history.History.columns gives.
     """
     import matplotlib
     matplotlib.use("Agg")                 # files only, no screen needed
@@ -98,8 +81,7 @@ def plot_losses(history, path):
     ax.legend(loc="upper right")
     ax.grid(alpha=0.2)
     fig.tight_layout()
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
-                       "." + os.path.basename(path) + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        files.save_figure(path, fig)
+    finally:
+        plt.close(fig)

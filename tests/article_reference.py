@@ -1,8 +1,9 @@
 """The article's own code, verbatim, as the reference the tests compare to.
 
 Copied from PyImageSearch's "Training a DCGAN in PyTorch" (2021-10-25):
-`pyimagesearch/dcgan.py` as printed, and the body of the training loop of
-`dcgan_mnist.py` wrapped in a function (its statements unchanged).
+`pyimagesearch/dcgan.py` as printed, and from `dcgan_mnist.py` its
+`weights_init` and the body of its training loop wrapped in a function (its
+statements unchanged).
 """
 # import the necessary packages
 from torch.nn import ConvTranspose2d
@@ -121,6 +122,24 @@ class Discriminator(nn.Module):
 
 		# return the output
 		return output
+
+
+# custom weights initialization called on generator and discriminator
+def weights_init(model):
+	# get the class name
+	classname = model.__class__.__name__
+
+	# check if the classname contains the word "conv"
+	if classname.find("Conv") != -1:
+		# intialize the weights from normal distribution
+		nn.init.normal_(model.weight.data, 0.0, 0.02)
+
+	# otherwise, check if the name contains the word "BatcnNorm"
+	elif classname.find("BatchNorm") != -1:
+		# intialize the weights from normal distribution and set the
+		# bias to 0
+		nn.init.normal_(model.weight.data, 1.0, 0.02)
+		nn.init.constant_(model.bias.data, 0)
 
 
 def article_step(gen, disc, genOpt, discOpt, criterion, images, noise,

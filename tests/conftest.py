@@ -106,3 +106,14 @@ def train(output, data, *extra, **kwargs):
     """dcgan_mnist.py on a tiny folder, quickly."""
     return run_script("dcgan_mnist.py", "--output", output, "--data-dir", data,
                       "--no-progress", *extra, **kwargs)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` need CUDA: skipped, not failed, without it."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

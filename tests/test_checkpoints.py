@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from conftest import ROOT, train
-from pyimagesearch import checkpoint as ckpt
+from pyimagesearch.checkpoint import load_checkpoint
+from pyimagesearch.files import WriteError, save_torch
 
 
 def load(path):
@@ -23,12 +24,13 @@ def same_tensors(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_stop_and_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, tiny_data):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     assert train(whole, tiny_data, "-e", "2", "-b", "16").returncode == 0
     first = train(parts, tiny_data, "-e", "2", "-b", "16", "--stop-after", "1")
     assert first.returncode == 0 and "--resume" in first.stdout
-    assert load(parts / "checkpoint.pt")["epoch"] == 1
+    assert load_checkpoint(parts / "checkpoint.pt").epoch == 1
     second = train(parts, tiny_data, "--resume")        # the rest from the checkpoint
     assert second.returncode == 0, second.stderr
     assert "starting epoch 2 of 2" in second.stdout
@@ -45,18 +47,19 @@ def test_stop_and_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path, tiny
     assert json.loads((parts / "run.json").read_text())["resumed_at_epochs"] == [1]
 
 
+@pytest.mark.slow
 def test_checkpoint_holds_everything_needed_to_continue(tmp_path, tiny_data):
     assert train(tmp_path / "o", tiny_data, "-e", "1", "-b", "32").returncode == 0
-    c = load(tmp_path / "o" / "checkpoint.pt")
-    for key in ("generator", "discriminator", "genOpt", "discOpt", "epoch",
-                "benchmarkNoise", "history", "args", "rng"):
-        assert key in c
-    assert c["epoch"] == 1 and c["benchmarkNoise"].shape == (256, 100, 1, 1)
-    assert "ct1.weight" in c["generator"] and "fc2.bias" in c["discriminator"]
-    assert {"torch", "noise", "shuffle"} <= set(c["rng"])
-    assert c["args"]["batch_size"] == 32
+    c = load_checkpoint(tmp_path / "o" / "checkpoint.pt")
+    assert c.epoch == 1 and c.benchmarkNoise.shape == (256, 100, 1, 1)
+    assert "ct1.weight" in c.generator and "fc2.bias" in c.discriminator
+    assert c.genOpt["state"] and c.discOpt["state"]           # Adam's moments
+    assert len(c.rng) == 1 and {"torch", "noise", "shuffle"} <= set(c.rng[0])
+    assert c.args["batch_size"] == 32 and c.run["num_train_images"] == 96
+    assert c.history.shape[0] == 3 and c.ema is None
 
 
+@pytest.mark.slow
 def test_history_csv_has_a_row_per_batch_and_losses_png_is_drawn(tmp_path, tiny_data):
     out = tmp_path / "o"
     assert train(out, tiny_data, "-e", "2", "-b", "32").returncode == 0
@@ -76,6 +79,7 @@ def test_history_csv_has_a_row_per_batch_and_losses_png_is_drawn(tmp_path, tiny_
         assert plot.format == "PNG" and plot.size[0] > 400
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_run_says_so(tmp_path, tiny_data):
     assert train(tmp_path / "o", tiny_data, "-e", "1").returncode == 0
     again = train(tmp_path / "o", tiny_data, "--resume")
@@ -84,6 +88,7 @@ def test_resuming_a_finished_run_says_so(tmp_path, tiny_data):
     assert "starting epoch" not in again.stdout
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_model_shaping_arguments(tmp_path, tiny_data):
     assert train(tmp_path / "o", tiny_data, "-e", "2", "-b", "16", "--stop-after", "1").returncode == 0
     result = train(tmp_path / "o", tiny_data, "--resume", "-b", "32")
@@ -92,12 +97,14 @@ def test_resume_refuses_other_model_shaping_arguments(tmp_path, tiny_data):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_images(tmp_path, tiny_data):
     assert train(tmp_path / "o", tiny_data, "-e", "2", "--stop-after", "1").returncode == 0
     result = train(tmp_path / "o", tmp_path / "elsewhere", "--resume", "--no-download")
     assert result.returncode == 1 and "other images" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["missing", "truncated", "not-a-checkpoint"])
 def test_resume_from_a_bad_checkpoint_is_one_line(tmp_path, tiny_data, damage):
     out = tmp_path / "o"
@@ -115,6 +122,7 @@ def test_resume_from_a_bad_checkpoint_is_one_line(tmp_path, tiny_data, damage):
     assert len(lines) == 1 and "checkpoint.pt" in lines[0] and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_folder_with_another_run_is_refused_unless_asked(tmp_path, tiny_data):
     out = tmp_path / "o"
     assert train(out, tiny_data, "-e", "2").returncode == 0
@@ -127,11 +135,12 @@ def test_a_folder_with_another_run_is_refused_unless_asked(tmp_path, tiny_data):
     replaced = train(out, tiny_data, "-e", "1", "--overwrite")
     assert replaced.returncode == 0
     assert not (out / "epoch_0002.png").exists()          # nothing of the old run left
-    assert load(out / "checkpoint.pt")["epoch"] == 1
+    assert load_checkpoint(out / "checkpoint.pt").epoch == 1
     with Image.open(out / "output.gif") as gif:
         assert gif.n_frames == 1
 
 
+@pytest.mark.slow
 def test_the_committed_showcase_is_replaced_with_a_notice(tmp_path, tiny_data):
     out = tmp_path / "output"
     out.mkdir()
@@ -159,23 +168,25 @@ def _wait_for_checkpoint(out, proc, timeout=120):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_killed_mid_training_leaves_a_loadable_checkpoint(tmp_path, tiny_data):
     out = tmp_path / "o"
     proc = _start(out, tiny_data, "-e", "500")
     _wait_for_checkpoint(out, proc)
     for delay in (0.13, 0.29, 0.41):        # kill at some arbitrary moments later
         time.sleep(delay)
-        ckpt.load_checkpoint(out / "checkpoint.pt")
+        load_checkpoint(out / "checkpoint.pt")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    saved = ckpt.load_checkpoint(out / "checkpoint.pt")
-    assert 1 <= saved["epoch"] < 500
+    saved = load_checkpoint(out / "checkpoint.pt")
+    assert 1 <= saved.epoch < 500
     assert not list(out.glob(".*.tmp"))[1:]            # at most the one torn temp file
-    resumed = train(out, tiny_data, "--resume", "-e", str(saved["epoch"] + 1))
+    resumed = train(out, tiny_data, "--resume", "-e", str(saved.epoch + 1))
     assert resumed.returncode == 0, resumed.stderr
-    assert load(out / "checkpoint.pt")["epoch"] == saved["epoch"] + 1
+    assert load_checkpoint(out / "checkpoint.pt").epoch == saved.epoch + 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, tiny_data):
     out = tmp_path / "o"
     proc = _start(out, tiny_data, "-e", "500")
@@ -184,20 +195,20 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, tiny_data):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "--resume" in stderr and "Traceback" not in stderr
-    ckpt.load_checkpoint(out / "checkpoint.pt")
+    load_checkpoint(out / "checkpoint.pt")
 
 
 def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
-    ckpt.save({"epoch": 1}, path)
+    save_torch(path, {"epoch": 1})
 
     def torn(obj, f):
         f.write(b"PK\x03\x04 half a file")
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(torch, "save", torn)
-    with pytest.raises(OSError):
-        ckpt.save({"epoch": 2}, path)
+    with pytest.raises(WriteError, match="checkpoint.pt: the disk is full"):
+        save_torch(path, {"epoch": 2})
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"epoch": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]

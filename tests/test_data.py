@@ -10,7 +10,6 @@ from PIL import Image
 from torchvision import transforms
 
 from conftest import digit_images, make_idx_folder, write_idx
-from dcgan_mnist import normalize
 from pyimagesearch import data
 from pyimagesearch.data import DataError
 
@@ -82,16 +81,17 @@ def test_label_count_must_match_image_count(tmp_path):
         data.load_dataset("mnist", str(tmp_path), allowDownload=False)
 
 
-def test_normalize_is_exactly_totensor_then_normalize():
+def test_to_pixels_is_exactly_totensor_then_normalize():
     images, _ = digit_images(8)
     article = transforms.Compose([transforms.ToTensor(),
                                   transforms.Normalize((0.5), (0.5))])
     expected = torch.stack([article(Image.fromarray(im, mode="L")) for im in images])
-    ours = normalize(torch.from_numpy(images).unsqueeze(1))
+    ours = data.to_pixels(torch.from_numpy(images).unsqueeze(1))
     assert torch.equal(ours, expected)
     assert ours.min() == -1 and ours.max() == 1
 
 
+@pytest.mark.slow
 def test_failed_download_falls_back_to_the_embedded_digits(tmp_path, monkeypatch, capsys):
     seen = {}
 

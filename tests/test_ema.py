@@ -2,14 +2,15 @@
 resuming and sampling from the averaged generator."""
 
 import cv2
+import pytest
 import torch
 from torch import nn
 
-import dcgan_mnist
+import article_reference as article
 from conftest import run_script, train
-from pyimagesearch import ema as ema_module
 from pyimagesearch.dcgan import Generator
-from pyimagesearch.ema import GeneratorEMA, decay_at
+from pyimagesearch.ema import (RECALIBRATION_BATCH_SIZE, RECALIBRATION_BATCHES,
+                               RECALIBRATION_SEED, GeneratorEMA, decay_at)
 
 
 def test_update_is_the_exponential_moving_average_by_hand():
@@ -41,7 +42,7 @@ def test_warm_up_follows_the_live_weights_early():
 def test_batchnorm_statistics_are_re_estimated_for_the_averaged_weights():
     torch.manual_seed(0)
     gen = Generator()
-    gen.apply(dcgan_mnist.weights_init)
+    gen.apply(article.weights_init)
     ema = GeneratorEMA(gen, decay=0.5)
     for _ in range(3):                       # move the live weights, average them
         for p in gen.parameters():
@@ -49,11 +50,11 @@ def test_batchnorm_statistics_are_re_estimated_for_the_averaged_weights():
         ema.update(gen)
     model = ema.recalibrate()
     # by hand: batch statistics of ReLU(ct1(z)) over the same noise batches
-    g = torch.Generator().manual_seed(ema_module.RECALIBRATION_SEED)
+    g = torch.Generator().manual_seed(RECALIBRATION_SEED)
     means, variances = [], []
     with torch.no_grad():
-        for _ in range(ema_module.RECALIBRATION_BATCHES):
-            z = torch.randn(ema_module.RECALIBRATION_BATCH_SIZE, 100, 1, 1, generator=g)
+        for _ in range(RECALIBRATION_BATCHES):
+            z = torch.randn(RECALIBRATION_BATCH_SIZE, 100, 1, 1, generator=g)
             a = model.relu1(model.ct1(z))
             means.append(a.mean((0, 2, 3)))
             variances.append(a.var((0, 2, 3), unbiased=True))
@@ -64,6 +65,7 @@ def test_batchnorm_statistics_are_re_estimated_for_the_averaged_weights():
     assert not torch.allclose(model.batchNorm1.running_mean, gen.batchNorm1.running_mean)
 
 
+@pytest.mark.slow
 def test_ema_run_saves_resumes_exactly_and_samples(tmp_path, tiny_data):
     plain, whole, parts = tmp_path / "plain", tmp_path / "whole", tmp_path / "parts"
     assert train(plain, tiny_data, "-e", "2", "-b", "16").returncode == 0

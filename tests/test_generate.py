@@ -25,6 +25,7 @@ def generate(*args):
     return run_script("generate.py", *args)
 
 
+@pytest.mark.slow
 def test_same_seed_same_digits_from_checkpoint_or_generator_pth(tmp_path, trained):
     a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
     assert generate("--checkpoint", trained / "checkpoint.pt", "--output", a).returncode == 0
@@ -46,6 +47,7 @@ def test_a_state_dict_saved_by_the_articles_code_works(tmp_path):
     assert cv2.imread(str(out)).shape == (280, 280, 3)     # 100 digits: 10x10
 
 
+@pytest.mark.slow
 def test_individual_digits_and_a_latent_walk_gif(tmp_path, trained):
     result = generate("--checkpoint", trained / "generator.pth", "--output", tmp_path / "m.png",
                       "--num", "9", "--individual", tmp_path / "digits",
@@ -58,6 +60,7 @@ def test_individual_digits_and_a_latent_walk_gif(tmp_path, trained):
         assert gif.n_frames == 3 * 4 and gif.size == (84, 84)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["missing", "not-torch", "wrong-model", "no-folder", "not-png"])
 def test_bad_paths_and_files_are_one_line_errors(tmp_path, case, trained):
     checkpoint, output = trained / "generator.pth", tmp_path / "x.png"

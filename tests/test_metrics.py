@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 
-import dcgan_mnist
+import article_reference as article
 from conftest import make_idx_folder, run_script, train
-from pyimagesearch import data, evaluator as ev, metrics
+from pyimagesearch import data, evaluator, metrics
 from pyimagesearch.dcgan import Generator
 
 
@@ -79,55 +79,58 @@ def _tiny_set(tmp_path, train=300, test=100):
     return data.load_dataset("mnist", str(tmp_path / "d"), allowDownload=False)
 
 
+@pytest.mark.slow
 def test_evaluator_is_deterministic_accurate_and_cached(tmp_path):
     imageSet = _tiny_set(tmp_path)
-    split = ev.split_real(imageSet)
+    split = evaluator.split_real(imageSet)
     assert len(split.trainImages) == 300 and len(split.heldOutImages) == 100   # official splits
     said = []
-    model, acc, path = ev.load_or_train(split, seed=0, log=said.append)
+    model, acc, path = evaluator.load_or_train(split, seed=0, log=said.append)
     assert any("training the evaluator" in s for s in said)
     assert acc > 0.95                    # the toy classes are easy
-    again, _ = ev.train_classifier(split, seed=0)
+    again, _ = evaluator.train_classifier(split, seed=0)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
                                                  again.state_dict().values()))
     said.clear()
-    cached, accCached, pathCached = ev.load_or_train(split, seed=0, log=said.append)
+    cached, accCached, pathCached = evaluator.load_or_train(split, seed=0, log=said.append)
     assert not said and pathCached == path and accCached == acc
     assert torch.equal(cached.fc2.weight, model.fc2.weight)
     # other images: another cache entry
-    other = ev.split_real(_tiny_set(tmp_path / "other", train=200, test=100))
-    assert ev.cache_key(other, 0, "cpu") != ev.cache_key(split, 0, "cpu")
+    other = evaluator.split_real(_tiny_set(tmp_path / "other", train=200, test=100))
+    assert evaluator.cache_key(other, 0, "cpu") != evaluator.cache_key(split, 0, "cpu")
 
 
 def test_one_split_holds_out_a_seeded_fifth():
     imageSet = data.ImageSet(images=torch.zeros(50, 1, 28, 28, dtype=torch.uint8),
                              labels=torch.arange(50) % 10, source="x", splits={"test": 50})
-    split = ev.split_real(imageSet, seed=0)
+    split = evaluator.split_real(imageSet, seed=0)
     assert len(split.heldOutImages) == 10 and len(split.trainImages) == 40
 
 
 def test_training_the_evaluator_leaves_the_global_random_state_alone(tmp_path):
-    split = ev.split_real(_tiny_set(tmp_path, train=60, test=20))
+    split = evaluator.split_real(_tiny_set(tmp_path, train=60, test=20))
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    ev.train_classifier(split, seed=0)
+    evaluator.train_classifier(split, seed=0)
     assert torch.equal(torch.rand(3), expected)
 
 
+@pytest.mark.slow
 def test_real_images_score_better_than_an_untrained_generator(tmp_path):
     imageSet = _tiny_set(tmp_path)
     scorer = metrics.Scorer(imageSet, num=200, log=lambda s: None)
     torch.manual_seed(0)
     untrained = Generator()
-    untrained.apply(dcgan_mnist.weights_init)
+    untrained.apply(article.weights_init)
     bad = scorer.score(untrained)
-    real = scorer.score_images(ev.to_input(imageSet.images[:200]))
+    real = scorer.score_images(data.to_pixels(imageSet.images[:200]))
     assert real["fld"] < bad["fld"] / 10
     assert real["inception_score"] > bad["inception_score"]
     assert real["coverage"] == 10 and sum(bad["class_histogram"]) == 200
 
 
+@pytest.mark.slow
 def test_evaluate_py_end_to_end_and_a_trained_generator_beats_an_untrained_one(tmp_path):
     dataDir = make_idx_folder(tmp_path / "data", train=400, test=200)
     out = tmp_path / "run"
@@ -144,7 +147,7 @@ def test_evaluate_py_end_to_end_and_a_trained_generator_beats_an_untrained_one(t
 
     torch.manual_seed(0)
     untrained = Generator()
-    untrained.apply(dcgan_mnist.weights_init)
+    untrained.apply(article.weights_init)
     torch.save(untrained.state_dict(), tmp_path / "untrained.pth")
 
     scores = {}

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import article_reference as article
-from dcgan_mnist import weights_init
+from article_reference import weights_init
 from pyimagesearch.dcgan import Discriminator, Generator
 
 

@@ -1,0 +1,215 @@
+"""Writing files whole or not at all, and one writer per output folder.
+
+Every file the scripts write goes through `write_atomic`: the content goes
+to a hidden temporary file in the same folder, is flushed to the disk, and
+is then renamed over the target. A crash, a kill or a full disk leaves the
+old file or the new one, never a torn one. A failure becomes a WriteError
+that names the file and the cause in words ("the disk is full").
+
+`FolderLock` keeps two runs from writing into one folder at once: an
+advisory lock (flock) on the folder itself, which the kernel releases when
+the process ends, however it ends.
+"""
+
+import errno
+import glob
+import io
+import json
+import os
+import tempfile
+
+from .errors import UserError
+
+TMP_SUFFIX = ".tmp"
+
+
+class WriteError(UserError):
+    """A file that could not be written; the message names it and the cause."""
+
+
+class FolderBusy(UserError):
+    """Another process holds the output folder."""
+
+
+def _cause(error, folder):
+    """The reason a write failed, in words."""
+    if isinstance(error, OSError):
+        if error.errno == errno.ENOSPC:
+            return "the disk is full"
+        if error.errno == errno.EROFS:
+            return "the file system is read-only"
+        if error.errno in (errno.EACCES, errno.EPERM):
+            return "permission denied"
+        if error.errno == errno.EISDIR:
+            return "a folder of that name is in the way"
+        if error.errno == errno.EDQUOT:
+            return "the disk quota is exceeded"
+        return error.strerror or str(error)
+    # torch.save's C++ writer raises RuntimeError, not OSError, when the disk
+    # fills up ("[enforce fail at inline_container.cc] ... unexpected pos")
+    text = " ".join(str(error).split())
+    try:
+        full = os.statvfs(folder).f_bavail == 0
+    except OSError:
+        full = False
+    if full or "unexpected pos" in text or "file write failed" in text:
+        return "the disk is full (the write stopped short)"
+    return text[:160] or type(error).__name__
+
+
+def write_atomic(path, write):
+    """Write a file whole or not at all: `write(f)` fills a binary file
+    object; only when it has returned, and the bytes are on the disk, does
+    the file appear under `path`. Raises WriteError in words."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
+                                   suffix=TMP_SUFFIX)
+    except OSError as e:
+        raise WriteError(f"cannot write {path}: {_cause(e, folder)}") from None
+    try:
+        umask = os.umask(0)       # mkstemp makes the file private (0600): give
+        os.umask(umask)           # it the mode any other new file would get
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        if isinstance(e, (OSError, RuntimeError)):
+            raise WriteError(f"cannot write {path}: {_cause(e, folder)}") from None
+        raise
+
+
+def write_bytes(path, data):
+    write_atomic(path, lambda f: f.write(data))
+
+
+def write_json(path, obj):
+    """`obj` as indented JSON."""
+    write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+
+
+def save_torch(path, obj):
+    """torch.save, whole or not at all."""
+    import torch
+    write_atomic(path, lambda f: torch.save(obj, f))
+
+
+def write_image(path, image):
+    """An image array (H, W) or (H, W, 3) as PNG (or whatever the name's
+    extension says), with zlib's best compression for PNG."""
+    import cv2
+
+    extension = os.path.splitext(os.fspath(path))[1].lower() or ".png"
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 9] if extension == ".png" else []
+    try:
+        ok, encoded = cv2.imencode(extension, image, params)
+    except cv2.error as e:
+        raise WriteError(f"cannot write {path}: OpenCV cannot encode it ({' '.join(str(e).split())[:120]})") from None
+    if not ok:
+        raise WriteError(f"cannot write {path}: OpenCV cannot encode {extension} images")
+    write_bytes(path, encoded.tobytes())
+
+
+def write_gif(path, frames, duration=500):
+    """Grey frames (H, W) uint8 as a looping GIF, `duration` ms each."""
+    from PIL import Image
+
+    if not frames:
+        raise ValueError("no frames to animate")
+    images = [Image.fromarray(frame) for frame in frames]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
+                   duration=duration, loop=0, optimize=True)
+    write_bytes(path, buffer.getvalue())
+
+
+def save_figure(path, figure):
+    """A matplotlib figure as PNG."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    write_bytes(path, buffer.getvalue())
+
+
+def remove_leftovers(folder):
+    """Delete the temporary files of saves that were killed before they
+    finished (ours and those of earlier versions); returns their names."""
+    removed = []
+    for pattern in (".*" + TMP_SUFFIX, ".*.tmp.png", ".*.tmp.gif"):
+        for path in glob.glob(os.path.join(glob.escape(os.fspath(folder)), pattern)):
+            try:
+                os.remove(path)
+                removed.append(os.path.basename(path))
+            except OSError:
+                pass
+    return sorted(removed)
+
+
+# ------------------------------------------------------------------ the lock
+
+def _holder(folder):
+    """Who holds the flock on `folder`, in words (Linux: /proc/locks)."""
+    try:
+        st = os.stat(folder)
+        with open("/proc/locks") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return "another process"
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 6 or parts[1] != "FLOCK":
+            continue
+        try:
+            pid, (_, _, inode) = int(parts[4]), parts[5].split(":")
+        except ValueError:
+            continue
+        if int(inode) == st.st_ino:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    command = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                command = ""
+            return f"process {pid}" + (f" ({command})" if command else "")
+    return "another process"
+
+
+class FolderLock:
+    """An exclusive advisory lock on a folder, held until `release` or the
+    end of the process. Where the system has no flock (Windows), nothing is
+    locked."""
+
+    def __init__(self, folder):
+        self.folder, self.fd = os.fspath(folder), None
+
+    def acquire(self):
+        """Raises FolderBusy, naming the holder, when another process has it."""
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        if self.fd is not None:
+            return self
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise FolderBusy(f"{self.folder} is in use by {_holder(self.folder)}: "
+                                 "one run per output folder at a time (wait for it to end, "
+                                 "or choose another --output)") from None
+            return self           # a file system without locks: go on unlocked
+        self.fd = fd
+        return self
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)     # closing the descriptor drops the flock
+            self.fd = None

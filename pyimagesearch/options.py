@@ -1,0 +1,148 @@
+"""The command-line options the project adds to the article's three
+(-o/--output, -e/--epochs, -b/--batch-size), their checks, and argparse
+types the scripts share."""
+
+import argparse
+import os
+
+from .data import DATASETS
+from .device import DEVICES
+
+DEFAULT_SEED = 42
+MAX_SEED = 2**63 - 1
+
+# arguments that shape the training itself: a resumed run must keep them
+SHAPING = ("batch_size", "dataset", "limit", "seed", "ema")
+# arguments of one invocation; --resume takes all others from the checkpoint
+# unless they are given again
+PER_INVOCATION = ("output", "resume", "overwrite", "stop_after")
+
+
+def positive_int(text):
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def random_seed(text):
+    """argparse type: a random seed, 0 to 2**63 - 1 (what torch accepts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1, got {text}")
+    return value
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default: the article's own three
+    options are declared exactly as it prints them, without one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.required or not action.option_strings \
+                or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {action.default})"
+
+
+def add_training_options(ap):
+    """Add dcgan_mnist.py's own options to the article's parser `ap`."""
+    ap.description = "Train the article's DCGAN on MNIST-format digits."
+    ap.formatter_class = DefaultsHelpFormatter
+    ap.add_argument("--data-dir", default="data",
+        help="folder with the IDX files (flat or torchvision's DIR/MNIST/raw), "
+             "or where torchvision downloads them (default: data)")
+    ap.add_argument("--dataset", choices=DATASETS, default="mnist",
+        help="which MNIST-format dataset; 'fake' is torchvision FakeData for "
+             "smoke runs without any files (default: mnist)")
+    ap.add_argument("--no-download", action="store_true",
+        help="never use the network: use --data-dir's files or, for MNIST, "
+             "the embedded 5,000 digits (default: download when missing)")
+    ap.add_argument("--limit", type=positive_int, default=None,
+        help="train on at most this many images (the first ones), for quick "
+             "runs; also the size of --dataset fake (default: all; fake: 1000)")
+    ap.add_argument("--seed", type=random_seed, default=DEFAULT_SEED,
+        help="random seed for weights, noise and shuffling; the same seed on "
+             f"the CPU gives the same losses (default: {DEFAULT_SEED})")
+    ap.add_argument("--device", choices=DEVICES, default="auto",
+        help="where to train; auto = CUDA, then Apple MPS, then CPU "
+             "(default: auto)")
+    ap.add_argument("--no-progress", action="store_true",
+        help="hide the per-batch progress bar (default: shown)")
+    ap.add_argument("--resume", action="store_true",
+        help="continue the run in --output from its checkpoint.pt up to "
+             "--epochs (default: start a new run)")
+    ap.add_argument("--overwrite", action="store_true",
+        help="replace a previous run's files in --output (default: refuse to "
+             "mix two runs in one folder)")
+    ap.add_argument("--eval-every", type=int, default=0, metavar="K",
+        help="score the generator every K epochs and after the last one with "
+             "the project's digit evaluator (FLD, Inception Score, coverage) "
+             "into metrics.json and history.csv; 0 = off, as the article "
+             "(default: 0)")
+    ap.add_argument("--eval-num", type=positive_int, default=10_000, metavar="N",
+        help="samples per evaluation (default: 10000)")
+    ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+        help="also keep an exponential moving average of the generator's "
+             "weights (decay per generator step, with warm-up; BatchNorm "
+             "statistics re-estimated for it) and draw the montages and "
+             "generator_ema.pth from it; 0.99 is recommended (docs/ema.md); "
+             "0 = off, as the article (default: 0)")
+    ap.add_argument("--amp", action="store_true",
+        help="mixed precision: bf16 autocast for G and D, BCE in float32; for "
+             "GPUs and CPUs with bf16 units (docs/speed.md), while the default "
+             "keeps the article's float32 (default: off)")
+    ap.add_argument("--compile", action="store_true",
+        help="torch.compile G and D (compiling takes a while first; "
+             "docs/speed.md) (default: off)")
+    ap.add_argument("--stop-after", type=positive_int, default=None, metavar="EPOCHS",
+        help="stop after this many epochs in this invocation, checkpoint "
+             "saved; continue later with --resume (default: run to --epochs)")
+
+
+def explicit(ap, argv):
+    """The arguments the user actually typed, not argparse's defaults:
+    argparse gives a default only to names the namespace lacks, so every
+    name starts out as a marker, and what is still the marker was not
+    typed."""
+    unset = object()
+    names = vars(ap.parse_args(argv))
+    typed = ap.parse_args(argv, namespace=argparse.Namespace(**dict.fromkeys(names, unset)))
+    return {name: value for name, value in vars(typed).items() if value is not unset}
+
+
+def check(ap, args):
+    """What argparse's types cannot check alone; argparse's usage error
+    (exit 2, nothing written) otherwise."""
+    for name, option in (("epochs", "-e/--epochs"), ("batch_size", "-b/--batch-size")):
+        if args[name] < 1:
+            ap.error(f"argument {option}: must be a positive integer, got {args[name]}")
+    if args["eval_every"] < 0:
+        ap.error(f"argument --eval-every: must be 0 (off) or positive, got {args['eval_every']}")
+    if not 0 <= args["ema"] < 1:
+        ap.error(f"argument --ema: a decay in (0, 1), or 0 for off; got {args['ema']}")
+    if args["resume"] and args["overwrite"]:
+        ap.error("argument --overwrite: not allowed with --resume")
+    check_output_folder(ap, args["output"])
+
+
+def check_output_folder(ap, path):
+    """Refuse, argparse-style, an output folder that cannot be one."""
+    if not path.strip():
+        ap.error("argument -o/--output: an empty name is not a folder")
+    if os.path.exists(path) and not os.path.isdir(path):
+        ap.error(f"argument -o/--output: {path} is a file, not a folder")
+    parent = os.path.abspath(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        ap.error(f"argument -o/--output: {parent} is a file, so {path} cannot be created")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        ap.error(f"argument -o/--output: {parent} is not writable")
