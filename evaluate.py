@@ -13,10 +13,12 @@ import json
 import sys
 
 from pyimagesearch import metrics
-from pyimagesearch.checkpoint import CheckpointError, build_generator, load, training_arguments
-from pyimagesearch.data import IMAGE_DATASETS, DataError, load_dataset
+from pyimagesearch.checkpoint import build_generator, load, training_arguments
+from pyimagesearch.data import SCORABLE, load_dataset
+from pyimagesearch.folder import INVERT_CHOICES
 from pyimagesearch.device import DEVICES, describe, select_device
-from pyimagesearch.options import positive_int, random_seed
+from pyimagesearch.errors import UserError, one_line_errors
+from pyimagesearch.options import MIN_EVAL_SAMPLES, eval_samples, random_seed
 
 
 def build_arg_parser():
@@ -26,12 +28,15 @@ def build_arg_parser():
     ap.add_argument("--data-dir", default=None,
         help="the real images, as for dcgan_mnist.py (default: the training "
              "run's, read from a checkpoint.pt; else data)")
-    ap.add_argument("--dataset", choices=IMAGE_DATASETS, default=None,
+    ap.add_argument("--dataset", choices=SCORABLE, default=None,
         help="which dataset (default: the training run's; else mnist)")
+    ap.add_argument("--invert", choices=INVERT_CHOICES, default=None,
+        help="with --dataset folder, as for dcgan_mnist.py (default: the training "
+             "run's; else auto)")
     ap.add_argument("--no-download", action="store_true",
         help="never use the network (default: download when missing)")
-    ap.add_argument("--num", type=positive_int, default=10_000,
-        help="generated samples to score (default: 10000)")
+    ap.add_argument("--num", type=eval_samples, default=10_000,
+        help=f"generated samples to score, at least {MIN_EVAL_SAMPLES} (default: 10000)")
     ap.add_argument("--seed", type=random_seed, default=None,
         help="seed of the samples' noise and of the evaluator (default: the "
              "training run's, read from a checkpoint.pt, so the numbers match "
@@ -48,6 +53,7 @@ def log(line):
     print(line, file=sys.stderr, flush=True)
 
 
+@one_line_errors
 def main(argv=None):
     ap = build_arg_parser()
     args = ap.parse_args(argv)
@@ -56,27 +62,23 @@ def main(argv=None):
     except ValueError as e:
         ap.error(f"argument --device: {e}")
 
-    try:
-        saved = load(args.checkpoint)      # read once: weights and training args
-        gen, description = build_generator(args.checkpoint, args.weights, DEVICE,
-                                           loaded=saved)
-        trainedWith = training_arguments(saved, args.checkpoint)
-    except CheckpointError as e:
-        sys.exit(f"[ERROR] {e}")
+    saved = load(args.checkpoint)      # read once: weights and training args
+    gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
+    trainedWith = training_arguments(saved, args.checkpoint)
     dataDir = args.data_dir or trainedWith.get("data_dir") or "data"
     dataset = args.dataset or trainedWith.get("dataset") or "mnist"
     seed = args.seed if args.seed is not None else trainedWith.get("seed", 0)
+    invert = args.invert or trainedWith.get("invert") or "auto"
     if dataset == "fake":
-        sys.exit("[ERROR] the run trained on --dataset fake: random noise has no "
-                 "classes to score; pass --dataset and --data-dir of real images")
+        raise UserError("the run trained on --dataset fake: random noise has no classes "
+                        "to score; pass --dataset and --data-dir of real images")
     log(f"[INFO] scoring the {description} on {describe(DEVICE)}")
 
-    try:
-        imageSet = load_dataset(dataset, dataDir,
-            allowDownload=not args.no_download, log=log)
-    except DataError as e:
-        sys.exit(f"[ERROR] {e}")
+    imageSet = load_dataset(dataset, dataDir, allowDownload=not args.no_download, log=log,
+                            invert=invert)
     log(f"[INFO] real images: {len(imageSet):,} from {imageSet.source}")
+    if not metrics.can_score(imageSet):
+        raise UserError(f"cannot score {imageSet.source}: {metrics.why_not_scorable(imageSet)}")
 
     scorer = metrics.Scorer(imageSet, seed=seed, device=DEVICE, num=args.num, log=log)
     scores = scorer.score(gen)

@@ -11,10 +11,13 @@ import os
 import sys
 
 from pyimagesearch import sampling, visualize
-from pyimagesearch.checkpoint import CheckpointError, build_generator
+from pyimagesearch.checkpoint import build_generator
 from pyimagesearch.device import DEVICES, describe, select_device
+from pyimagesearch.errors import one_line_errors
 from pyimagesearch.files import write_image
 from pyimagesearch.options import positive_int, random_seed
+
+MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
 
 
 def build_arg_parser():
@@ -25,8 +28,8 @@ def build_arg_parser():
     ap.add_argument("--output", required=True,
         help="the montage to write, e.g. samples.png")
     ap.add_argument("--num", type=positive_int, default=64,
-        help="how many digits; the montage is the smallest square grid that "
-             "holds them (default: 64, an 8x8 grid)")
+        help="how many digits, at most 10000; the montage is the smallest square "
+             "grid that holds them (default: 64, an 8x8 grid)")
     ap.add_argument("--seed", type=random_seed, default=0,
         help="seed of the noise: the same seed gives the same digits (default: 0)")
     ap.add_argument("--device", choices=DEVICES, default="auto",
@@ -56,9 +59,13 @@ def check_writable_file(ap, option, path, suffix):
         ap.error(f"argument {option}: the folder {folder} does not exist")
 
 
+@one_line_errors
 def main(argv=None):
     ap = build_arg_parser()
     args = ap.parse_args(argv)
+    if args.num > MAX_NUM:
+        ap.error(f"argument --num: at most {MAX_NUM:,} (a {MAX_NUM ** 0.5:.0f}x"
+                 f"{MAX_NUM ** 0.5:.0f} montage), got {args.num:,}")
     check_writable_file(ap, "--output", args.output, ".png")
     if args.interpolate:
         check_writable_file(ap, "--interpolate", args.interpolate, ".gif")
@@ -69,14 +76,12 @@ def main(argv=None):
     except ValueError as e:
         ap.error(f"argument --device: {e}")
 
-    try:
-        gen, description = build_generator(args.checkpoint, args.weights, DEVICE)
-    except CheckpointError as e:
-        sys.exit(f"[ERROR] {e}")
+    gen, description = build_generator(args.checkpoint, args.weights, DEVICE)
     print(f"[INFO] {description}, on {describe(DEVICE)}")
 
     # the montage: --num digits from --seed
-    images = sampling.generate(gen, sampling.noise(args.num, args.seed), DEVICE)
+    noiseDim = gen.ct1.in_channels            # 100 for the article's generator
+    images = sampling.generate(gen, sampling.noise(args.num, args.seed, noiseDim), DEVICE)
     write_image(args.output, visualize.build_montage(images))
     print(f"[INFO] wrote {args.num} digits to {args.output}")
 
@@ -88,7 +93,7 @@ def main(argv=None):
         print(f"[INFO] wrote {args.num} single digits to {args.individual}")
 
     if args.interpolate:
-        walk = sampling.latent_walk(args.num, args.keyframes, args.steps, args.seed)
+        walk = sampling.latent_walk(args.num, args.keyframes, args.steps, args.seed, noiseDim)
         frames = [visualize.build_montage(sampling.generate(gen, z, DEVICE))
                   for z in walk]                 # (frames) x (H, W, 3) uint8
         visualize.write_gif_frames(frames, args.interpolate, duration=80)

@@ -4,6 +4,7 @@ project or the article writes."""
 
 import dataclasses
 import os
+import zipfile
 
 import torch
 
@@ -29,6 +30,7 @@ class Checkpoint:
     args: dict                    # the run's arguments
     run: dict                     # run.json's content
     ema: dict = None              # ema.GeneratorEMA.state_dict(), with --ema
+    dataDir: str = None           # --data-dir as an absolute path (args: as typed)
 
     def save(self, path):
         """Written whole or not at all (files.save_torch)."""
@@ -82,6 +84,9 @@ def load(path):
     # torch.save writes a zip archive ("PK\x03\x04"); PyTorch < 1.6 a pickle
     if head[:2] != b"PK" and head[:1] != b"\x80":
         raise CheckpointError(f"{path}: not a PyTorch file (torch.save writes a zip archive)")
+    if head[:2] == b"PK" and not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a readable PyTorch file (it starts like the zip "
+                              "archive torch.save writes, but is not one: truncated or corrupt?)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds here
@@ -100,9 +105,11 @@ def load_checkpoint(path):
 
 def training_arguments(obj, path):
     """The arguments of the run that wrote `obj` (a loaded file) when it
-    is a checkpoint.pt; {} for weights alone."""
+    is a checkpoint.pt, with its --data-dir made absolute so that it is
+    found from any working folder; {} for weights alone."""
     if isinstance(obj, dict) and "generator" in obj:
-        return Checkpoint.from_dict(obj, path).args
+        checkpoint = Checkpoint.from_dict(obj, path)
+        return dict(checkpoint.args, data_dir=checkpoint.dataDir or checkpoint.args.get("data_dir"))
     return {}
 
 
@@ -126,6 +133,10 @@ def generator_state(path, which="auto", loaded=None):
         return checkpoint.generator, f"generator of {path} (epoch {checkpoint.epoch})"
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         # a generator.pth or generator_ema.pth: the weights it holds
+        if which == "ema":
+            raise CheckpointError(f"{path}: holds one generator's weights, so there is no EMA "
+                                  "copy to choose (--weights ema takes the checkpoint.pt of an "
+                                  "--ema run; a generator_ema.pth is used as it is)")
         return obj, f"generator weights in {path}"
     raise CheckpointError(f"{path}: neither a checkpoint.pt nor a generator state_dict")
 
@@ -136,10 +147,17 @@ def build_generator(path, which="auto", device="cpu", loaded=None):
     from .dcgan import Generator
 
     state, description = generator_state(path, which, loaded)
-    weight = state.get("ct1.weight")
-    if weight is None or weight.dim() != 4:
-        raise CheckpointError(f"{path}: no 'ct1.weight', so not the article's Generator")
-    gen = Generator(inputDim=weight.shape[0], outputChannels=state["ct4.weight"].shape[1])
+    first, last = state.get("ct1.weight"), state.get("ct4.weight")
+    if first is None or last is None or first.dim() != 4 or last.dim() != 4:
+        raise CheckpointError(f"{path}: no 'ct1.weight' and 'ct4.weight' convolutions, so not "
+                              "the article's Generator")
+    if last.shape[1] != 1:
+        raise CheckpointError(f"{path}: this generator draws {last.shape[1]}-channel images; "
+                              "these scripts take the article's 1-channel 28x28 digits")
+    if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
+        raise CheckpointError(f"{path}: the weights hold NaN or infinite values (the "
+                              "training diverged); use an earlier checkpoint")
+    gen = Generator(inputDim=first.shape[0], outputChannels=1)
     try:
         gen.load_state_dict(state, strict=True)
     except RuntimeError as e:

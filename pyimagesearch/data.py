@@ -36,8 +36,17 @@ TORCHVISION_CLASSES = {
     "fashion-mnist": "FashionMNIST",
     "kmnist": "KMNIST",
 }
-IMAGE_DATASETS = tuple(TORCHVISION_CLASSES)       # real images, with classes
-DATASETS = IMAGE_DATASETS + ("fake",)
+# the classes of each, by label (Fashion-MNIST's and KMNIST's as torchvision names them)
+CLASS_NAMES = {
+    "mnist": tuple("0123456789"),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                      "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    "kmnist": ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+}
+IMAGE_DATASETS = tuple(TORCHVISION_CLASSES)       # MNIST-format sets of real images
+# every --dataset: "folder" is a folder of your own images (pyimagesearch/folder.py)
+DATASETS = IMAGE_DATASETS + ("folder", "fake")
+SCORABLE = IMAGE_DATASETS + ("folder",)           # real images the evaluator can learn
 
 # the four IDX files of every MNIST-format dataset, by split
 IDX_FILES = {
@@ -63,6 +72,7 @@ class ImageSet:
     source: str                 # where the images came from, in words
     splits: dict = field(default_factory=dict)   # split name -> count, in order
     fallback: bool = False      # True when the embedded default was used
+    classes: list = None        # the class names, by label; None: unlabelled
 
     def __len__(self):
         return self.images.shape[0]
@@ -76,7 +86,7 @@ class ImageSet:
         if count is None or count >= len(self):
             return self
         return ImageSet(self.images[:count], self.labels[:count], self.source,
-                        {"train": count}, self.fallback)
+                        {"train": count}, self.fallback, self.classes)
 
     def split_range(self, name):
         """(start, stop) of a split inside `images`, or None if absent."""
@@ -129,6 +139,9 @@ def read_idx(path, ndim):
     if ndim == 3 and shape[1:] != IMAGE_SHAPE:
         raise DataError(f"{name}: images are {shape[1]}x{shape[2]}, "
                         "the models need 28x28")
+    if shape[0] == 0:
+        raise DataError(f"{name}: holds no {'images' if ndim == 3 else 'labels'} "
+                        "(its header says 0)")
     return np.frombuffer(data, dtype=np.uint8, offset=headerSize).reshape(shape)
 
 
@@ -136,6 +149,9 @@ def _find_file(folders, base):
     for folder in folders:
         for candidate in (base, base + ".gz"):
             path = os.path.join(folder, candidate)
+            if os.path.islink(path) and not os.path.exists(path):
+                raise DataError(f"{path}: a symbolic link to nothing (its target is "
+                                "missing, or the links form a loop)")
             if os.path.isfile(path):
                 return path
     return None
@@ -164,7 +180,12 @@ def find_idx_files(dataDir, dataset):
     return found
 
 
-def load_idx_folder(files, source):
+def class_names(dataset):
+    """The class names of an MNIST-format dataset, by label."""
+    return list(CLASS_NAMES[dataset])
+
+
+def load_idx_folder(files, source, classes=None):
     """An ImageSet from the files `find_idx_files` returned (train first)."""
     images, labels, splits = [], [], {}
     for split in IDX_FILES:
@@ -180,7 +201,7 @@ def load_idx_folder(files, source):
         labels.append(torch.from_numpy(y.astype(np.int64)))
         splits[split] = len(x)
     return ImageSet(images=torch.cat(images).unsqueeze(1),   # (N, 28, 28) -> (N, 1, 28, 28)
-                    labels=torch.cat(labels), source=source, splits=splits)
+                    labels=torch.cat(labels), source=source, splits=splits, classes=classes)
 
 
 # ------------------------------------------------------------------ sources
@@ -218,7 +239,7 @@ def load_embedded_digits():
     images = torch.from_numpy(X.astype(np.uint8)).view(-1, 1, *IMAGE_SHAPE)
     return ImageSet(images=images, labels=torch.from_numpy(y.astype(np.int64)),
                     source=EMBEDDED_SOURCE, splits={"train": len(X)},
-                    fallback=True)
+                    fallback=True, classes=class_names("mnist"))
 
 
 def load_fake(size, seed):
@@ -246,15 +267,19 @@ def warn(lines):
 
 
 def load_dataset(dataset, dataDir, allowDownload=True, fakeSize=1000, seed=0,
-                 log=print, warn=warn):
+                 log=print, warn=warn, invert="auto"):
     """Find, download or fall back, and return the ImageSet to train on.
-    log and warn say what happened (a line; a block of lines)."""
+    log and warn say what happened (a line; a block of lines); invert is
+    --invert, for a folder of images."""
     if dataset == "fake":
         return load_fake(fakeSize, seed)
+    if dataset == "folder":
+        from .folder import load_image_folder
+        return load_image_folder(dataDir, invert, log)
 
     files = find_idx_files(dataDir, dataset) if os.path.isdir(dataDir) else {}
     if files:
-        imageSet = load_idx_folder(files, source=f"IDX files in {dataDir}")
+        imageSet = load_idx_folder(files, f"IDX files in {dataDir}", class_names(dataset))
         if len(files) == 1:
             (split,) = files
             log(f"[INFO] only the {split} split ({len(imageSet):,} images) is in "
@@ -263,18 +288,23 @@ def load_dataset(dataset, dataDir, allowDownload=True, fakeSize=1000, seed=0,
 
     reason = "downloads are off (--no-download)"
     if allowDownload:
-        createdDir = not os.path.exists(dataDir)
+        # the folders torchvision may create: DIR, DIR/<Class>, DIR/<Class>/raw
+        made = [dataDir, os.path.join(dataDir, TORCHVISION_CLASSES[dataset]),
+                os.path.join(dataDir, TORCHVISION_CLASSES[dataset], "raw")]
+        made = [folder for folder in made if not os.path.exists(folder)]
         try:
             download(dataset, dataDir)
         except Exception as e:  # noqa: BLE001 - any network or disk failure
             reason = " ".join(str(e).split()) or type(e).__name__
             if len(reason) > 160:
                 reason = reason[:157] + "..."
-            if createdDir:
-                _remove_empty_dirs(dataDir)
+            for folder in reversed(made):      # what the failed download left, if empty
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
         else:
             files = find_idx_files(dataDir, dataset)
-            return load_idx_folder(files, source=f"torchvision download into {dataDir}")
+            return load_idx_folder(files, f"torchvision download into {dataDir}",
+                                   class_names(dataset))
 
     name = TORCHVISION_CLASSES[dataset]
     if dataset != "mnist":
@@ -288,13 +318,6 @@ def load_dataset(dataset, dataDir, allowDownload=True, fakeSize=1000, seed=0,
           "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)",
           "into a folder and pass --data-dir FOLDER, or rerun with network access."])
     return load_embedded_digits()
-
-
-def _remove_empty_dirs(top):
-    # undo the empty MNIST/raw folders a failed torchvision download leaves
-    for root, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
-        with contextlib.suppress(OSError):
-            os.rmdir(root)
 
 
 # ---------------------------------------------------------------- batches

@@ -133,14 +133,6 @@ def accuracy(model, images, labels, device):
     return (probs.argmax(1) == labels).double().mean().item()
 
 
-def cache_dir():
-    """$DCGAN_CACHE, else $XDG_CACHE_HOME/dcgan-companion, else ~/.cache/..."""
-    if os.environ.get("DCGAN_CACHE"):
-        return os.environ["DCGAN_CACHE"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "dcgan-companion")
-
-
 def cache_key(split, seed, device):
     h = hashlib.sha256()
     for tensor in (split.trainImages, split.trainLabels, split.heldOutImages,
@@ -154,7 +146,7 @@ def load_or_train(split, seed=0, device="cpu", log=print):
     """The evaluator for these real images: from the cache when it was
     trained before (same images, seed, recipe and device type), else
     trained now and cached. Returns (model, accuracy, cachePath)."""
-    path = os.path.join(cache_dir(), f"evaluator-{cache_key(split, seed, device)}.pt")
+    path = os.path.join(files.cache_dir(), f"evaluator-{cache_key(split, seed, device)}.pt")
     if os.path.exists(path):
         try:
             saved = load(path)

@@ -138,6 +138,16 @@ def save_figure(path, figure):
     write_bytes(path, buffer.getvalue())
 
 
+def cache_dir():
+    """Where trained evaluators and decoded image folders are kept:
+    $DCGAN_CACHE, else $XDG_CACHE_HOME/dcgan-companion, else
+    ~/.cache/dcgan-companion."""
+    if os.environ.get("DCGAN_CACHE"):
+        return os.environ["DCGAN_CACHE"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dcgan-companion")
+
+
 def remove_leftovers(folder):
     """Delete the temporary files of saves that were killed before they
     finished (ours and those of earlier versions); returns their names."""

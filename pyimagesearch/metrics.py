@@ -77,6 +77,22 @@ def coverage(histogram, share=COVERAGE_SHARE):
     return sum(count >= share * fair for count in histogram)
 
 
+def why_not_scorable(imageSet):
+    """Why the evaluator cannot learn this data (None if it can)."""
+    if imageSet.classes is None:
+        return ("the quality metrics need class subfolders (DIR/<class>/...) for the "
+                "evaluator to learn the classes from; montages, losses, checkpoints and "
+                "generate.py work without them")
+    if len(imageSet.classes) < 2:
+        return ("the quality metrics need at least two classes for the evaluator to learn "
+                f"to tell apart; {imageSet.source} has one")
+    return None
+
+
+def can_score(imageSet):
+    return why_not_scorable(imageSet) is None
+
+
 class Scorer:
     """Everything about the real images computed once; then `score(gen)`
     for as many generators as needed."""
@@ -87,6 +103,7 @@ class Scorer:
         self.model, self.accuracy, self.cachePath = load_or_train(
             self.split, seed, device, log)
         self.numClasses = self.model.fc2.out_features
+        self.classNames = imageSet.classes or [str(i) for i in range(self.numClasses)]
         self.heldOutFeatures, _ = predict(self.model, self.split.heldOutImages, device)
         self.heldOutFit = gaussian_fit(self.heldOutFeatures)
 
@@ -107,6 +124,7 @@ class Scorer:
             "real_fld": self.realFld,
             "inception_score": inception_score(probs),
             "class_histogram": histogram,
+            "class_names": self.classNames,
             "coverage": coverage(histogram),
             "num_classes": self.numClasses,
             "evaluator_accuracy": self.accuracy,
@@ -118,13 +136,15 @@ class Scorer:
     def score(self, gen):
         """Metrics of `num` samples of `gen` from noise seeded by `seed`: the
         same noise every time, so numbers from different epochs compare."""
-        images = sampling.generate(gen, sampling.noise(self.num, self.seed), self.device)
+        z = sampling.noise(self.num, self.seed, gen.ct1.in_channels)
+        images = sampling.generate(gen, z, self.device)
         return self.score_images(images)
 
 
 def summary(metrics):
     """Human-readable lines for a metrics dict."""
-    hist = " ".join(str(c) for c in metrics["class_histogram"])
+    names = metrics.get("class_names") or [str(i) for i in range(len(metrics["class_histogram"]))]
+    hist = ", ".join(f"{name} {count}" for name, count in zip(names, metrics["class_histogram"]))
     return [
         f"FLD (lower is better): {metrics['fld']:.3f}   real-data floor: {metrics['real_fld']:.3f}",
         f"Inception Score: {metrics['inception_score']:.3f} (1 to {metrics['num_classes']})",

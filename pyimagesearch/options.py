@@ -6,13 +6,18 @@ import argparse
 import os
 
 from .data import DATASETS
+from .folder import INVERT_CHOICES
 from .device import DEVICES
 
 DEFAULT_SEED = 42
 MAX_SEED = 2**63 - 1
+# fewest samples a Fréchet distance is computed from: twice the evaluator's
+# 128 feature dimensions, so that the covariance of the samples can be of full
+# rank; fewer give numbers that mean nothing
+MIN_EVAL_SAMPLES = 256
 
 # arguments that shape the training itself: a resumed run must keep them
-SHAPING = ("batch_size", "dataset", "limit", "seed", "ema")
+SHAPING = ("batch_size", "dataset", "limit", "seed", "ema", "invert")
 # arguments of one invocation; --resume takes all others from the checkpoint
 # unless they are given again
 PER_INVOCATION = ("output", "resume", "overwrite", "stop_after")
@@ -26,6 +31,16 @@ def positive_int(text):
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def eval_samples(text):
+    """argparse type: how many samples to score, at least MIN_EVAL_SAMPLES."""
+    value = positive_int(text)
+    if value < MIN_EVAL_SAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"at least {MIN_EVAL_SAMPLES} (twice the evaluator's 128 feature dimensions) "
+            f"for a meaningful FLD, got {value}")
     return value
 
 
@@ -58,10 +73,16 @@ def add_training_options(ap):
     ap.formatter_class = DefaultsHelpFormatter
     ap.add_argument("--data-dir", default="data",
         help="folder with the IDX files (flat or torchvision's DIR/MNIST/raw), "
-             "or where torchvision downloads them (default: data)")
+             "or where torchvision downloads them; with --dataset folder, the "
+             "folder of images (default: data)")
     ap.add_argument("--dataset", choices=DATASETS, default="mnist",
-        help="which MNIST-format dataset; 'fake' is torchvision FakeData for "
-             "smoke runs without any files (default: mnist)")
+        help="which data: an MNIST-format set; 'folder', your own images in "
+             "--data-dir (one subfolder per class, or none; docs/folder.md); "
+             "'fake', torchvision FakeData for smoke runs (default: mnist)")
+    ap.add_argument("--invert", choices=INVERT_CHOICES, default="auto",
+        help="with --dataset folder: make dark-on-light images light on dark, "
+             "as the article's digits: auto decides image by image from its "
+             "ground (default: auto)")
     ap.add_argument("--no-download", action="store_true",
         help="never use the network: use --data-dir's files or, for MNIST, "
              "the embedded 5,000 digits (default: download when missing)")
@@ -87,8 +108,8 @@ def add_training_options(ap):
              "the project's digit evaluator (FLD, Inception Score, coverage) "
              "into metrics.json and history.csv; 0 = off, as the article "
              "(default: 0)")
-    ap.add_argument("--eval-num", type=positive_int, default=10_000, metavar="N",
-        help="samples per evaluation (default: 10000)")
+    ap.add_argument("--eval-num", type=eval_samples, default=10_000, metavar="N",
+        help=f"samples per evaluation, at least {MIN_EVAL_SAMPLES} (default: 10000)")
     ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
         help="also keep an exponential moving average of the generator's "
              "weights (decay per generator step, with warm-up; BatchNorm "
@@ -128,6 +149,11 @@ def check(ap, args):
         ap.error(f"argument --eval-every: must be 0 (off) or positive, got {args['eval_every']}")
     if not 0 <= args["ema"] < 1:
         ap.error(f"argument --ema: a decay in (0, 1), or 0 for off; got {args['ema']}")
+    if args["invert"] != "auto" and args["dataset"] != "folder":
+        ap.error(f"argument --invert: applies to --dataset folder, not {args['dataset']}")
+    if args["eval_every"] and args["dataset"] == "fake":
+        ap.error("argument --eval-every: --dataset fake is random noise, with no classes "
+                 "to score generated images against")
     if args["resume"] and args["overwrite"]:
         ap.error("argument --overwrite: not allowed with --resume")
     check_output_folder(ap, args["output"])

@@ -106,9 +106,15 @@ class TrainingRun:
         output folder, the checkpoint, the device. Writes nothing."""
         options.check(ap, args)
         self.checkpoint = None
+        self.dataDir = args["data_dir"]
         if args["resume"]:
+            path = os.path.join(self.output, CHECKPOINT)
+            if not os.path.exists(path) and os.path.exists(os.path.join(self.output, RUN_JSON)):
+                raise CheckpointError(f"cannot resume: {self.output} holds no {CHECKPOINT}, so its "
+                                      "run stopped before finishing its first epoch; the same "
+                                      "command without --resume starts it again")
             try:
-                self.checkpoint = load_checkpoint(os.path.join(self.output, CHECKPOINT))
+                self.checkpoint = load_checkpoint(path)
             except CheckpointError as e:
                 raise CheckpointError(f"cannot resume: {e}") from None
             self._take_arguments_from_checkpoint(ap, args, options.explicit(ap, argv))
@@ -164,6 +170,9 @@ class TrainingRun:
         for name, value in saved.items():
             if name in args and name not in typed and name not in options.PER_INVOCATION:
                 args[name] = value
+        if "data_dir" not in typed and self.checkpoint.dataDir:
+            # found from any working folder, though run.json keeps it as typed
+            self.dataDir = self.checkpoint.dataDir
 
     def _previous_run(self, ap):
         """The files of an earlier run that `start` will replace: the
@@ -217,9 +226,9 @@ class TrainingRun:
         for turn in ("first", "others"):
             if (turn == "first") == ctx.local_main:
                 self.fullData = load_dataset(
-                    args["dataset"], args["data_dir"],
+                    args["dataset"], self.dataDir,
                     allowDownload=not args["no_download"] and ctx.local_main,
-                    fakeSize=args["limit"] or 1000, seed=args["seed"],
+                    fakeSize=args["limit"] or 1000, seed=args["seed"], invert=args["invert"],
                     **({} if self.main else quiet))
             distributed.barrier(ctx)
         data = self.fullData.head(args["limit"])
@@ -231,6 +240,10 @@ class TrainingRun:
                             f"({saved['num_train_images']:,} from {saved['data_source']}); "
                             f"this time they are {len(data):,} from {data.source}")
         self.data = data
+        self.evaluating = bool(args["eval_every"])
+        if self.evaluating and not metrics.can_score(self.fullData):
+            self.evaluating = False
+            print(f"[INFO] --eval-every skipped: {metrics.why_not_scorable(self.fullData)}")
         return data
 
     def dataloader(self, data, transform, batch_size):
@@ -325,6 +338,13 @@ class TrainingRun:
             raise files.WriteError(f"cannot create {self.output}: {e.strerror or e}") from None
         if self.lock is None:
             self.lock = files.FolderLock(self.output).acquire()
+        if not self.args["resume"]:
+            appeared = sorted(set(run_files(self.output)) - set(self.replace))
+            if appeared:          # another run finished there while this one loaded
+                raise files.FolderBusy(
+                    f"{self.output} received another run's files ({', '.join(appeared[:4])}) "
+                    "while this run was getting ready; nothing was changed: choose another "
+                    "--output, or --overwrite")
         if self.replace:
             print(f"[INFO] {self.replacing}")
             for name in self.replace:
@@ -380,8 +400,8 @@ class TrainingRun:
         if montage:
             record["montages"].append(os.path.basename(montage))
         self.history.add_epoch(epoch, self.stats)
-        if self.args["eval_every"] and ((epoch + 1) % self.args["eval_every"] == 0
-                                        or epoch + 1 == self.numEpochs):
+        if self.evaluating and ((epoch + 1) % self.args["eval_every"] == 0
+                                or epoch + 1 == self.numEpochs):
             self._evaluate(epoch)
         self.history.write_csv(self._path(HISTORY))
         visualize.plot_losses(self.history.columns(), self._path(LOSSES_PLOT))
@@ -393,7 +413,7 @@ class TrainingRun:
                    discOpt=self.discOpt.state_dict(), benchmarkNoise=self.benchmarkNoise.cpu(),
                    history=self.history.rows, rng=rng, args=record["arguments"], run=record,
                    ema=None if self.ema is None else self.ema.state_dict(),
-                   ).save(self._path(CHECKPOINT))
+                   dataDir=os.path.abspath(self.dataDir)).save(self._path(CHECKPOINT))
         self.epochsSaved = epoch + 1
         files.write_json(self._path(RUN_JSON), record)
 
@@ -415,8 +435,8 @@ class TrainingRun:
         self.history.set_metrics(scores)
         self.record["metrics"].append(scores)
         files.write_json(self._path(METRICS), {"evaluator": {
-            "cache": self.scorer.cachePath, "split": self.scorer.split.description},
-            "epochs": self.record["metrics"]})
+            "cache_file": os.path.basename(self.scorer.cachePath),
+            "split": self.scorer.split.description}, "epochs": self.record["metrics"]})
 
     def _path(self, name):
         return os.path.join(self.output, name)

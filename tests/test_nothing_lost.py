@@ -1,0 +1,406 @@
+"""Nothing is ever lost: every check before anything is deleted, one run per
+folder, every file whole or not at all, every bad input one line."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import article_reference as article
+from conftest import ROOT, make_idx_folder, run_script, train, write_idx
+from pyimagesearch import files
+from pyimagesearch.checkpoint import load_checkpoint
+
+
+def snapshot(folder):
+    """{name: sha256} of every file in a folder: to show nothing changed."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def one_line(stderr):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert "Traceback" not in stderr
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished 2-epoch run, to copy into a test's folder."""
+    root = tmp_path_factory.mktemp("finished")
+    data = make_idx_folder(root / "data")
+    assert train(root / "run", data, "-e", "2", "-b", "32").returncode == 0
+    return root / "run", data
+
+
+def copy_of(run, folder):
+    folder.mkdir()
+    for p in run.iterdir():
+        (folder / p.name).write_bytes(p.read_bytes())
+    return folder
+
+
+def start(out, data, *extra, script=("dcgan_mnist.py",)):
+    return subprocess.Popen(
+        [sys.executable, *script, "-o", str(out), "--data-dir", str(data), "--no-progress",
+         "-b", "16", *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path, proc, timeout=120):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+# ------------------------------------------------ check before deleting
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["overwrite-missing-device", "overwrite-corrupt-data",
+                                  "showcase-missing-device", "interrupted-while-loading"])
+def test_a_run_that_fails_its_checks_leaves_the_previous_run_intact(tmp_path, finished_run, case,
+                                                                    monkeypatch):
+    run, data = finished_run
+    out = copy_of(run, tmp_path / "out")
+    before = snapshot(out)
+    if case == "overwrite-missing-device":
+        result = train(out, data, "--overwrite", "--device", "mps")     # no Apple GPU here
+        assert result.returncode == 2 and "--device" in result.stderr
+    elif case == "overwrite-corrupt-data":
+        broken = make_idx_folder(tmp_path / "broken")
+        path = broken / "train-images-idx3-ubyte.gz"
+        path.write_bytes(path.read_bytes()[:40])
+        result = train(out, broken, "--overwrite")
+        assert result.returncode == 1 and "train-images-idx3-ubyte.gz" in one_line(result.stderr)
+    elif case == "showcase-missing-device":
+        (out / "SHOWCASE.md").write_text("the committed sample run")
+        before = snapshot(out)
+        result = train(out, data, "--device", "mps")
+        assert result.returncode == 2
+    else:
+        import pyimagesearch.run
+
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(pyimagesearch.run, "load_dataset", interrupted)
+        result = train(out, data, "--overwrite")
+        assert result.returncode == 130
+        assert "nothing in" in one_line(result.stderr) and "was changed" in result.stderr
+    assert snapshot(out) == before
+
+
+def test_an_empty_output_name_is_refused_before_the_data_is_read(tmp_path):
+    result = train("", tmp_path / "no-data-here", "--no-download")
+    assert result.returncode == 2 and "empty name" in result.stderr
+    assert "loading MNIST" not in result.stdout
+
+
+# ------------------------------------------------ one run per folder
+
+@pytest.mark.slow
+@pytest.mark.parametrize("second", [[], ["--overwrite"], ["--resume"]])
+def test_a_second_run_in_the_same_folder_is_refused_naming_the_first(tmp_path, tiny_data, second):
+    out = tmp_path / "o"
+    first = start(out, tiny_data, "-e", "500")
+    try:
+        wait_for(out / "checkpoint.pt", first)
+        result = train(out, tiny_data, "-e", "2", *second)
+        line = one_line(result.stderr)
+        assert result.returncode == 1
+        assert f"in use by process {first.pid}" in line and "dcgan_mnist.py" in line
+        assert first.poll() is None                        # the first run goes on
+        assert json.loads((out / "run.json").read_text())["arguments"]["epochs"] == 500
+    finally:
+        first.kill()
+        first.wait()
+    # a killed holder leaves no stuck lock
+    assert train(out, tiny_data, "--resume", "-e", "3").returncode == 0
+
+
+# ------------------------------------------------ full disk, read-only folder
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_and_the_last_checkpoint_survives(tmp_path, tiny_data, monkeypatch):
+    out = tmp_path / "o"
+    real, saves = torch.save, []
+
+    def fills_the_disk(obj, f, *args, **kwargs):
+        saves.append(1)
+        if len(saves) == 3:             # the checkpoint of epoch 3
+            f.write(b"PK\x03\x04 the first bytes")
+            raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 64 vs 0")
+        return real(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", fills_the_disk)
+    result = train(out, tiny_data, "-e", "3", "-b", "32")
+    monkeypatch.undo()
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "checkpoint.pt: the disk is full" in line
+    assert load_checkpoint(out / "checkpoint.pt").epoch == 2     # the last good one
+    assert not list(out.glob(".*.tmp"))
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_a_folder_that_turns_read_only_mid_run_is_one_line(tmp_path, tiny_data, monkeypatch):
+    import errno
+
+    out = tmp_path / "o"
+    real, made = files.tempfile.mkstemp, []
+
+    def read_only_after_epoch_1(*args, **kwargs):
+        made.append(kwargs.get("prefix", ""))
+        if any("checkpoint.pt" in p for p in made[:-1]):     # after the first checkpoint
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", read_only_after_epoch_1)
+    result = train(out, tiny_data, "-e", "3", "-b", "32")
+    monkeypatch.undo()
+    assert result.returncode == 1
+    assert "the file system is read-only" in one_line(result.stderr)
+    assert load_checkpoint(out / "checkpoint.pt").epoch == 1
+
+
+# ------------------------------------------------ stopping in epoch 1
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigkill"])
+def test_a_run_stopped_in_its_first_epoch_leaves_a_folder_a_plain_rerun_takes(tmp_path, stop):
+    data = make_idx_folder(tmp_path / "data", train=3000, test=0)
+    out = tmp_path / "o"
+    proc = start(out, data, "-e", "2")
+    wait_for(out / "run.json", proc)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT if stop == "ctrl-c" else signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=60)
+    assert not (out / "checkpoint.pt").exists()
+    status = json.loads((out / "run.json").read_text())["status"]
+    if stop == "ctrl-c":
+        assert proc.returncode == 130 and "nothing was saved" in stderr
+        assert status == "interrupted"
+    else:
+        assert status == "running"                   # it had no chance to say more
+    resumed = train(out, data, "--resume")
+    assert resumed.returncode == 1
+    assert "without --resume starts it again" in one_line(resumed.stderr)
+    rerun = train(out, data, "-e", "1", "--limit", "64")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "stopped before its first epoch ended" in rerun.stdout
+
+
+# ------------------------------------------------ kills while writing
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target, nth", [("epoch_0002.png", 1), ("checkpoint.pt", 2)])
+def test_a_kill_while_writing_leaves_the_old_file_and_the_next_run_cleans_up(tmp_path, tiny_data,
+                                                                             target, nth):
+    out, marker = tmp_path / "o", tmp_path / "stalled"
+    proc = start(out, tiny_data, "-e", "3",
+                 script=("tests/slow_writer.py", target, str(nth), str(marker), "dcgan_mnist.py"))
+    wait_for(marker, proc)
+    proc.kill()
+    proc.wait()
+    leftovers = list(out.glob(f".{target}.*.tmp"))
+    assert len(leftovers) == 1                        # the half-written temporary file
+    if target == "epoch_0002.png":
+        assert not (out / target).exists()            # no torn montage
+    assert load_checkpoint(out / "checkpoint.pt").epoch == 1      # the old one, whole
+    resumed = train(out, tiny_data, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert not list(out.glob(".*.tmp"))                # the leftover is gone
+    assert load_checkpoint(out / "checkpoint.pt").epoch == 3
+    assert (out / "epoch_0002.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_a_killed_generate_py_leaves_the_existing_image_whole(tmp_path, finished_run):
+    run, _ = finished_run
+    samples, marker = tmp_path / "samples.png", tmp_path / "stalled"
+    samples.write_bytes(b"the user's earlier samples")
+    proc = subprocess.Popen([sys.executable, "tests/slow_writer.py", "samples.png", "1", str(marker),
+                             "generate.py", "--checkpoint", str(run / "generator.pth"),
+                             "--output", str(samples)], cwd=ROOT)
+    wait_for(marker, proc)
+    proc.kill()
+    proc.wait()
+    assert samples.read_bytes() == b"the user's earlier samples"
+
+
+# ------------------------------------------------ one line, not a traceback
+
+@pytest.mark.parametrize("script", ["dcgan_mnist.py", "generate.py", "evaluate.py"])
+def test_a_seed_out_of_range_is_a_usage_error(tmp_path, script):
+    args = (["--output", tmp_path / "o"] if script == "dcgan_mnist.py" else
+            ["--checkpoint", tmp_path / "x.pt"] + (["--output", tmp_path / "x.png"]
+                                                    if script == "generate.py" else []))
+    result = run_script(script, *args, "--seed", str(2**70))
+    assert result.returncode == 2 and "--seed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_idx_file_with_no_images_is_one_line(tmp_path):
+    write_idx(tmp_path / "train-images-idx3-ubyte", torch.zeros(0, 28, 28, dtype=torch.uint8).numpy())
+    write_idx(tmp_path / "train-labels-idx1-ubyte", torch.zeros(0, dtype=torch.uint8).numpy())
+    result = train(tmp_path / "o", tmp_path, "-e", "1")
+    assert result.returncode == 1
+    assert "train-images-idx3-ubyte: holds no images" in one_line(result.stderr)
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_idx_symlink_loop_is_named_as_such(tmp_path):
+    make_idx_folder(tmp_path, gz=False)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.unlink()
+    os.symlink("loop-b", tmp_path / "loop-a")
+    os.symlink("loop-a", tmp_path / "loop-b")
+    os.symlink("loop-a", path)
+    result = train(tmp_path / "o", tmp_path, "-e", "1")
+    assert result.returncode == 1 and "symbolic link" in one_line(result.stderr)
+
+
+def generator_file(path, inputDim=100, outputChannels=1, drop=None, nan=False):
+    torch.manual_seed(0)
+    state = article.Generator(inputDim=inputDim, outputChannels=outputChannels).state_dict()
+    if drop:
+        del state[drop]
+    if nan:
+        state["ct2.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.parametrize("script", ["generate.py", "evaluate.py"])
+@pytest.mark.parametrize("case, said", [("rgb", "3-channel images"), ("no-ct4", "'ct4.weight'"),
+                                        ("nan", "NaN or infinite")])
+def test_a_generator_that_does_not_fit_is_one_line(tmp_path, script, case, said):
+    path = generator_file(tmp_path / "g.pth", outputChannels=3 if case == "rgb" else 1,
+                          drop="ct4.weight" if case == "no-ct4" else None, nan=case == "nan")
+    extra = ["--output", tmp_path / "x.png"] if script == "generate.py" else ["--no-download"]
+    result = run_script(script, "--checkpoint", path, *extra)
+    assert result.returncode == 1 and said in one_line(result.stderr)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_generator_with_another_noise_size_draws_digits(tmp_path):
+    path = generator_file(tmp_path / "g64.pth", inputDim=64)
+    result = run_script("generate.py", "--checkpoint", path, "--output", tmp_path / "x.png",
+                        "--num", "16")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "x.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_resume_with_a_checkpoint_of_other_shapes_is_one_line(tmp_path, finished_run):
+    run, data = finished_run
+    out = copy_of(run, tmp_path / "o")
+    checkpoint = torch.load(out / "checkpoint.pt", weights_only=True)
+    checkpoint["generator"] = article.Generator(inputDim=64).state_dict()
+    checkpoint["epoch"] = 1
+    torch.save(checkpoint, out / "checkpoint.pt")
+    before = snapshot(out)
+    result = train(out, data, "--resume")
+    assert result.returncode == 1 and "does not fit the article's models" in one_line(result.stderr)
+    assert snapshot(out) == before
+
+
+# ------------------------------------------------ data folders, logs, words
+
+def test_a_failed_download_leaves_no_folders_in_the_users_folder(tmp_path, monkeypatch):
+    from pyimagesearch import data
+
+    def offline(dataset, dataDir):
+        os.makedirs(os.path.join(dataDir, "MNIST", "raw"))     # as torchvision does
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(data, "download", offline)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("the user's")
+    imageSet = data.load_dataset("mnist", str(tmp_path / "mine"), warn=lambda lines: None)
+    assert imageSet.fallback
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.slow
+def test_resuming_from_another_working_folder_finds_the_data(tmp_path):
+    make_idx_folder(tmp_path / "project" / "digits")
+    (tmp_path / "elsewhere").mkdir()
+    script = os.path.join(ROOT, "dcgan_mnist.py")
+    common = dict(capture_output=True, text=True, timeout=300)
+    first = subprocess.run([sys.executable, script, "-o", "run", "--data-dir", "digits", "-e", "2",
+                            "--stop-after", "1", "--no-progress", "--no-download"],
+                           cwd=tmp_path / "project", **common)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run([sys.executable, script, "-o", str(tmp_path / "project" / "run"),
+                             "--resume", "--no-progress"], cwd=tmp_path / "elsewhere", **common)
+    assert second.returncode == 0, second.stderr
+    assert list((tmp_path / "elsewhere").iterdir()) == []       # no stray folders
+    assert json.loads((tmp_path / "project" / "run" / "run.json").read_text())[
+        "arguments"]["data_dir"] == "digits"                     # as typed
+
+
+@pytest.mark.slow
+def test_a_log_file_gets_the_articles_lines_at_the_start_of_lines(tmp_path, tiny_data):
+    log = tmp_path / "train.log"
+    with open(log, "w") as f:
+        subprocess.run([sys.executable, "dcgan_mnist.py", "-o", str(tmp_path / "o"),
+                        "--data-dir", str(tiny_data), "-e", "2", "-b", "16"],
+                       cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, timeout=300)
+    text = log.read_text()
+    assert "\r" not in text
+    losses = [line for line in text.splitlines() if line.startswith("[INFO] Generator Loss")]
+    assert len(losses) == 2
+
+
+@pytest.mark.slow
+def test_stopping_early_names_only_the_files_written(tmp_path, tiny_data):
+    result = train(tmp_path / "o", tiny_data, "-e", "3", "--stop-after", "1")
+    assert result.returncode == 0
+    last = result.stdout.splitlines()[-1]
+    assert "montages" not in last and "output.gif" not in last and "generator.pth" in last
+    assert not (tmp_path / "o" / "output.gif").exists()
+
+
+@pytest.mark.parametrize("command", [["dcgan_mnist.py", "-o", "OUT", "--eval-every", "1", "--eval-num", "1"],
+                                     ["evaluate.py", "--checkpoint", "x.pt", "--num", "1"],
+                                     ["dcgan_mnist.py", "-o", "OUT", "--dataset", "fake", "--eval-every", "1"],
+                                     ["generate.py", "--checkpoint", "x.pt", "--output", "OUT.png",
+                                      "--num", "100000"]])
+def test_options_that_would_mislead_are_refused(tmp_path, command):
+    args = [str(tmp_path / a) if a.startswith("OUT") else a for a in command]
+    result = run_script(*args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert not any(p.name.startswith("OUT") for p in tmp_path.iterdir())
+
+
+def test_a_file_that_starts_like_a_zip_but_is_none_is_called_corrupt(tmp_path):
+    path = tmp_path / "g.pth"
+    path.write_bytes(b"PK\x03\x04 but then nothing of a zip archive")
+    result = run_script("generate.py", "--checkpoint", path, "--output", tmp_path / "x.png")
+    line = one_line(result.stderr)
+    assert result.returncode == 1 and "truncated or corrupt" in line and "pickled" not in line
+
+
+@pytest.mark.slow
+def test_weights_ema_on_a_file_without_one_is_one_line(tmp_path, finished_run):
+    run, _ = finished_run
+    result = run_script("generate.py", "--checkpoint", run / "generator.pth", "--output",
+                        tmp_path / "x.png", "--weights", "ema")
+    assert result.returncode == 1 and "no EMA copy" in one_line(result.stderr)
+
+
+@pytest.mark.slow
+def test_metrics_json_names_no_folder_of_this_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "cache"))
+    data = make_idx_folder(tmp_path / "data", train=200, test=100)
+    assert train(tmp_path / "o", data, "-e", "1", "--eval-every", "1", "--eval-num", "256").returncode == 0
+    text = (tmp_path / "o" / "metrics.json").read_text()
+    assert str(tmp_path) not in text and "cache_file" in text
