@@ -3,7 +3,8 @@
 # python evaluate.py --checkpoint output/generator.pth --data-dir ~/datasets/mnist
 
 """Score a trained generator with the project's digit evaluator: Fréchet
-distance in its feature space (FLD), Inception Score, class coverage.
+distance in its feature space (FLD), Inception Score, precision, recall,
+density, coverage, the classes covered, and a memorisation check.
 
 The human summary goes to standard error; the last line of standard output
 is one JSON object with every number, for scripts."""
@@ -12,13 +13,17 @@ import argparse
 import json
 import sys
 
+import torch
+
 from pyimagesearch import metrics
 from pyimagesearch.checkpoint import build_generator, load, training_arguments
-from pyimagesearch.data import SCORABLE, load_dataset
+from pyimagesearch.data import SCORABLE, load_dataset, to_pixels
 from pyimagesearch.folder import INVERT_CHOICES
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, one_line_errors
-from pyimagesearch.options import MIN_EVAL_SAMPLES, eval_samples, random_seed
+from pyimagesearch.files import write_image
+from pyimagesearch.options import MIN_EVAL_SAMPLES, check_writable_file, eval_samples, random_seed
+from pyimagesearch.visualize import build_montage
 
 
 def build_arg_parser():
@@ -43,10 +48,26 @@ def build_arg_parser():
              "its --eval-every ones; else 0)")
     ap.add_argument("--device", choices=DEVICES, default="auto",
         help="where to run (default: auto)")
+    ap.add_argument("--nearest", metavar="PNG", default=None,
+        help="also write a montage of the generated digits closest to a training "
+             "image, each beside that image (default: off)")
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
         help="which generator of a checkpoint: its EMA copy or the trained one; "
              "auto = EMA when there is one (default: auto)")
     return ap
+
+
+NEAREST_PAIRS = 32           # pairs in --nearest's montage: 8 x 8 images
+
+
+def nearest_montage(images, trainImages, nearest):
+    """The NEAREST_PAIRS generated images closest (in the evaluator's
+    features) to a training image, closest first, each followed by it."""
+    index, distance = nearest
+    order = torch.from_numpy(distance.argsort()[:NEAREST_PAIRS].copy())
+    partners = to_pixels(trainImages[torch.from_numpy(index)[order]])
+    pairs = torch.stack([images[order], partners], dim=1)     # (pairs, 2, 1, 28, 28)
+    return build_montage(pairs.flatten(0, 1))                 # 8x8 grid
 
 
 def log(line):
@@ -57,6 +78,8 @@ def log(line):
 def main(argv=None):
     ap = build_arg_parser()
     args = ap.parse_args(argv)
+    if args.nearest:
+        check_writable_file(ap, "--nearest", args.nearest, ".png")
     try:
         DEVICE = select_device(args.device)
     except ValueError as e:
@@ -80,10 +103,16 @@ def main(argv=None):
     if not metrics.can_score(imageSet):
         raise UserError(f"cannot score {imageSet.source}: {metrics.why_not_scorable(imageSet)}")
 
-    scorer = metrics.Scorer(imageSet, seed=seed, device=DEVICE, num=args.num, log=log)
-    scores = scorer.score(gen)
+    trainedOn = imageSet.head(trainedWith.get("limit")).images     # the GAN's training images
+    scorer = metrics.Scorer(imageSet, seed=seed, device=DEVICE, num=args.num, log=log,
+                            trainedOn=trainedOn)
+    scores, images, nearest = scorer.score(gen, nearest=True)
     for line in metrics.summary(scores):
         log("[RESULT] " + line)
+    if args.nearest:
+        write_image(args.nearest, nearest_montage(images, trainedOn, nearest))
+        log(f"[INFO] wrote {args.nearest}: the {NEAREST_PAIRS} samples closest to a training "
+            "image, each beside it (left: generated, right: training)")
     scores.update({"checkpoint": args.checkpoint, "weights": description,
                    "data_source": imageSet.source, "split": scorer.split.description,
                    "seed": seed})

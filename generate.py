@@ -15,7 +15,7 @@ from pyimagesearch.checkpoint import build_generator
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import one_line_errors
 from pyimagesearch.files import write_image
-from pyimagesearch.options import positive_int, random_seed
+from pyimagesearch.options import check_writable_file, positive_int, random_seed
 
 MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
 
@@ -47,16 +47,6 @@ def build_arg_parser():
     ap.add_argument("--steps", type=positive_int, default=12,
         help="frames from one point of the walk to the next (default: 12)")
     return ap
-
-
-def check_writable_file(ap, option, path, suffix):
-    if not path.lower().endswith(suffix):
-        ap.error(f"argument {option}: {path} must end in {suffix}")
-    if os.path.isdir(path):
-        ap.error(f"argument {option}: {path} is a folder")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        ap.error(f"argument {option}: the folder {folder} does not exist")
 
 
 @one_line_errors

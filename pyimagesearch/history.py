@@ -10,18 +10,29 @@ from . import files
 # the columns of history.csv, one row per batch; the quality metrics
 # (--eval-every) fill the last row of an evaluated epoch and are blank (NaN
 # in the tensor) elsewhere
-COLUMNS = ("epoch", "step", "loss_g", "loss_d", "d_x", "d_g_z",
-           "fld", "inception_score", "coverage",
-           "fld_ema", "inception_score_ema", "coverage_ema")
+METRICS = ("fld", "inception_score", "classes_covered", "precision", "recall",
+           "density", "coverage")
+COLUMNS = (("epoch", "step", "loss_g", "loss_d", "d_x", "d_g_z") + METRICS
+           + tuple(m + "_ema" for m in METRICS))
 BATCH_COLUMNS = COLUMNS[2:6]       # what one batch yields
 METRIC_COLUMNS = COLUMNS[6:]
+# the columns of version 1's history (before precision, recall, density and
+# coverage; "coverage" then counted classes): checkpoints it wrote still load
+VERSION_1 = ("epoch", "step", "loss_g", "loss_d", "d_x", "d_g_z", "fld", "inception_score",
+             "classes_covered", "fld_ema", "inception_score_ema", "classes_covered_ema")
 
 
 class History:
     """A (steps, len(COLUMNS)) float64 tensor, one row per batch."""
 
     def __init__(self, rows=None):
-        self.rows = torch.empty(0, len(COLUMNS), dtype=torch.float64) if rows is None else rows
+        if rows is None:
+            rows = torch.empty(0, len(COLUMNS), dtype=torch.float64)
+        elif rows.shape[1] == len(VERSION_1):
+            old, rows = rows, torch.full((len(rows), len(COLUMNS)), float("nan"), dtype=torch.float64)
+            for i, name in enumerate(VERSION_1):
+                rows[:, COLUMNS.index(name)] = old[:, i]
+        self.rows = rows
 
     def add_epoch(self, epoch, stats):
         """stats: (batches, 4) [loss_g, loss_d, d_x, d_g_z] of epoch `epoch`

@@ -8,9 +8,13 @@
 - inception_score: exp(E_x[KL(p(y|x) || p(y))]) with the evaluator's class
   probabilities, from 1 (one class, or no confident class) to the number of
   classes (confident and balanced);
-- class_histogram, coverage: the evaluator's predicted class of each sample,
-  and how many classes hold at least half their fair share; mode collapse
-  shows here;
+- class_histogram, classes_covered: the evaluator's predicted class of each
+  sample, and how many classes hold at least half their fair share; mode
+  collapse shows here;
+- precision, recall, density, coverage: fidelity and diversity, apart, from
+  nearest neighbours in the evaluator's feature space (neighbours.py);
+- memorisation: whether samples sit closer to training images than new
+  images of the same kind do (neighbours.memorisation);
 - evaluator_accuracy: the evaluator's accuracy on the held-out real images.
 """
 
@@ -18,10 +22,14 @@ import math
 
 import torch
 
-from .evaluator import load_or_train, predict, split_real
 from . import sampling
+from .evaluator import load_or_train, predict, split_real
+from .neighbours import memorisation, precision_recall_density_coverage
 
 COVERAGE_SHARE = 0.5
+# reference images for the memorisation check: at most this many training
+# images, each against the rest of the training set
+REFERENCE_IMAGES = 2000
 
 
 def gaussian_fit(features):
@@ -71,7 +79,7 @@ def class_histogram(probs):
     return torch.bincount(probs.argmax(1), minlength=probs.shape[1]).tolist()
 
 
-def coverage(histogram, share=COVERAGE_SHARE):
+def classes_covered(histogram, share=COVERAGE_SHARE):
     """How many classes hold at least `share` of their fair share (N / K)."""
     fair = sum(histogram) / len(histogram)
     return sum(count >= share * fair for count in histogram)
@@ -95,9 +103,12 @@ def can_score(imageSet):
 
 class Scorer:
     """Everything about the real images computed once; then `score(gen)`
-    for as many generators as needed."""
+    for as many generators as needed.
 
-    def __init__(self, imageSet, seed=0, device="cpu", num=10_000, log=print):
+    trainedOn: the images the GAN was trained on (uint8), for the
+    memorisation check; None: all of imageSet's."""
+
+    def __init__(self, imageSet, seed=0, device="cpu", num=10_000, log=print, trainedOn=None):
         self.device, self.num, self.seed = device, num, seed
         self.split = split_real(imageSet, seed)
         self.model, self.accuracy, self.cachePath = load_or_train(
@@ -114,42 +125,88 @@ class Scorer:
         realFeatures, _ = predict(self.model, self.split.trainImages[order[:num]], device)
         self.realFld = frechet_distance(*gaussian_fit(realFeatures), *self.heldOutFit)
         self.numReal = len(realFeatures)
+        self.imageSet = imageSet
+        self.trainedOn = imageSet.images if trainedOn is None else trainedOn
+        self.copying = None          # the memorisation check's real features, when first needed
 
-    def score_images(self, images):
-        """Metrics of images in [-1, 1] (N, 1, 28, 28)."""
+    def _copying_reference(self):
+        """The GAN's training images' features, and reference images: real
+        images the GAN never saw when there are at least REFERENCE_IMAGES of
+        them (a run with --limit), else training images, each measured
+        against the rest of the training set (leave-one-out)."""
+        if self.copying is None:
+            train, _ = predict(self.model, self.trainedOn, self.device)
+            unseen = self.imageSet.images[len(self.trainedOn):]
+            if len(unseen) >= REFERENCE_IMAGES:
+                reference, _ = predict(self.model, unseen[:REFERENCE_IMAGES], self.device)
+                kind = f"{len(reference):,} real images the GAN did not train on"
+                leaveOneOut = False
+            else:
+                pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))
+                reference = train[pick[:REFERENCE_IMAGES]]
+                kind = (f"{len(reference):,} training images, each against the rest of the "
+                        "training set (all real images were trained on)")
+                leaveOneOut = True
+            self.copying = (train, reference, kind, leaveOneOut)
+        return self.copying
+
+    def score_images(self, images, nearest=False):
+        """Metrics of images in [-1, 1] (N, 1, 28, 28). nearest=True also
+        returns, for every image, the index of its nearest training image
+        (in trainedOn) and the distance to it in feature space."""
         features, probs = predict(self.model, images, self.device)
         histogram = class_histogram(probs)
-        return {
+        m = min(len(features), len(self.heldOutFeatures))     # equal sizes
+        train, reference, kind, leaveOneOut = self._copying_reference()
+        copying, nearestIndex, distance = memorisation(train, reference, features, leaveOneOut)
+        scores = {
             "fld": frechet_distance(*gaussian_fit(features), *self.heldOutFit),
             "real_fld": self.realFld,
             "inception_score": inception_score(probs),
             "class_histogram": histogram,
             "class_names": self.classNames,
-            "coverage": coverage(histogram),
+            "classes_covered": classes_covered(histogram),
+            **precision_recall_density_coverage(self.heldOutFeatures[:m], features[:m]),
+            "memorisation": dict(copying, reference=kind),
             "num_classes": self.numClasses,
             "evaluator_accuracy": self.accuracy,
             "num_samples": len(images),
             "num_held_out": len(self.heldOutFeatures),
+            "num_for_neighbours": m,
             "num_real_for_floor": self.numReal,
         }
+        return (scores, (nearestIndex, distance)) if nearest else scores
 
-    def score(self, gen):
+    def score(self, gen, nearest=False):
         """Metrics of `num` samples of `gen` from noise seeded by `seed`: the
-        same noise every time, so numbers from different epochs compare."""
+        same noise every time, so numbers from different epochs compare.
+        nearest=True: also the samples and (their nearest training images'
+        indices, the distances)."""
         z = sampling.noise(self.num, self.seed, gen.ct1.in_channels)
         images = sampling.generate(gen, z, self.device)
-        return self.score_images(images)
+        if not nearest:
+            return self.score_images(images)
+        scores, index = self.score_images(images, nearest=True)
+        return scores, images, index
 
 
 def summary(metrics):
     """Human-readable lines for a metrics dict."""
     names = metrics.get("class_names") or [str(i) for i in range(len(metrics["class_histogram"]))]
     hist = ", ".join(f"{name} {count}" for name, count in zip(names, metrics["class_histogram"]))
+    copying = metrics["memorisation"]
     return [
         f"FLD (lower is better): {metrics['fld']:.3f}   real-data floor: {metrics['real_fld']:.3f}",
         f"Inception Score: {metrics['inception_score']:.3f} (1 to {metrics['num_classes']})",
-        f"coverage: {metrics['coverage']} of {metrics['num_classes']} classes hold "
-        f"at least half their share; samples per class: {hist}",
+        f"precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}, density "
+        f"{metrics['density']:.3f}, coverage {metrics['coverage']:.3f} "
+        f"({metrics['num_for_neighbours']:,} samples against as many held-out real images)",
+        f"classes covered: {metrics['classes_covered']} of {metrics['num_classes']} hold at "
+        f"least half their share; samples per class: {hist}",
+        f"memorisation: {copying['share_closer']:.1%} of the samples are closer to a training "
+        f"image than {1 - copying['expected']:.0%} of new real images are (about "
+        f"{copying['expected']:.0%} without copying); median distance ratio "
+        f"{copying['median_distance_ratio']:.2f}, Z_U {copying['z_u']:.1f}",
         f"evaluator accuracy on {metrics['num_held_out']:,} held-out real images: "
         f"{metrics['evaluator_accuracy']:.2%}",
     ]

@@ -172,3 +172,14 @@ def check_output_folder(ap, path):
         ap.error(f"argument -o/--output: {parent} is a file, so {path} cannot be created")
     if not os.access(parent, os.W_OK | os.X_OK):
         ap.error(f"argument -o/--output: {parent} is not writable")
+
+
+def check_writable_file(ap, option, path, suffix):
+    """Refuse, argparse-style, an output file that cannot be written."""
+    if not path.lower().endswith(suffix):
+        ap.error(f"argument {option}: {path} must end in {suffix}")
+    if os.path.isdir(path):
+        ap.error(f"argument {option}: {path} is a folder")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        ap.error(f"argument {option}: the folder {folder} does not exist")

@@ -30,6 +30,7 @@ problem the user can fix (exit 1), Ctrl-C (exit 130, saying what was saved).
 import glob
 import hashlib
 import json
+import math
 import os
 import platform
 import sys
@@ -49,14 +50,18 @@ from .progress import EpochProgress
 CHECKPOINT = "checkpoint.pt"
 GENERATOR = "generator.pth"
 GENERATOR_EMA = "generator_ema.pth"
+GENERATOR_BEST = "generator_best.pth"
 RUN_JSON = "run.json"
 HISTORY = "history.csv"
 LOSSES_PLOT = "losses.png"
 METRICS = "metrics.json"
 GIF = "output.gif"
 # every file a training run writes into its output folder, and its montages
-RUN_FILES = (CHECKPOINT, GENERATOR, GENERATOR_EMA, RUN_JSON, HISTORY, LOSSES_PLOT,
-             METRICS, GIF)
+RUN_FILES = (CHECKPOINT, GENERATOR, GENERATOR_EMA, GENERATOR_BEST, RUN_JSON, HISTORY,
+             LOSSES_PLOT, METRICS, GIF)
+# the signs of a failing run that earn a [WARNING] (docs/quality.md)
+D_WON = 0.02            # epoch mean of D(G(z)) below this: the discriminator has won
+COLLAPSE_DROP = 0.3     # classes_covered falling by this share of the classes (at least 2)
 MONTAGES = "epoch_*.png"
 SHOWCASE = "SHOWCASE.md"        # marks the sample run committed in output/
 
@@ -76,6 +81,33 @@ def versions():
     return {"python": platform.python_version(), "torch": str(torch.__version__),
             "torchvision": str(torchvision.__version__), "numpy": numpy.__version__,
             "opencv": cv2.__version__}
+
+
+def discriminator_won(meanDGz, bestEpoch=None):
+    """What to say when D's mean verdict on generated images stayed below
+    D_WON for a whole epoch: the generator's gradient vanishes then (a
+    healthy run of the article's recipe stays above 0.1). None if fine."""
+    if meanDGz >= D_WON:
+        return None
+    return (f"the discriminator has won: its mean verdict on generated images was "
+            f"{meanDGz:.4f} (a healthy run stays above 0.1), so the generator learns little. "
+            "Look at the montages"
+            + (f"; {GENERATOR_BEST} keeps epoch {bestEpoch}'s generator" if bestEpoch else "")
+            + "; a lower learning rate or another --seed may train better")
+
+
+def mode_collapse(earlier, scores, bestEpoch):
+    """What to say when classes_covered fell by COLLAPSE_DROP of the
+    classes (at least 2) since the evaluation before. None if fine."""
+    if earlier is None:
+        return None
+    drop = earlier["classes_covered"] - scores["classes_covered"]
+    if drop < max(2, math.ceil(COLLAPSE_DROP * scores["num_classes"])):
+        return None
+    return (f"possible mode collapse: the samples cover {scores['classes_covered']} of "
+            f"{scores['num_classes']} classes, {earlier['classes_covered']} at epoch "
+            f"{earlier['epoch']}. Look at the montages; {GENERATOR_BEST} keeps the best "
+            f"generator so far (epoch {bestEpoch}); a lower learning rate often helps")
 
 
 class TrainingRun:
@@ -400,6 +432,7 @@ class TrainingRun:
         if montage:
             record["montages"].append(os.path.basename(montage))
         self.history.add_epoch(epoch, self.stats)
+        self._warn_if_discriminator_won()
         if self.evaluating and ((epoch + 1) % self.args["eval_every"] == 0
                                 or epoch + 1 == self.numEpochs):
             self._evaluate(epoch)
@@ -418,25 +451,53 @@ class TrainingRun:
         files.write_json(self._path(RUN_JSON), record)
 
     def _evaluate(self, epoch):
-        """--eval-every: score the generator (and its EMA) on the fixed noise."""
+        """--eval-every: score the generator (and its EMA) on the fixed
+        noise; keep the generator the montages show as generator_best.pth
+        whenever its FLD is the lowest so far."""
         if self.scorer is None:
-            self.scorer = metrics.Scorer(self.fullData, seed=self.args["seed"],
-                                         device=self.device, num=self.args["eval_num"])
+            self.scorer = metrics.Scorer(self.fullData, seed=self.args["seed"], device=self.device,
+                                         num=self.args["eval_num"], trainedOn=self.data.images)
         scores = {"epoch": epoch + 1, **self.scorer.score(self.gen)}
-        line = "[INFO] epoch {}: FLD {:.3f} (real data: {:.3f}), Inception Score {:.3f}, " \
-               "coverage {} of {}".format(epoch + 1, scores["fld"], scores["real_fld"],
-                                          scores["inception_score"], scores["coverage"],
-                                          scores["num_classes"])
+        line = "[INFO] epoch {}: FLD {:.3f} (real data: {:.3f}), IS {:.3f}, precision {:.3f}, " \
+               "recall {:.3f}, {} of {} classes".format(
+                   epoch + 1, scores["fld"], scores["real_fld"], scores["inception_score"],
+                   scores["precision"], scores["recall"], scores["classes_covered"],
+                   scores["num_classes"])
         if self.ema is not None:
             scores["ema"] = self.scorer.score(self.ema.recalibrate())
-            line += "; EMA: FLD {:.3f}, Inception Score {:.3f}, coverage {}".format(
-                scores["ema"]["fld"], scores["ema"]["inception_score"], scores["ema"]["coverage"])
+            line += "; EMA: FLD {:.3f}, IS {:.3f}, recall {:.3f}".format(
+                scores["ema"]["fld"], scores["ema"]["inception_score"], scores["ema"]["recall"])
         print(line, flush=True)
+        drawn = scores.get("ema", scores)             # the generator the montages show
+        best = self.record.get("best")
+        if best is None or drawn["fld"] < best["fld"]:
+            files.save_torch(self._path(GENERATOR_BEST), self.generator_to_draw().state_dict())
+            self.record["best"] = {"epoch": epoch + 1, "fld": drawn["fld"], "file": GENERATOR_BEST,
+                                   "weights": "ema" if self.ema is not None else "live"}
+        self._warn_if_collapsing(scores)
         self.history.set_metrics(scores)
         self.record["metrics"].append(scores)
         files.write_json(self._path(METRICS), {"evaluator": {
             "cache_file": os.path.basename(self.scorer.cachePath),
-            "split": self.scorer.split.description}, "epochs": self.record["metrics"]})
+            "split": self.scorer.split.description}, "best": self.record["best"],
+            "epochs": self.record["metrics"]})
+
+    def _warn_if_collapsing(self, scores):
+        earlier = self.record["metrics"][-1] if self.record["metrics"] else None
+        said = mode_collapse(earlier, scores, self.record["best"]["epoch"])
+        if said:
+            self._warn("mode_collapse", f"epoch {self.epoch + 1}: {said}")
+
+    def _warn_if_discriminator_won(self):
+        best = self.record.get("best")
+        said = discriminator_won(self.stats[:, 3].mean().item(), best and best["epoch"])
+        if said:
+            self._warn("discriminator_won", f"epoch {self.epoch + 1}: {said}")
+
+    def _warn(self, kind, message):
+        print(f"[WARNING] {message}", file=sys.stderr, flush=True)
+        self.record.setdefault("warnings", []).append(
+            {"epoch": self.epoch + 1, "kind": kind, "message": message})
 
     def _path(self, name):
         return os.path.join(self.output, name)
@@ -464,13 +525,18 @@ class TrainingRun:
         if self.ema is not None:
             files.save_torch(self._path(GENERATOR_EMA), self.ema.recalibrate().state_dict())
             written.append(GENERATOR_EMA)
+        if record.get("best"):
+            written.append(GENERATOR_BEST)
+            print(f"[INFO] the lowest FLD, {record['best']['fld']:.3f}, was epoch "
+                  f"{record['best']['epoch']}'s: its generator is {GENERATOR_BEST}")
         finished = self.stopEpoch == self.numEpochs
         record["status"] = "finished" if finished else "stopped"
         files.write_json(self._path(RUN_JSON), record)
         if not finished:
             print(f"[INFO] stopped after epoch {self.stopEpoch} of {self.numEpochs} as asked; "
                   f"continue with: python dcgan_mnist.py --output {self.output} --resume")
-        written += [HISTORY, LOSSES_PLOT, CHECKPOINT, RUN_JSON]
+        written += [HISTORY, LOSSES_PLOT, CHECKPOINT] + ([METRICS] if record["metrics"] else [])
+        written.append(RUN_JSON)
         print(f"[INFO] {', '.join(written[:-1])} and {written[-1]} are in {self.output}")
 
     # ------------------------------------------------------------ how it ends

@@ -53,7 +53,8 @@ def test_two_processes_train_one_model(tmp_path, tiny_data):
 
 def test_resume_under_torchrun_is_exact(tmp_path, tiny_data):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
-    assert torchrun(whole, tiny_data, "-e", "2", "-b", "16").returncode == 0
+    uninterrupted = torchrun(whole, tiny_data, "-e", "2", "-b", "16")
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
     first = torchrun(parts, tiny_data, "-e", "2", "-b", "16", "--stop-after", "1")
     assert first.returncode == 0, first.stderr[-3000:]
     second = torchrun(parts, tiny_data, "--resume")

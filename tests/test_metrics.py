@@ -66,12 +66,12 @@ def test_inception_score_extremes():
     assert metrics.inception_score(torch.eye(10)[[0, 1] * 10]) == pytest.approx(2)
 
 
-def test_class_histogram_and_coverage():
+def test_class_histogram_and_classes_covered():
     probs = torch.eye(4)[[0, 0, 0, 0, 1, 1, 2, 3]]      # fair share 2; half of it 1
     assert metrics.class_histogram(probs) == [4, 2, 1, 1]
-    assert metrics.coverage([4, 2, 1, 1]) == 4
-    assert metrics.coverage([7, 1, 0, 0]) == 2
-    assert metrics.coverage([100, 0, 0, 0, 0, 0, 0, 0, 0, 0]) == 1
+    assert metrics.classes_covered([4, 2, 1, 1]) == 4
+    assert metrics.classes_covered([7, 1, 0, 0]) == 2
+    assert metrics.classes_covered([100, 0, 0, 0, 0, 0, 0, 0, 0, 0]) == 1
 
 
 def _tiny_set(tmp_path, train=300, test=100):
@@ -127,7 +127,7 @@ def test_real_images_score_better_than_an_untrained_generator(tmp_path):
     real = scorer.score_images(data.to_pixels(imageSet.images[:200]))
     assert real["fld"] < bad["fld"] / 10
     assert real["inception_score"] > bad["inception_score"]
-    assert real["coverage"] == 10 and sum(bad["class_histogram"]) == 200
+    assert real["classes_covered"] == 10 and sum(bad["class_histogram"]) == 200
 
 
 @pytest.mark.slow
@@ -156,14 +156,15 @@ def test_evaluate_py_end_to_end_and_a_trained_generator_beats_an_untrained_one(t
         assert run.returncode == 0, run.stderr
         assert "FLD" in run.stderr and "Inception Score" in run.stderr
         scores[name] = json.loads(run.stdout.strip().splitlines()[-1])
-    for key in ("fld", "real_fld", "inception_score", "class_histogram", "coverage",
+    for key in ("fld", "real_fld", "inception_score", "class_histogram", "classes_covered",
+                "precision", "recall", "density", "coverage", "memorisation",
                 "evaluator_accuracy"):
         assert key in scores["trained"]
     # evaluate.py reproduces the run's own last evaluation (same seed and count)
     assert scores["trained"]["fld"] == pytest.approx(saved["epochs"][-1]["fld"], rel=1e-9)
     assert scores["trained"]["fld"] < scores["untrained"]["fld"]
     assert scores["trained"]["inception_score"] > scores["untrained"]["inception_score"]
-    assert scores["trained"]["coverage"] > scores["untrained"]["coverage"]
+    assert scores["trained"]["classes_covered"] > scores["untrained"]["classes_covered"]
 
 
 def test_evaluate_py_bad_checkpoint_is_one_line(tmp_path):
