@@ -16,13 +16,15 @@ import sys
 import torch
 
 from pyimagesearch import metrics
-from pyimagesearch.checkpoint import build_generator, load, training_arguments
-from pyimagesearch.data import SCORABLE, load_dataset, to_pixels
-from pyimagesearch.folder import INVERT_CHOICES
+from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
+                                      training_arguments)
+from pyimagesearch.data import load_training_data, to_pixels
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, one_line_errors
 from pyimagesearch.files import write_image
-from pyimagesearch.options import MIN_EVAL_SAMPLES, check_writable_file, eval_samples, random_seed
+from pyimagesearch.options import (MIN_EVAL_SAMPLES, add_real_image_options, add_rejection_options,
+                                   check_writable_file, eval_samples, random_seed)
+from pyimagesearch.rejection import RejectionSampler, calibrate
 from pyimagesearch.visualize import build_montage
 
 
@@ -30,16 +32,7 @@ def build_arg_parser():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--checkpoint", required=True,
         help="a checkpoint.pt or generator.pth of dcgan_mnist.py")
-    ap.add_argument("--data-dir", default=None,
-        help="the real images, as for dcgan_mnist.py (default: the training "
-             "run's, read from a checkpoint.pt; else data)")
-    ap.add_argument("--dataset", choices=SCORABLE, default=None,
-        help="which dataset (default: the training run's; else mnist)")
-    ap.add_argument("--invert", choices=INVERT_CHOICES, default=None,
-        help="with --dataset folder, as for dcgan_mnist.py (default: the training "
-             "run's; else auto)")
-    ap.add_argument("--no-download", action="store_true",
-        help="never use the network (default: download when missing)")
+    add_real_image_options(ap, "to score against")
     ap.add_argument("--num", type=eval_samples, default=10_000,
         help=f"generated samples to score, at least {MIN_EVAL_SAMPLES} (default: 10000)")
     ap.add_argument("--seed", type=random_seed, default=None,
@@ -51,6 +44,7 @@ def build_arg_parser():
     ap.add_argument("--nearest", metavar="PNG", default=None,
         help="also write a montage of the generated digits closest to a training "
              "image, each beside that image (default: off)")
+    add_rejection_options(ap, "also score")
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
         help="which generator of a checkpoint: its EMA copy or the trained one; "
              "auto = EMA when there is one (default: auto)")
@@ -88,27 +82,35 @@ def main(argv=None):
     saved = load(args.checkpoint)      # read once: weights and training args
     gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
     trainedWith = training_arguments(saved, args.checkpoint)
-    dataDir = args.data_dir or trainedWith.get("data_dir") or "data"
-    dataset = args.dataset or trainedWith.get("dataset") or "mnist"
     seed = args.seed if args.seed is not None else trainedWith.get("seed", 0)
-    invert = args.invert or trainedWith.get("invert") or "auto"
-    if dataset == "fake":
-        raise UserError("the run trained on --dataset fake: random noise has no classes "
-                        "to score; pass --dataset and --data-dir of real images")
+    disc = build_discriminator(args.checkpoint, saved, DEVICE) if args.rejection else None
     log(f"[INFO] scoring the {description} on {describe(DEVICE)}")
 
-    imageSet = load_dataset(dataset, dataDir, allowDownload=not args.no_download, log=log,
-                            invert=invert)
-    log(f"[INFO] real images: {len(imageSet):,} from {imageSet.source}")
+    imageSet, trainedOn = load_training_data(trainedWith, args.data_dir, args.dataset, args.invert,
+                                             allowDownload=not args.no_download, log=log)
     if not metrics.can_score(imageSet):
         raise UserError(f"cannot score {imageSet.source}: {metrics.why_not_scorable(imageSet)}")
-
-    trainedOn = imageSet.head(trainedWith.get("limit")).images     # the GAN's training images
     scorer = metrics.Scorer(imageSet, seed=seed, device=DEVICE, num=args.num, log=log,
                             trainedOn=trainedOn)
     scores, images, nearest = scorer.score(gen, nearest=True)
     for line in metrics.summary(scores):
         log("[RESULT] " + line)
+    if args.rejection:
+        # the same generator, the samples kept by discriminator rejection sampling
+        logits = calibrate(disc, gen, scorer.split.heldOutImages, DEVICE, seed,
+                           args.calibration_steps, log=log)
+        sampler = RejectionSampler(gen, logits, DEVICE, seed + 1,
+                                   gammaPercentile=args.gamma_percentile)
+        kept, numbers = sampler.sample(args.num)
+        rejection = {**scorer.score_images(kept), **numbers}
+        log(f"[RESULT] with discriminator rejection sampling ({numbers['acceptance_rate']:.1%} of "
+            f"{numbers['draws']:,} samples kept):")
+        for line in metrics.summary(rejection):
+            log("[RESULT]   " + line)
+        log(f"[RESULT] FLD {scores['fld']:.3f} -> {rejection['fld']:.3f} "
+            f"({rejection['fld'] / scores['fld'] - 1:+.1%}), recall {scores['recall']:.3f} -> "
+            f"{rejection['recall']:.3f}")
+        scores["rejection"] = rejection
     if args.nearest:
         write_image(args.nearest, nearest_montage(images, trainedOn, nearest))
         log(f"[INFO] wrote {args.nearest}: the {NEAREST_PAIRS} samples closest to a training "

@@ -2,20 +2,30 @@
 # python generate.py --checkpoint output/checkpoint.pt --output samples.png
 # python generate.py --checkpoint output/generator.pth --output samples.png \
 #     --num 100 --individual digits/ --interpolate walk.gif
+# python generate.py --checkpoint output/checkpoint.pt --output sevens.png --digit 7
+# python generate.py --checkpoint output/checkpoint.pt --output kept.png --rejection
+# python generate.py --checkpoint output/checkpoint.pt --output walk.png --morph 3 8
 
 """Draw new digits from a trained generator: a montage, one PNG per digit,
-and a GIF walking the latent space."""
+a GIF walking the latent space; optionally only the samples the
+discriminator keeps (rejection sampling), or only one digit."""
 
 import argparse
 import os
 import sys
 
 from pyimagesearch import sampling, visualize
-from pyimagesearch.checkpoint import build_generator
+from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
+                                      training_arguments)
+from pyimagesearch.data import load_training_data
 from pyimagesearch.device import DEVICES, describe, select_device
-from pyimagesearch.errors import one_line_errors
+from pyimagesearch.errors import UserError, one_line_errors
+from pyimagesearch.evaluator import load_or_train, split_real
 from pyimagesearch.files import write_image
-from pyimagesearch.options import check_writable_file, positive_int, random_seed
+from pyimagesearch.options import (add_real_image_options, add_rejection_options,
+                                   check_writable_file, confidence, positive_int, random_seed)
+from pyimagesearch.rejection import (MIN_CONFIDENCE, DigitSelector, RejectionSampler, calibrate,
+                                     morph)
 
 MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
 
@@ -46,7 +56,27 @@ def build_arg_parser():
         help="random points each cell of the walk visits (default: 5)")
     ap.add_argument("--steps", type=positive_int, default=12,
         help="frames from one point of the walk to the next (default: 12)")
+    add_rejection_options(ap, "keep only the samples")
+    ap.add_argument("--digit", default=None, metavar="CLASS",
+        help="keep only samples the evaluator labels CLASS (0-9 for MNIST, a class "
+             "name or number for other data) (default: any)")
+    ap.add_argument("--min-confidence", type=confidence, default=MIN_CONFIDENCE,
+        help="with --digit or --morph: the evaluator's least probability for CLASS "
+             f"(default: {MIN_CONFIDENCE})")
+    ap.add_argument("--morph", nargs=2, metavar=("A", "B"), default=None,
+        help="also write OUTPUT-morph-A-B.gif: a spherical walk from a confident A "
+             "to a confident B (default: off)")
+    add_real_image_options(ap, "for --rejection, --digit, --morph")
     return ap
+
+
+def label_of(name, classes):
+    """The label of a class given by name or number, or UserError."""
+    if name in classes:
+        return classes.index(name)
+    if name.isdigit() and int(name) < len(classes):
+        return int(name)
+    raise UserError(f"no class {name!r}: the classes are {', '.join(classes)}")
 
 
 @one_line_errors
@@ -57,6 +87,8 @@ def main(argv=None):
         ap.error(f"argument --num: at most {MAX_NUM:,} (a {MAX_NUM ** 0.5:.0f}x"
                  f"{MAX_NUM ** 0.5:.0f} montage), got {args.num:,}")
     check_writable_file(ap, "--output", args.output, ".png")
+    if args.rejection and args.digit:
+        ap.error("argument --digit: not with --rejection (choose one way of selecting)")
     if args.interpolate:
         check_writable_file(ap, "--interpolate", args.interpolate, ".gif")
     if args.individual and os.path.exists(args.individual) and not os.path.isdir(args.individual):
@@ -66,14 +98,53 @@ def main(argv=None):
     except ValueError as e:
         ap.error(f"argument --device: {e}")
 
-    gen, description = build_generator(args.checkpoint, args.weights, DEVICE)
+    saved = load(args.checkpoint)
+    gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
+    disc = build_discriminator(args.checkpoint, saved, DEVICE) if args.rejection else None
     print(f"[INFO] {description}, on {describe(DEVICE)}")
-
-    # the montage: --num digits from --seed
     noiseDim = gen.ct1.in_channels            # 100 for the article's generator
-    images = sampling.generate(gen, sampling.noise(args.num, args.seed, noiseDim), DEVICE)
+
+    if args.rejection or args.digit or args.morph:
+        trained = training_arguments(saved, args.checkpoint)
+        imageSet, _ = load_training_data(trained, args.data_dir, args.dataset, args.invert,
+                                         allowDownload=not args.no_download)
+        split = split_real(imageSet, trained.get("seed", 0))
+    if args.digit or args.morph:
+        if imageSet.classes is None:
+            raise UserError(f"--digit and --morph need classes: {imageSet.source} has no class "
+                            "subfolders")
+        labels = [label_of(name, imageSet.classes) for name in ([args.digit] if args.digit else [])
+                  + (args.morph or [])]
+        model, _, _ = load_or_train(split, trained.get("seed", 0), DEVICE)
+        selector = DigitSelector(gen, model, DEVICE, args.seed)
+
+    # the montage: --num digits from --seed, all or only those kept
+    if args.rejection:
+        logits = calibrate(disc, gen, split.heldOutImages, DEVICE, args.seed,
+                           args.calibration_steps)
+        images, numbers = RejectionSampler(gen, logits, DEVICE, args.seed,
+                                           gammaPercentile=args.gamma_percentile).sample(args.num)
+        print(f"[INFO] rejection sampling kept {numbers['acceptance_rate']:.1%} of "
+              f"{numbers['draws']:,} samples (gamma {numbers['gamma']:.3f})")
+    elif args.digit:
+        images, _, numbers = selector.sample(labels[0], args.num, args.min_confidence)
+        print(f"[INFO] {numbers['acceptance_rate']:.1%} of {numbers['draws']:,} samples are a "
+              f"{args.digit} with probability {args.min_confidence:g} or more")
+    else:
+        images = sampling.generate(gen, sampling.noise(args.num, args.seed, noiseDim), DEVICE)
+    if args.morph:
+        (_, zA, _), (_, zB, _) = (selector.sample(label, 1, args.min_confidence)
+                                  for label in labels[-2:])
+        walk = morph(gen, zA, zB, 4 * args.steps, DEVICE)            # (frames, 1, 28, 28)
     write_image(args.output, visualize.build_montage(images))
     print(f"[INFO] wrote {args.num} digits to {args.output}")
+    if args.morph:
+        path = f"{args.output[:-4]}-morph-{args.morph[0]}-{args.morph[1]}.gif"
+        frames = [visualize.build_montage(frame[None]) for frame in walk]
+        frames = [f.repeat(4, axis=0).repeat(4, axis=1) for f in frames]     # 112x112
+        visualize.write_gif_frames(frames + frames[-2:0:-1], path, duration=60)   # and back
+        print(f"[INFO] wrote a {len(walk)}-frame walk from a {args.morph[0]} to a "
+              f"{args.morph[1]}, and back, to {path}")
 
     if args.individual:
         os.makedirs(args.individual, exist_ok=True)

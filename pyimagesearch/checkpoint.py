@@ -164,3 +164,21 @@ def build_generator(path, which="auto", device="cpu", loaded=None):
         first = str(e).splitlines()[0] if str(e) else "mismatch"
         raise CheckpointError(f"{path}: weights do not fit the article's Generator ({first})") from None
     return gen.to(device).eval(), description
+
+
+def build_discriminator(path, loaded=None, device="cpu"):
+    """The article's Discriminator with the weights of a checkpoint.pt
+    (a generator.pth holds none: CheckpointError says so)."""
+    from .dcgan import Discriminator
+
+    obj = load(path) if loaded is None else loaded
+    if not (isinstance(obj, dict) and "generator" in obj):
+        raise CheckpointError(f"{path}: holds a generator's weights only; the discriminator "
+                              "is in the run's checkpoint.pt (pass that instead)")
+    disc = Discriminator(depth=1)
+    try:
+        disc.load_state_dict(Checkpoint.from_dict(obj, path).discriminator, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0] if str(e) else "mismatch"
+        raise CheckpointError(f"{path}: its discriminator does not fit the article's ({first})") from None
+    return disc.to(device).eval()

@@ -373,3 +373,19 @@ class DeviceLoader:
             index = index[self.rank::self.worldSize].to(self.images.device)
             x = self.transform(self.images[index])             # (bs, 1, 28, 28) in [-1, 1]
             yield x.contiguous(memory_format=self.memoryFormat), self.labels[index]
+
+
+def load_training_data(trained, dataDir=None, dataset=None, invert=None, allowDownload=True,
+                       log=print):
+    """The real images of a saved run: its checkpoint's arguments `trained`
+    (a dict, {} for weights alone) unless given here. Returns (ImageSet, the
+    GAN's own training images: its first --limit)."""
+    dataset = dataset or trained.get("dataset") or "mnist"
+    if dataset == "fake":
+        raise DataError("the run trained on --dataset fake: random noise has no classes to "
+                        "score or select; pass --dataset and --data-dir of real images")
+    imageSet = load_dataset(dataset, dataDir or trained.get("data_dir") or "data",
+                            allowDownload=allowDownload, log=log,
+                            invert=invert or trained.get("invert") or "auto")
+    log(f"[INFO] real images: {len(imageSet):,} from {imageSet.source}")
+    return imageSet, imageSet.head(trained.get("limit")).images

@@ -5,7 +5,7 @@ types the scripts share."""
 import argparse
 import os
 
-from .data import DATASETS
+from .data import DATASETS, SCORABLE
 from .folder import INVERT_CHOICES
 from .device import DEVICES
 
@@ -23,36 +23,48 @@ SHAPING = ("batch_size", "dataset", "limit", "seed", "ema", "invert")
 PER_INVOCATION = ("output", "resume", "overwrite", "stop_after")
 
 
+def _number(text, convert, ok, expected):
+    """argparse type: `text` converted, or argparse's usage error saying
+    what was `expected`."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text}")
+    return value
+
+
 def positive_int(text):
     """argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+    return _number(text, int, lambda v: v >= 1, "a positive integer")
+
+
+def nonnegative_int(text):
+    """argparse type: an integer of at least 0."""
+    return _number(text, int, lambda v: v >= 0, "0 or a positive integer")
 
 
 def eval_samples(text):
     """argparse type: how many samples to score, at least MIN_EVAL_SAMPLES."""
-    value = positive_int(text)
-    if value < MIN_EVAL_SAMPLES:
-        raise argparse.ArgumentTypeError(
-            f"at least {MIN_EVAL_SAMPLES} (twice the evaluator's 128 feature dimensions) "
-            f"for a meaningful FLD, got {value}")
-    return value
+    return _number(text, int, lambda v: v >= MIN_EVAL_SAMPLES,
+                   f"at least {MIN_EVAL_SAMPLES} (twice the evaluator's 128 feature "
+                   "dimensions) for a meaningful FLD")
+
+
+def percentile(text):
+    """argparse type: a number from 0 to 100."""
+    return _number(text, float, lambda v: 0 <= v <= 100, "a number from 0 to 100")
+
+
+def confidence(text):
+    """argparse type: a probability in (0, 1]."""
+    return _number(text, float, lambda v: 0 < v <= 1, "a probability in (0, 1]")
 
 
 def random_seed(text):
     """argparse type: a random seed, 0 to 2**63 - 1 (what torch accepts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1, got {text}")
-    return value
+    return _number(text, int, lambda v: 0 <= v <= MAX_SEED, "an integer from 0 to 2**63 - 1")
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -183,3 +195,33 @@ def check_writable_file(ap, option, path, suffix):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         ap.error(f"argument {option}: the folder {folder} does not exist")
+
+
+def add_real_image_options(ap, why):
+    """--data-dir, --dataset, --invert, --no-download for the scripts that
+    need the real images of a saved run (by default the run's own)."""
+    group = ap.add_argument_group(f"the real images ({why}; default: the training run's, "
+                                  "read from a checkpoint.pt)")
+    group.add_argument("--data-dir", default=None,
+        help="as for dcgan_mnist.py (default: the run's; else data)")
+    group.add_argument("--dataset", choices=SCORABLE, default=None,
+        help="as for dcgan_mnist.py (default: the run's; else mnist)")
+    group.add_argument("--invert", choices=INVERT_CHOICES, default=None,
+        help="as for dcgan_mnist.py (default: the run's; else auto)")
+    group.add_argument("--no-download", action="store_true",
+        help="never use the network (default: download when missing)")
+
+
+def add_rejection_options(ap, what):
+    """--rejection and its two settings (pyimagesearch/rejection.py)."""
+    from .rejection import CALIBRATION_STEPS, GAMMA_PERCENTILE
+
+    ap.add_argument("--rejection", action="store_true",
+        help=f"{what} discriminator rejection sampling (needs a checkpoint.pt; "
+             "docs/rejection.md) (default: off)")
+    ap.add_argument("--calibration-steps", type=nonnegative_int, default=CALIBRATION_STEPS,
+        help="with --rejection: batches the discriminator is trained on, G fixed, "
+             f"before Platt scaling (default: {CALIBRATION_STEPS})")
+    ap.add_argument("--gamma-percentile", type=percentile, default=GAMMA_PERCENTILE,
+        help="with --rejection: the shift gamma as a percentile of F(x) over the "
+             f"burn-in samples; higher keeps fewer (default: {GAMMA_PERCENTILE:g})")

@@ -40,7 +40,7 @@ import torch
 
 from . import distributed, files, metrics, options, visualize
 from .checkpoint import Checkpoint, CheckpointError, capture_rng, load_checkpoint, restore_rng
-from .data import DataError, DeviceLoader, load_dataset
+from .data import DataError, DeviceLoader, load_dataset, warn
 from .device import Autocast, describe, fused_adam, memory_format, select_device
 from .ema import GeneratorEMA
 from .errors import UserError
@@ -59,6 +59,10 @@ GIF = "output.gif"
 # every file a training run writes into its output folder, and its montages
 RUN_FILES = (CHECKPOINT, GENERATOR, GENERATOR_EMA, GENERATOR_BEST, RUN_JSON, HISTORY,
              LOSSES_PLOT, METRICS, GIF)
+# for the embedded default's advice: the article's data, and the speed of the
+# script on 2 CPU cores (docs/speed.md: 720-810 images/s on the machines here)
+ARTICLE_IMAGES = 70_000
+CPU_IMAGES_PER_SECOND = 750
 # the signs of a failing run that earn a [WARNING] (docs/quality.md)
 D_WON = 0.02            # epoch mean of D(G(z)) below this: the discriminator has won
 COLLAPSE_DROP = 0.3     # classes_covered falling by this share of the classes (at least 2)
@@ -81,6 +85,22 @@ def versions():
     return {"python": platform.python_version(), "torch": str(torch.__version__),
             "torchvision": str(torchvision.__version__), "numpy": numpy.__version__,
             "opencv": cv2.__version__}
+
+
+def embedded_default_advice(numImages, batchSize, epochs):
+    """What to expect from the embedded default, and what to do about it:
+    the updates this run makes against the article's, and the --epochs
+    that makes as many (with its time on 2 CPU cores, docs/embedded.md)."""
+    steps = math.ceil(numImages / batchSize)
+    updates = steps * epochs
+    articleUpdates = math.ceil(ARTICLE_IMAGES / 128) * 20
+    matching = math.ceil(articleUpdates / steps)
+    minutes = matching * numImages / CPU_IMAGES_PER_SECOND / 60
+    return [f"What to expect: {epochs} epochs of {numImages:,} digits make {updates:,} updates of the",
+            f"networks; the article's 20 epochs of {ARTICLE_IMAGES:,} make {articleUpdates:,}. Expect",
+            "blurred, partly unreadable digits from this run (docs/embedded.md shows both).",
+            f"As many updates as the article: --epochs {matching} (about {minutes:.0f} minutes on 2 CPU",
+            "cores, a few minutes on a GPU), or give it the full MNIST with --data-dir."]
 
 
 def discriminator_won(meanDGz, bestEpoch=None):
@@ -272,6 +292,9 @@ class TrainingRun:
                             f"({saved['num_train_images']:,} from {saved['data_source']}); "
                             f"this time they are {len(data):,} from {data.source}")
         self.data = data
+        if data.fallback and self.main and not self.checkpoint:
+            warn(embedded_default_advice(len(data), args["batch_size"] * self.ctx.worldSize,
+                                         args["epochs"]))
         self.evaluating = bool(args["eval_every"])
         if self.evaluating and not metrics.can_score(self.fullData):
             self.evaluating = False
@@ -515,6 +538,7 @@ class TrainingRun:
             if not record["replicas_identical"]:
                 raise SystemExit("[ERROR] the generator's weights differ between processes")
         if not self.main:
+            distributed.barrier(self.ctx)    # leave together: see the end of this method
             return
         written = []
         if record["montages"]:
@@ -538,6 +562,9 @@ class TrainingRun:
         written += [HISTORY, LOSSES_PLOT, CHECKPOINT] + ([METRICS] if record["metrics"] else [])
         written.append(RUN_JSON)
         print(f"[INFO] {', '.join(written[:-1])} and {written[-1]} are in {self.output}")
+        # the other processes wait here while this one writes, so that none tears
+        # down its half of the process group while another still uses it
+        distributed.barrier(self.ctx)
 
     # ------------------------------------------------------------ how it ends
 

@@ -29,9 +29,17 @@ def load(path):
     return torch.load(path, weights_only=True)
 
 
-def test_two_processes_train_one_model(tmp_path, tiny_data):
-    out = tmp_path / "ddp"
-    result = torchrun(out, tiny_data, "-e", "2", "-b", "16")
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory):
+    """Two processes, 2 epochs on a tiny folder: (data, output, result)."""
+    root = tmp_path_factory.mktemp("ddp")
+    data = make_idx_folder(root / "data")
+    result = torchrun(root / "ddp", data, "-e", "2", "-b", "16")
+    return data, root / "ddp", result
+
+
+def test_two_processes_train_one_model(two_process_run):
+    _, out, result = two_process_run
     assert result.returncode == 0, result.stderr[-3000:]
     # one log: each [INFO] line once, from the first process only
     assert result.stdout.count("[INFO] starting epoch 1 of 2...") == 1
@@ -51,9 +59,9 @@ def test_two_processes_train_one_model(tmp_path, tiny_data):
     assert not torch.equal(saved["rng"][0]["noise"], saved["rng"][1]["noise"])
 
 
-def test_resume_under_torchrun_is_exact(tmp_path, tiny_data):
-    whole, parts = tmp_path / "whole", tmp_path / "parts"
-    uninterrupted = torchrun(whole, tiny_data, "-e", "2", "-b", "16")
+def test_resume_under_torchrun_is_exact(tmp_path, two_process_run):
+    tiny_data, whole, uninterrupted = two_process_run
+    parts = tmp_path / "parts"
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
     first = torchrun(parts, tiny_data, "-e", "2", "-b", "16", "--stop-after", "1")
     assert first.returncode == 0, first.stderr[-3000:]

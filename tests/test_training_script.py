@@ -190,9 +190,13 @@ def test_the_scripts_batch_loop_is_the_articles_math(tmp_path):
 @pytest.mark.gpu
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [[], ["--amp"]])
-def test_on_a_gpu_a_stopped_run_resumes_bit_exactly(tmp_path, tiny_data, extra):
+def test_on_a_gpu_a_stopped_run_resumes_the_same_training(tmp_path, tiny_data, extra):
     """The CUDA path (data on the GPU, cuDNN, fused Adam, bf16 with --amp):
-    2 epochs in one go and 1 + 1 with --resume give the same weights."""
+    2 epochs in one go and 1 + 1 with --resume give the same weights up to
+    cuDNN's summation order (measured on an H100: at most 9.3e-4 apart; on
+    the CPU, the same data trained with another seed ends 0.14 apart and one
+    epoch fewer 0.25 apart, so 1e-2 still catches a resume that went wrong).
+    docs/speed.md says why a GPU resume is not bit-exact."""
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     common = ["-e", "2", "-b", "16", "--device", "cuda", *extra]
     assert train(whole, tiny_data, *common).returncode == 0
@@ -202,4 +206,7 @@ def test_on_a_gpu_a_stopped_run_resumes_bit_exactly(tmp_path, tiny_data, extra):
     assert "cuda" in json.loads((parts / "run.json").read_text())["device"]
     a = torch.load(whole / "generator.pth", weights_only=True)
     b = torch.load(parts / "generator.pth", weights_only=True)
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    worst = max((a[k].double() - b[k].double()).abs().max().item()
+                for k in a if a[k].is_floating_point())
+    assert all(torch.equal(a[k], b[k]) for k in a if not a[k].is_floating_point())
+    assert worst < 1e-2, f"largest difference {worst:.3g}"
