@@ -22,9 +22,9 @@ from pyimagesearch.data import load_training_data, to_pixels
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, one_line_errors
 from pyimagesearch.files import write_image
-from pyimagesearch.options import (MIN_EVAL_SAMPLES, add_real_image_options, add_rejection_options,
+from pyimagesearch.options import (MIN_EVAL_SAMPLES, add_real_image_options, add_sampler_options,
                                    check_writable_file, eval_samples, random_seed)
-from pyimagesearch.rejection import RejectionSampler, calibrate
+from pyimagesearch.rejection import better_samples
 from pyimagesearch.visualize import build_montage
 
 
@@ -44,7 +44,7 @@ def build_arg_parser():
     ap.add_argument("--nearest", metavar="PNG", default=None,
         help="also write a montage of the generated digits closest to a training "
              "image, each beside that image (default: off)")
-    add_rejection_options(ap, "also score")
+    add_sampler_options(ap, "also score")
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
         help="which generator of a checkpoint: its EMA copy or the trained one; "
              "auto = EMA when there is one (default: auto)")
@@ -83,7 +83,8 @@ def main(argv=None):
     gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
     trainedWith = training_arguments(saved, args.checkpoint)
     seed = args.seed if args.seed is not None else trainedWith.get("seed", 0)
-    disc = build_discriminator(args.checkpoint, saved, DEVICE) if args.rejection else None
+    sampler = "rejection" if args.rejection else "langevin" if args.langevin else None
+    disc = build_discriminator(args.checkpoint, saved, DEVICE) if sampler else None
     log(f"[INFO] scoring the {description} on {describe(DEVICE)}")
 
     imageSet, trainedOn = load_training_data(trainedWith, args.data_dir, args.dataset, args.invert,
@@ -95,22 +96,18 @@ def main(argv=None):
     scores, images, nearest = scorer.score(gen, nearest=True)
     for line in metrics.summary(scores):
         log("[RESULT] " + line)
-    if args.rejection:
-        # the same generator, the samples kept by discriminator rejection sampling
-        logits = calibrate(disc, gen, scorer.split.heldOutImages, DEVICE, seed,
-                           args.calibration_steps, log=log)
-        sampler = RejectionSampler(gen, logits, DEVICE, seed + 1,
-                                   gammaPercentile=args.gamma_percentile)
-        kept, numbers = sampler.sample(args.num)
-        rejection = {**scorer.score_images(kept), **numbers}
-        log(f"[RESULT] with discriminator rejection sampling ({numbers['acceptance_rate']:.1%} of "
-            f"{numbers['draws']:,} samples kept):")
-        for line in metrics.summary(rejection):
+    if sampler:
+        # the same generator, sampled with the discriminator's help
+        chosen, numbers, what = better_samples(args, gen, disc, scorer.split.heldOutImages,
+                                               DEVICE, seed, args.num, log=log)
+        better = {**scorer.score_images(chosen), **numbers}
+        log(f"[RESULT] with {what}:")
+        for line in metrics.summary(better):
             log("[RESULT]   " + line)
-        log(f"[RESULT] FLD {scores['fld']:.3f} -> {rejection['fld']:.3f} "
-            f"({rejection['fld'] / scores['fld'] - 1:+.1%}), recall {scores['recall']:.3f} -> "
-            f"{rejection['recall']:.3f}")
-        scores["rejection"] = rejection
+        log(f"[RESULT] FLD {scores['fld']:.3f} -> {better['fld']:.3f} "
+            f"({better['fld'] / scores['fld'] - 1:+.1%}), recall {scores['recall']:.3f} -> "
+            f"{better['recall']:.3f}")
+        scores[sampler] = better
     if args.nearest:
         write_image(args.nearest, nearest_montage(images, trainedOn, nearest))
         log(f"[INFO] wrote {args.nearest}: the {NEAREST_PAIRS} samples closest to a training "

@@ -4,11 +4,13 @@
 #     --num 100 --individual digits/ --interpolate walk.gif
 # python generate.py --checkpoint output/checkpoint.pt --output sevens.png --digit 7
 # python generate.py --checkpoint output/checkpoint.pt --output kept.png --rejection
+# python generate.py --checkpoint output/checkpoint.pt --output moved.png --langevin
 # python generate.py --checkpoint output/checkpoint.pt --output walk.png --morph 3 8
 
 """Draw new digits from a trained generator: a montage, one PNG per digit,
 a GIF walking the latent space; optionally only the samples the
-discriminator keeps (rejection sampling), or only one digit."""
+discriminator keeps (rejection sampling), samples it moved (latent
+Langevin), or only one digit."""
 
 import argparse
 import os
@@ -22,10 +24,9 @@ from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, one_line_errors
 from pyimagesearch.evaluator import load_or_train, split_real
 from pyimagesearch.files import write_image
-from pyimagesearch.options import (add_real_image_options, add_rejection_options,
+from pyimagesearch.options import (add_real_image_options, add_sampler_options,
                                    check_writable_file, confidence, positive_int, random_seed)
-from pyimagesearch.rejection import (MIN_CONFIDENCE, DigitSelector, RejectionSampler, calibrate,
-                                     morph)
+from pyimagesearch.rejection import MIN_CONFIDENCE, DigitSelector, better_samples, morph
 
 MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
 
@@ -56,7 +57,7 @@ def build_arg_parser():
         help="random points each cell of the walk visits (default: 5)")
     ap.add_argument("--steps", type=positive_int, default=12,
         help="frames from one point of the walk to the next (default: 12)")
-    add_rejection_options(ap, "keep only the samples")
+    add_sampler_options(ap, "draw")
     ap.add_argument("--digit", default=None, metavar="CLASS",
         help="keep only samples the evaluator labels CLASS (0-9 for MNIST, a class "
              "name or number for other data) (default: any)")
@@ -66,7 +67,7 @@ def build_arg_parser():
     ap.add_argument("--morph", nargs=2, metavar=("A", "B"), default=None,
         help="also write OUTPUT-morph-A-B.gif: a spherical walk from a confident A "
              "to a confident B (default: off)")
-    add_real_image_options(ap, "for --rejection, --digit, --morph")
+    add_real_image_options(ap, "for --rejection, --langevin, --digit, --morph")
     return ap
 
 
@@ -87,8 +88,10 @@ def main(argv=None):
         ap.error(f"argument --num: at most {MAX_NUM:,} (a {MAX_NUM ** 0.5:.0f}x"
                  f"{MAX_NUM ** 0.5:.0f} montage), got {args.num:,}")
     check_writable_file(ap, "--output", args.output, ".png")
-    if args.rejection and args.digit:
-        ap.error("argument --digit: not with --rejection (choose one way of selecting)")
+    discriminatorSampler = args.rejection or args.langevin
+    if discriminatorSampler and args.digit:
+        ap.error(f"argument --digit: not with --{'rejection' if args.rejection else 'langevin'} "
+                 "(choose one way of selecting)")
     if args.interpolate:
         check_writable_file(ap, "--interpolate", args.interpolate, ".gif")
     if args.individual and os.path.exists(args.individual) and not os.path.isdir(args.individual):
@@ -100,11 +103,11 @@ def main(argv=None):
 
     saved = load(args.checkpoint)
     gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
-    disc = build_discriminator(args.checkpoint, saved, DEVICE) if args.rejection else None
+    disc = build_discriminator(args.checkpoint, saved, DEVICE) if discriminatorSampler else None
     print(f"[INFO] {description}, on {describe(DEVICE)}")
     noiseDim = gen.ct1.in_channels            # 100 for the article's generator
 
-    if args.rejection or args.digit or args.morph:
+    if discriminatorSampler or args.digit or args.morph:
         trained = training_arguments(saved, args.checkpoint)
         imageSet, _ = load_training_data(trained, args.data_dir, args.dataset, args.invert,
                                          allowDownload=not args.no_download)
@@ -119,13 +122,10 @@ def main(argv=None):
         selector = DigitSelector(gen, model, DEVICE, args.seed)
 
     # the montage: --num digits from --seed, all or only those kept
-    if args.rejection:
-        logits = calibrate(disc, gen, split.heldOutImages, DEVICE, args.seed,
-                           args.calibration_steps)
-        images, numbers = RejectionSampler(gen, logits, DEVICE, args.seed,
-                                           gammaPercentile=args.gamma_percentile).sample(args.num)
-        print(f"[INFO] rejection sampling kept {numbers['acceptance_rate']:.1%} of "
-              f"{numbers['draws']:,} samples (gamma {numbers['gamma']:.3f})")
+    if discriminatorSampler:
+        images, _, what = better_samples(args, gen, disc, split.heldOutImages, DEVICE, args.seed,
+                                         args.num)
+        print(f"[INFO] {what}")
     elif args.digit:
         images, _, numbers = selector.sample(labels[0], args.num, args.min_confidence)
         print(f"[INFO] {numbers['acceptance_rate']:.1%} of {numbers['draws']:,} samples are a "

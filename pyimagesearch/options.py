@@ -3,6 +3,7 @@
 types the scripts share."""
 
 import argparse
+import math
 import os
 
 from .data import DATASETS, SCORABLE
@@ -212,16 +213,34 @@ def add_real_image_options(ap, why):
         help="never use the network (default: download when missing)")
 
 
-def add_rejection_options(ap, what):
-    """--rejection and its two settings (pyimagesearch/rejection.py)."""
-    from .rejection import CALIBRATION_STEPS, GAMMA_PERCENTILE
+def positive_float(text):
+    """argparse type: a number above 0."""
+    return _number(text, float, lambda v: v > 0 and math.isfinite(v), "a number above 0")
 
-    ap.add_argument("--rejection", action="store_true",
-        help=f"{what} discriminator rejection sampling (needs a checkpoint.pt; "
-             "docs/rejection.md) (default: off)")
-    ap.add_argument("--calibration-steps", type=nonnegative_int, default=CALIBRATION_STEPS,
-        help="with --rejection: batches the discriminator is trained on, G fixed, "
-             f"before Platt scaling (default: {CALIBRATION_STEPS})")
-    ap.add_argument("--gamma-percentile", type=percentile, default=GAMMA_PERCENTILE,
+
+def add_sampler_options(ap, what):
+    """--rejection or --langevin, and their settings
+    (pyimagesearch/rejection.py, docs/rejection.md). `what`: what the
+    script does with their samples ("draw", "also score")."""
+    from .rejection import (CALIBRATION_STEPS, GAMMA_PERCENTILE, LANGEVIN_CALIBRATION_STEPS,
+                            LANGEVIN_STEP_SIZE, LANGEVIN_STEPS)
+
+    group = ap.add_argument_group("samplers that use the discriminator (need a checkpoint.pt)")
+    which = group.add_mutually_exclusive_group()
+    which.add_argument("--rejection", action="store_true",
+        help=f"{what} the samples discriminator rejection sampling keeps (default: off)")
+    which.add_argument("--langevin", action="store_true",
+        help=f"{what} samples moved in the latent space by Langevin steps on the "
+             "discriminator's verdict, the one sampler that lowered FLD here "
+             "(default: off)")
+    group.add_argument("--calibration-steps", type=nonnegative_int, default=None,
+        help="batches the discriminator is trained on, G fixed, before Platt "
+             f"scaling (default: {CALIBRATION_STEPS} with --rejection, "
+             f"{LANGEVIN_CALIBRATION_STEPS} with --langevin)")
+    group.add_argument("--gamma-percentile", type=percentile, default=GAMMA_PERCENTILE,
         help="with --rejection: the shift gamma as a percentile of F(x) over the "
              f"burn-in samples; higher keeps fewer (default: {GAMMA_PERCENTILE:g})")
+    group.add_argument("--langevin-steps", type=positive_int, default=LANGEVIN_STEPS,
+        help=f"with --langevin: how many steps (default: {LANGEVIN_STEPS})")
+    group.add_argument("--langevin-step-size", type=positive_float, default=LANGEVIN_STEP_SIZE,
+        help=f"with --langevin: the step size (default: {LANGEVIN_STEP_SIZE:g})")

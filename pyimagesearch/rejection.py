@@ -23,6 +23,11 @@ p_data exactly. In practice (their Algorithm 1), with the choices made here:
    percentile of F over the burn-in samples (Azadi et al. set it
    dynamically from a percentile of F); the higher, the fewer are kept.
 
+Latent Langevin (Che et al. 2020, `latent_langevin`) moves every sample
+instead of dropping some: on this project's digits it is the sampler that
+lowered FLD (docs/rejection.md). `better_samples` runs either for the
+scripts' --rejection and --langevin.
+
 Choosing the digit: the project's evaluator labels every sample; with
 `--digit D` only samples it calls D with probability at least
 `minConfidence` are kept. (An FLD computed with the same evaluator on
@@ -46,6 +51,10 @@ CALIBRATION_BATCH = 128
 BURN_IN = 10_000
 GAMMA_PERCENTILE = 50.0
 MIN_CONFIDENCE = 0.9
+# latent Langevin: the best setting of docs/rejection.md's sweep
+LANGEVIN_STEPS = 50
+LANGEVIN_STEP_SIZE = 0.01
+LANGEVIN_CALIBRATION_STEPS = 1000
 MAX_DRAWS = 1_000_000          # samples drawn at most for one request
 BATCH = 1000
 
@@ -212,6 +221,31 @@ def latent_langevin(gen, logits, device, seed, num, steps=100, stepSize=0.01):
             z = (z - stepSize / 2 * grad + stepSize ** 0.5 * kick).detach()
         out.append(sampling.generate(gen, z, device))
     return torch.cat(out), {"draws": num, "acceptance_rate": 1.0}
+
+
+def better_samples(args, gen, disc, realImages, device, seed, num, log=print):
+    """`num` samples of --rejection or --langevin (args: the options
+    options.add_sampler_options adds): the discriminator calibrated on
+    realImages (uint8, from `seed`), then the sampler (from seed + 1).
+    Returns (images in [-1, 1], numbers for JSON, a phrase saying what was
+    done); TooFewAccepted when DRS keeps too few."""
+    steps = args.calibration_steps
+    if steps is None:
+        steps = LANGEVIN_CALIBRATION_STEPS if args.langevin else CALIBRATION_STEPS
+    logits = calibrate(disc, gen, realImages, device, seed, steps, log=log)
+    if args.langevin:
+        images, _ = latent_langevin(gen, logits, device, seed + 1, num,
+                                    args.langevin_steps, args.langevin_step_size)
+        numbers = {"steps": args.langevin_steps, "step_size": args.langevin_step_size}
+        what = (f"latent Langevin sampling ({args.langevin_steps} steps of "
+                f"{args.langevin_step_size:g})")
+    else:
+        sampler = RejectionSampler(gen, logits, device, seed + 1,
+                                   gammaPercentile=args.gamma_percentile)
+        images, numbers = sampler.sample(num)
+        what = (f"discriminator rejection sampling ({numbers['acceptance_rate']:.1%} of "
+                f"{numbers['draws']:,} samples kept, gamma {numbers['gamma']:.3f})")
+    return images, {**numbers, "calibration_steps": steps}, what
 
 
 def acceptance_message(accepted, draws, num, maxDraws):

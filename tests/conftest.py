@@ -64,6 +64,16 @@ def make_idx_folder(folder, train=64, test=32, gz=True, layout="flat", seed=0):
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_in_a_scratch_folder(tmp_path_factory):
+    """The evaluator's and the folder decoder's caches go to a folder of
+    the test session, never to the user's ~/.cache (a test that wants its
+    own sets DCGAN_CACHE itself)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DCGAN_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture
 def tiny_data(tmp_path):
     """A flat folder of 64 training and 32 test images, gzipped."""

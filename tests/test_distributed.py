@@ -16,8 +16,16 @@ from conftest import ROOT, make_idx_folder, train
 pytestmark = pytest.mark.slow         # every test here starts several processes
 
 
+def job_env(folder):
+    """torchrun's environment; its scratch folders (torchelastic_*) go under
+    the test's own folder, not /tmp, so that they go with it."""
+    scratch = os.path.join(folder, "scratch")
+    os.makedirs(scratch, exist_ok=True)
+    return dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", TMPDIR=scratch)
+
+
 def torchrun(output, data, *extra, nproc=2, timeout=300):
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    env = job_env(os.path.dirname(output))
     return subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone",
          f"--nproc-per-node={nproc}", "dcgan_mnist.py", "--output", str(output),
@@ -77,7 +85,7 @@ def test_resume_under_torchrun_is_exact(tmp_path, two_process_run):
 
 def test_a_failed_process_takes_the_job_down(tmp_path):
     data = make_idx_folder(tmp_path / "data", train=2000, test=0)
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    env = job_env(tmp_path)
     job = subprocess.Popen(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
          "dcgan_mnist.py", "--output", str(tmp_path / "o"), "--data-dir", str(data),

@@ -10,8 +10,8 @@ from torch import nn
 
 from conftest import make_idx_folder, run_script, train
 from pyimagesearch import rejection
-from pyimagesearch.rejection import (DigitSelector, RejectionSampler, acceptance_probability,
-                                     f_values)
+from pyimagesearch.rejection import (DigitSelector, Logits, RejectionSampler,
+                                     acceptance_probability, f_values, latent_langevin)
 
 
 def test_the_acceptance_probability_is_the_papers_formula():
@@ -54,6 +54,48 @@ def test_a_discriminator_that_rejects_half_the_samples_halves_the_acceptance_rat
     assert (kept > 0).all()                               # only white ones were kept
 
 
+class IdentityGenerator(nn.Module):
+    """A stand-in generator whose "image" is its noise vector (4 numbers)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ct1 = nn.ConvTranspose2d(4, 1, 1)
+
+    def forward(self, z):
+        return z
+
+
+class LinearDiscriminator(nn.Module):
+    """A stand-in discriminator whose logit is a . x (read at fc2, as the
+    article's)."""
+
+    def __init__(self, a):
+        super().__init__()
+        self.fc2 = nn.Linear(4, 1)
+        with torch.no_grad():
+            self.fc2.weight.copy_(a.view(1, 4))
+            self.fc2.bias.zero_()
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc2(x.flatten(1)))
+
+
+def test_latent_langevin_draws_from_the_prior_tilted_by_the_discriminator():
+    """Che et al.: the chains settle in p(z) ~ N(0, I) exp(D~(G(z))). With
+    G(z) = z and D~(x) = a . x that is N(a, I), whatever the start."""
+    a = torch.tensor([1.5, -1.0, 0.0, 0.5])
+    logits = Logits(LinearDiscriminator(a))
+    z, _ = latent_langevin(IdentityGenerator(), logits, "cpu", seed=0, num=4000,
+                           steps=300, stepSize=0.05)
+    z = z.view(4000, 4)
+    assert torch.allclose(z.mean(0), a, atol=0.1), z.mean(0)
+    assert torch.allclose(z.std(0), torch.ones(4), atol=0.1), z.std(0)
+    # with no discriminator term the prior stays: no drift toward a
+    still, _ = latent_langevin(IdentityGenerator(), Logits(LinearDiscriminator(torch.zeros(4))),
+                               "cpu", seed=0, num=4000, steps=300, stepSize=0.05)
+    assert still.view(4000, 4).mean(0).abs().max() < 0.1
+
+
 class MeanClassifier(nn.Module):
     """A stand-in evaluator with two classes: 1 for light images, 0 for dark."""
 
@@ -85,9 +127,7 @@ def test_too_few_accepted_stops_in_a_line_instead_of_looping(monkeypatch):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    import os
     root = tmp_path_factory.mktemp("drs")
-    os.environ["DCGAN_CACHE"] = str(root / "cache")
     data = make_idx_folder(root / "data", train=400, test=200)
     assert train(root / "run", data, "-e", "2", "-b", "32").returncode == 0
     return root
@@ -114,7 +154,19 @@ def test_generate_and_evaluate_with_rejection_the_digit_and_a_morph(tmp_path, tr
     kept = run_script("generate.py", "--checkpoint", checkpoint, "--output", tmp_path / "kept.png",
                       "--rejection", "--num", "16", "--calibration-steps", "20")
     assert kept.returncode == 0, kept.stderr
-    assert "rejection sampling kept" in kept.stdout and (tmp_path / "kept.png").exists()
+    assert "samples kept" in kept.stdout and (tmp_path / "kept.png").exists()
+    moved = run_script("evaluate.py", "--checkpoint", checkpoint, "--num", "256", "--langevin",
+                       "--calibration-steps", "20", "--langevin-steps", "5")
+    assert moved.returncode == 0, moved.stderr
+    langevin = json.loads(moved.stdout.splitlines()[-1])["langevin"]
+    assert {"fld", "recall", "precision"} <= set(langevin)
+    assert (langevin["steps"], langevin["calibration_steps"]) == (5, 20)
+    assert "with latent Langevin sampling (5 steps of 0.01)" in moved.stderr
+    drawn = run_script("generate.py", "--checkpoint", checkpoint, "--output", tmp_path / "moved.png",
+                       "--langevin", "--num", "16", "--calibration-steps", "0")
+    assert drawn.returncode == 0, drawn.stderr
+    with Image.open(tmp_path / "moved.png") as montage:
+        assert montage.size == (4 * 28, 4 * 28)
     # the two classes this (barely trained) generator draws most
     histogram = result["class_histogram"]
     a, b = sorted(range(10), key=lambda c: -histogram[c])[:2]
@@ -128,7 +180,8 @@ def test_generate_and_evaluate_with_rejection_the_digit_and_a_morph(tmp_path, tr
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["digit-out-of-range", "weights-only", "tiny-acceptance"])
+@pytest.mark.parametrize("case", ["digit-out-of-range", "weights-only", "weights-only-langevin",
+                                  "tiny-acceptance"])
 def test_bad_requests_are_one_line_and_write_nothing(tmp_path, trained, monkeypatch, case):
     monkeypatch.setenv("DCGAN_CACHE", str(trained / "cache"))
     out = tmp_path / "x.png"
@@ -140,12 +193,26 @@ def test_bad_requests_are_one_line_and_write_nothing(tmp_path, trained, monkeypa
         result = run_script("generate.py", "--checkpoint", trained / "run" / "generator.pth",
                             "--output", out, "--rejection")
         assert "holds a generator's weights only" in one_line(result.stderr)
+    elif case == "weights-only-langevin":
+        result = run_script("generate.py", "--checkpoint", trained / "run" / "generator.pth",
+                            "--output", out, "--langevin")
+        assert "holds a generator's weights only" in one_line(result.stderr)
     else:
         monkeypatch.setattr(rejection, "MAX_DRAWS", 3000)
         result = run_script("generate.py", "--checkpoint", trained / "run" / "checkpoint.pt",
                             "--output", out, "--digit", "3", "--num", "10000")
         assert "were accepted" in [line for line in result.stderr.splitlines() if line.strip()][-1]
     assert result.returncode == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("flags", [["--rejection", "--langevin"], ["--langevin", "--digit", "3"],
+                                   ["--langevin", "--langevin-step-size", "0"],
+                                   ["--langevin", "--langevin-steps", "0"]])
+def test_samplers_that_do_not_go_together_or_zero_steps_are_refused(tmp_path, flags):
+    result = run_script("generate.py", "--checkpoint", tmp_path / "c.pt", "--output",
+                        tmp_path / "x.png", *flags)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.png").exists()
 
 
 @pytest.mark.parametrize("value", ["0", "1.5", "x"])
