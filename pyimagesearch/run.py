@@ -59,9 +59,10 @@ GIF = "output.gif"
 # every file a training run writes into its output folder, and its montages
 RUN_FILES = (CHECKPOINT, GENERATOR, GENERATOR_EMA, GENERATOR_BEST, RUN_JSON, HISTORY,
              LOSSES_PLOT, METRICS, GIF)
-# for the embedded default's advice: the article's data, and the speed of the
-# script on 2 CPU cores (docs/speed.md: 720-810 images/s on the machines here)
-ARTICLE_IMAGES = 70_000
+# for the embedded default's advice: the article's run (all of MNIST, 20
+# epochs of batches of 128), and the speed of the script on 2 CPU cores
+# (docs/speed.md: 720-810 images/s on the machines here)
+ARTICLE_IMAGES, ARTICLE_EPOCHS, ARTICLE_BATCH = 70_000, 20, 128
 CPU_IMAGES_PER_SECOND = 750
 # the signs of a failing run that earn a [WARNING] (docs/quality.md)
 D_WON = 0.02            # epoch mean of D(G(z)) below this: the discriminator has won
@@ -93,11 +94,12 @@ def embedded_default_advice(numImages, batchSize, epochs):
     that makes as many (with its time on 2 CPU cores, docs/embedded.md)."""
     steps = math.ceil(numImages / batchSize)
     updates = steps * epochs
-    articleUpdates = math.ceil(ARTICLE_IMAGES / 128) * 20
+    articleUpdates = math.ceil(ARTICLE_IMAGES / ARTICLE_BATCH) * ARTICLE_EPOCHS
     matching = math.ceil(articleUpdates / steps)
     minutes = matching * numImages / CPU_IMAGES_PER_SECOND / 60
     return [f"What to expect: {epochs} epochs of {numImages:,} digits make {updates:,} updates of the",
-            f"networks; the article's 20 epochs of {ARTICLE_IMAGES:,} make {articleUpdates:,}. Expect",
+            f"networks; the article's {ARTICLE_EPOCHS} epochs of {ARTICLE_IMAGES:,} make "
+            f"{articleUpdates:,}. Expect",
             "blurred, partly unreadable digits from this run (docs/embedded.md shows both).",
             f"As many updates as the article: --epochs {matching} (about {minutes:.0f} minutes on 2 CPU",
             "cores, a few minutes on a GPU), or give it the full MNIST with --data-dir."]
