@@ -13,6 +13,8 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from pyimagesearch import files  # noqa: E402
 
 WORKER = r"""
 import json, sys, time
@@ -71,8 +73,7 @@ def main():
     for k, v in result["projected_peak_mib"].items():
         print(f"projected peak for {int(k):,} images: {v:,.0f} MiB")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        files.write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+from pyimagesearch import files  # noqa: E402
 
 # name -> what it measures
 VARIANTS = {
@@ -291,8 +292,7 @@ def main():
               f"{entry['ratio_median']:8.2f}x [{min(ratios):.2f}-{max(ratios):.2f}] "
               f"{entry['peak_rss_mib']:13.1f}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(summary, f, indent=2)
+        files.write_json(args.json, summary)
         print(f"\nwrote {args.json}")
 
 

@@ -16,7 +16,6 @@ loops' means in units of their seed-to-seed spread. Writes JSON with `--json`.
 """
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -26,6 +25,7 @@ import torch
 from torch.nn import BCELoss
 
 from common import article, build_gan, run_script     # sets up the import path
+from pyimagesearch import files                      # noqa: E402
 from pyimagesearch.checkpoint import build_generator  # noqa: E402
 from pyimagesearch.data import load_dataset, to_pixels  # noqa: E402
 from pyimagesearch.metrics import Scorer               # noqa: E402
@@ -127,8 +127,7 @@ def main():
         rowsOut.append(row)
         print(line)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"setup": vars(args), "runs": results, "table": rowsOut}, f, indent=2)
+        files.write_json(args.json, {"setup": vars(args), "runs": results, "table": rowsOut})
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import statistics
 import time
 
 from common import run_script                       # sets up the import path
+from pyimagesearch import files                     # noqa: E402
 
 
 def run_seed(seed, args):
@@ -82,9 +83,8 @@ def main():
         print(line)
         table.append({"epoch": row["epoch"], **cells})
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"setup": vars(args), "runs": {str(k): v for k, v in runs.items()},
-                       "mean": table}, f, indent=2)
+        files.write_json(args.json, {"setup": vars(args),
+                                     "runs": {str(k): v for k, v in runs.items()}, "mean": table})
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@ scored by the project's evaluator (FLD, recall, precision, classes
 covered), for one or more checkpoints (e.g. seeds)."""
 
 import argparse
-import json
 import time
 
 import common  # noqa: F401  (sets up the import path)
-from pyimagesearch import rejection  # noqa: E402
+from pyimagesearch import files, rejection  # noqa: E402
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,  # noqa: E402
                                       training_arguments)
 from pyimagesearch.data import load_training_data  # noqa: E402
@@ -95,8 +94,8 @@ def main():
     print(f"device: {describe(device)}")
     results = {path: run_one(path, args, device) for path in args.checkpoint}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": describe(device), "num": args.num, "results": results}, f, indent=2)
+        files.write_json(args.json, {"device": describe(device), "num": args.num,
+                                    "results": results})
 
 
 if __name__ == "__main__":
