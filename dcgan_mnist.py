@@ -6,8 +6,8 @@ from pyimagesearch.dcgan import Generator
 from pyimagesearch.dcgan import Discriminator
 from pyimagesearch.data import to_pixels
 from pyimagesearch.files import write_image
-from pyimagesearch.options import add_training_options
-from pyimagesearch.run import TrainingRun
+from pyimagesearch.training.options import add_training_options
+from pyimagesearch.training.run import TrainingRun
 from imutils import build_montages
 from torch.optim import Adam
 from torch.nn import BCELoss
@@ -56,7 +56,7 @@ def main(argv=None):
     # NOTE(deviation): the run checks every option and the output folder
     # before anything is written (with --resume, the options not given
     # again become the checkpoint's, in args), and records everything the
-    # article only prints (pyimagesearch/run.py)
+    # article only prints (pyimagesearch/training/run.py)
     with TrainingRun(ap, args, argv) as run:
         # store the epochs and batch size in convenience variables
         NUM_EPOCHS = args["epochs"]

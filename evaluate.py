@@ -15,16 +15,17 @@ import sys
 
 import torch
 
-from pyimagesearch import metrics
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
                                       training_arguments)
+from pyimagesearch.cli import (MIN_EVAL_SAMPLES, add_real_image_options, check_writable_file,
+                               eval_samples, random_seed)
 from pyimagesearch.data import load_training_data, to_pixels
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, one_line_errors
 from pyimagesearch.files import write_image
-from pyimagesearch.options import (MIN_EVAL_SAMPLES, add_real_image_options, add_sampler_options,
-                                   check_writable_file, eval_samples, random_seed)
-from pyimagesearch.rejection import better_samples
+from pyimagesearch.quality import metrics
+from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
+from pyimagesearch.sampling.rejection import better_samples
 from pyimagesearch.visualize import build_montage
 
 
@@ -83,7 +84,8 @@ def main(argv=None):
     gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
     trainedWith = training_arguments(saved, args.checkpoint)
     seed = args.seed if args.seed is not None else trainedWith.get("seed", 0)
-    sampler = "rejection" if args.rejection else "langevin" if args.langevin else None
+    settings = sampler_settings(args)
+    sampler = settings.sampler
     disc = build_discriminator(args.checkpoint, saved, DEVICE) if sampler else None
     log(f"[INFO] scoring the {description} on {describe(DEVICE)}")
 
@@ -98,7 +100,7 @@ def main(argv=None):
         log("[RESULT] " + line)
     if sampler:
         # the same generator, sampled with the discriminator's help
-        chosen, numbers, what = better_samples(args, gen, disc, scorer.split.heldOutImages,
+        chosen, numbers, what = better_samples(settings, gen, disc, scorer.split.heldOutImages,
                                                DEVICE, seed, args.num, log=log)
         better = {**scorer.score_images(chosen), **numbers}
         log(f"[RESULT] with {what}:")

@@ -16,17 +16,20 @@ import argparse
 import os
 import sys
 
-from pyimagesearch import sampling, visualize
+from pyimagesearch import visualize
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
                                       training_arguments)
+from pyimagesearch.cli import (add_real_image_options, check_writable_file, confidence,
+                               positive_int, random_seed)
 from pyimagesearch.data import load_training_data
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, one_line_errors
-from pyimagesearch.evaluator import load_or_train, split_real
 from pyimagesearch.files import write_image
-from pyimagesearch.options import (add_real_image_options, add_sampler_options,
-                                   check_writable_file, confidence, positive_int, random_seed)
-from pyimagesearch.rejection import MIN_CONFIDENCE, DigitSelector, better_samples, morph
+from pyimagesearch.quality.evaluator import load_or_train, split_real
+from pyimagesearch.quality.selection import MIN_CONFIDENCE, DigitSelector
+from pyimagesearch.sampling import latent
+from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
+from pyimagesearch.sampling.rejection import better_samples
 
 MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
 
@@ -123,7 +126,7 @@ def main(argv=None):
 
     # the montage: --num digits from --seed, all or only those kept
     if discriminatorSampler:
-        images, _, what = better_samples(args, gen, disc, split.heldOutImages, DEVICE, args.seed,
+        images, _, what = better_samples(sampler_settings(args), gen, disc, split.heldOutImages, DEVICE, args.seed,
                                          args.num)
         print(f"[INFO] {what}")
     elif args.digit:
@@ -131,18 +134,18 @@ def main(argv=None):
         print(f"[INFO] {numbers['acceptance_rate']:.1%} of {numbers['draws']:,} samples are a "
               f"{args.digit} with probability {args.min_confidence:g} or more")
     else:
-        images = sampling.generate(gen, sampling.noise(args.num, args.seed, noiseDim), DEVICE)
+        images = latent.generate(gen, latent.noise(args.num, args.seed, noiseDim), DEVICE)
     if args.morph:
         (_, zA, _), (_, zB, _) = (selector.sample(label, 1, args.min_confidence)
                                   for label in labels[-2:])
-        walk = morph(gen, zA, zB, 4 * args.steps, DEVICE)            # (frames, 1, 28, 28)
+        walk = latent.morph(gen, zA, zB, 4 * args.steps, DEVICE)            # (frames, 1, 28, 28)
     write_image(args.output, visualize.build_montage(images))
     print(f"[INFO] wrote {args.num} digits to {args.output}")
     if args.morph:
         path = f"{args.output[:-4]}-morph-{args.morph[0]}-{args.morph[1]}.gif"
         frames = [visualize.build_montage(frame[None]) for frame in walk]
         frames = [f.repeat(4, axis=0).repeat(4, axis=1) for f in frames]     # 112x112
-        visualize.write_gif_frames(frames + frames[-2:0:-1], path, duration=60)   # and back
+        visualize.write_digit_gif(path, frames + frames[-2:0:-1], duration=60)   # and back
         print(f"[INFO] wrote a {len(walk)}-frame walk from a {args.morph[0]} to a "
               f"{args.morph[1]}, and back, to {path}")
 
@@ -154,10 +157,10 @@ def main(argv=None):
         print(f"[INFO] wrote {args.num} single digits to {args.individual}")
 
     if args.interpolate:
-        walk = sampling.latent_walk(args.num, args.keyframes, args.steps, args.seed, noiseDim)
-        frames = [visualize.build_montage(sampling.generate(gen, z, DEVICE))
+        walk = latent.latent_walk(args.num, args.keyframes, args.steps, args.seed, noiseDim)
+        frames = [visualize.build_montage(latent.generate(gen, z, DEVICE))
                   for z in walk]                 # (frames) x (H, W, 3) uint8
-        visualize.write_gif_frames(frames, args.interpolate, duration=80)
+        visualize.write_digit_gif(args.interpolate, frames, duration=80)
         print(f"[INFO] wrote a {len(frames)}-frame latent walk to {args.interpolate}")
     return 0
 

@@ -61,7 +61,7 @@ def cpu_model():
 def torchvision_root(dataDir, dataset, scratch):
     """A folder in torchvision's layout (ROOT/<Class>/raw, uncompressed) with
     the images of dataDir, so the article's `MNIST(root=...)` reads them."""
-    from pyimagesearch import data
+    from pyimagesearch.data import idx as data
 
     files = data.find_idx_files(dataDir, dataset)
     raw = os.path.join(scratch, data.TORCHVISION_CLASSES[dataset], "raw")
@@ -80,7 +80,7 @@ def torchvision_root(dataDir, dataset, scratch):
 def article_loop(args, DEVICE):
     """The article's data pipeline and batch loop, as printed (only the
     number of batches is limited); its batch statements are
-    tests/article_reference.py's article_step, verbatim."""
+    reference/article.py's article_step, verbatim."""
     import torch
     import torchvision.datasets
     from torch.nn import BCELoss
@@ -88,8 +88,8 @@ def article_loop(args, DEVICE):
     from torchvision import transforms
 
     from common import build_gan              # (sets up the import path)
-    import article_reference as article
-    from pyimagesearch.data import TORCHVISION_CLASSES
+    from reference import article
+    from pyimagesearch.data.sources import TORCHVISION_CLASSES
 
     NUM_EPOCHS, BATCH_SIZE = 20, args.batch_size
     cls = getattr(torchvision.datasets, TORCHVISION_CLASSES[args.dataset])

@@ -11,11 +11,10 @@ import torch
 from torch.optim import Adam
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (ROOT, os.path.join(ROOT, "tests")):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
-import article_reference as article                        # noqa: E402  the article's code, verbatim
+from reference import article                               # noqa: E402  the article's code, verbatim
 from pyimagesearch.dcgan import Discriminator, Generator    # noqa: E402
 
 

@@ -28,7 +28,7 @@ from common import article, build_gan, run_script     # sets up the import path
 from pyimagesearch import files                      # noqa: E402
 from pyimagesearch.checkpoint import build_generator  # noqa: E402
 from pyimagesearch.data import load_dataset, to_pixels  # noqa: E402
-from pyimagesearch.metrics import Scorer               # noqa: E402
+from pyimagesearch.quality.metrics import Scorer               # noqa: E402
 
 DEVICE = torch.device("cpu")
 SCRIPT_FLAGS = {"project": [], "project-amp": ["--amp"]}

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 import common  # noqa: F401  (sets up the import path)
-from pyimagesearch.data import CLASS_NAMES, load_dataset, load_embedded_digits  # noqa: E402
+from pyimagesearch.data.sources import CLASS_NAMES, load_dataset, load_embedded_digits  # noqa: E402
 
 
 def main():

@@ -15,7 +15,8 @@ import shutil
 import numpy as np
 
 import common  # noqa: F401  (sets up the import path)
-from pyimagesearch.data import find_idx_files, load_embedded_digits  # noqa: E402
+from pyimagesearch.data.idx import find_idx_files
+from pyimagesearch.data.sources import load_embedded_digits  # noqa: E402
 
 
 def write_idx(path, array):

@@ -11,12 +11,13 @@ import argparse
 import time
 
 import common  # noqa: F401  (sets up the import path)
-from pyimagesearch import files, rejection  # noqa: E402
+from pyimagesearch import files
+from pyimagesearch.sampling import rejection  # noqa: E402
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,  # noqa: E402
                                       training_arguments)
 from pyimagesearch.data import load_training_data  # noqa: E402
 from pyimagesearch.device import describe, select_device  # noqa: E402
-from pyimagesearch.metrics import Scorer  # noqa: E402
+from pyimagesearch.quality.metrics import Scorer  # noqa: E402
 
 KEYS = ("fld", "recall", "precision", "density", "coverage", "classes_covered", "inception_score")
 

@@ -9,7 +9,8 @@ import zipfile
 import torch
 
 from . import files
-from .errors import UserError
+from .dcgan import Discriminator, Generator
+from .errors import UserError, shorten
 
 
 class CheckpointError(UserError):
@@ -94,7 +95,7 @@ def load(path):
             reason = ("it holds pickled Python objects besides tensors, which "
                       "are not loaded, for safety")
         else:
-            reason = " ".join(str(e).split()).split(". ")[0][:160] or type(e).__name__
+            reason = shorten(shorten(e, 10_000).split(". ")[0])
         raise CheckpointError(f"{path}: not a readable PyTorch file ({reason})") from None
 
 
@@ -144,8 +145,6 @@ def generator_state(path, which="auto", loaded=None):
 def build_generator(path, which="auto", device="cpu", loaded=None):
     """A Generator in eval mode with the weights of `path` (see
     generator_state). Raises CheckpointError when they do not fit."""
-    from .dcgan import Generator
-
     state, description = generator_state(path, which, loaded)
     first, last = state.get("ct1.weight"), state.get("ct4.weight")
     if first is None or last is None or first.dim() != 4 or last.dim() != 4:
@@ -169,8 +168,6 @@ def build_generator(path, which="auto", device="cpu", loaded=None):
 def build_discriminator(path, loaded=None, device="cpu"):
     """The article's Discriminator with the weights of a checkpoint.pt
     (a generator.pth holds none: CheckpointError says so)."""
-    from .dcgan import Discriminator
-
     obj = load(path) if loaded is None else loaded
     if not (isinstance(obj, dict) and "generator" in obj):
         raise CheckpointError(f"{path}: holds a generator's weights only; the discriminator "

@@ -1,8 +1,20 @@
-"""The one kind of error a user can fix: the scripts print its message on
-one line and exit with status 1, without a traceback."""
+"""How the scripts end when something goes wrong: the errors a user can fix,
+shortening an exception's text to one line, and the one translator from an
+error to its message and exit status that all three scripts use.
+
+    UserError        "[ERROR] message" on standard error, exit status 1
+    UsageError       argparse's usage line and "error: message", status 2
+    KeyboardInterrupt a line saying what was kept, status 130
+    anything else    left alone: a bug shows its traceback
+"""
 
 import functools
 import sys
+
+SHORT = 160          # characters of an exception's text quoted in a message
+
+INTERRUPTED = ("interrupted; every file written so far is whole, the one in progress "
+               "was not written")
 
 
 class UserError(Exception):
@@ -10,18 +22,58 @@ class UserError(Exception):
     the message names the thing and says what to do."""
 
 
+class UsageError(UserError):
+    """A bad option, found after argparse's own checks; `exit_for` turns it
+    into argparse's usage error (exit status 2). The message starts as
+    argparse's do: "argument --name: ..."."""
+
+
+def shorten(error, limit=SHORT):
+    """An exception's text (or any text) on one line, at most `limit`
+    characters (cut ones end in "..."); the type's name when it has none."""
+    if isinstance(error, BaseException):
+        text = " ".join(str(error).split()) or type(error).__name__
+    else:
+        text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def warn(lines):
+    """Print a warning block to stderr that nobody can miss."""
+    rule = "[WARNING] " + "*" * 66
+    print("\n".join([rule] + ["[WARNING] " + line for line in lines] + [rule]),
+          file=sys.stderr, flush=True)
+
+
+def exit_for(error, parser=None, interrupted=INTERRUPTED):
+    """The SystemExit that ends a script on `error`, having printed its one
+    line, or None when the error is not the user's (a bug, or a SystemExit
+    already): the caller re-raises it. `parser` prints a UsageError's usage
+    line; `interrupted` is what Ctrl-C says was kept."""
+    if isinstance(error, KeyboardInterrupt):
+        print(f"\n[INFO] {interrupted}", file=sys.stderr, flush=True)
+        return SystemExit(130)
+    if isinstance(error, UsageError):
+        if parser is not None:
+            try:
+                parser.error(str(error))       # prints the usage line; exit status 2
+            except SystemExit as e:
+                return e
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return SystemExit(2)
+    if isinstance(error, UserError):
+        return SystemExit(f"[ERROR] {error}")
+    return None
+
+
 def one_line_errors(main):
-    """Decorate a script's main(): a UserError becomes "[ERROR] message" on
-    standard error and exit status 1, Ctrl-C a line and status 130; never a
-    traceback for either."""
+    """Decorate a script's main(): the errors `exit_for` knows end the
+    script in one line, never a traceback. A UsageError prints no usage
+    line here (the scripts call ap.error themselves where they have it)."""
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
-        except UserError as e:
-            raise SystemExit(f"[ERROR] {e}") from None
-        except KeyboardInterrupt:
-            print("\n[INFO] interrupted; every file written so far is whole, the one in "
-                  "progress was not written", file=sys.stderr, flush=True)
-            raise SystemExit(130) from None
+        except (UserError, KeyboardInterrupt) as e:
+            raise exit_for(e) from None
     return wrapper

@@ -18,7 +18,9 @@ import json
 import os
 import tempfile
 
-from .errors import UserError
+import torch
+
+from .errors import UserError, shorten
 
 TMP_SUFFIX = ".tmp"
 
@@ -47,14 +49,14 @@ def _cause(error, folder):
         return error.strerror or str(error)
     # torch.save's C++ writer raises RuntimeError, not OSError, when the disk
     # fills up ("[enforce fail at inline_container.cc] ... unexpected pos")
-    text = " ".join(str(error).split())
+    text = shorten(error)
     try:
         full = os.statvfs(folder).f_bavail == 0
     except OSError:
         full = False
     if full or "unexpected pos" in text or "file write failed" in text:
         return "the disk is full (the write stopped short)"
-    return text[:160] or type(error).__name__
+    return text
 
 
 def write_atomic(path, write):
@@ -98,21 +100,20 @@ def write_json(path, obj):
 
 def save_torch(path, obj):
     """torch.save, whole or not at all."""
-    import torch
     write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def write_image(path, image):
     """An image array (H, W) or (H, W, 3) as PNG (or whatever the name's
     extension says), with zlib's best compression for PNG."""
-    import cv2
+    import cv2      # OpenCV takes a while to import: only the scripts that write images pay
 
     extension = os.path.splitext(os.fspath(path))[1].lower() or ".png"
     params = [cv2.IMWRITE_PNG_COMPRESSION, 9] if extension == ".png" else []
     try:
         ok, encoded = cv2.imencode(extension, image, params)
     except cv2.error as e:
-        raise WriteError(f"cannot write {path}: OpenCV cannot encode it ({' '.join(str(e).split())[:120]})") from None
+        raise WriteError(f"cannot write {path}: OpenCV cannot encode it ({shorten(e, 120)})") from None
     if not ok:
         raise WriteError(f"cannot write {path}: OpenCV cannot encode {extension} images")
     write_bytes(path, encoded.tobytes())
@@ -120,7 +121,7 @@ def write_image(path, image):
 
 def write_gif(path, frames, duration=500):
     """Grey frames (H, W) uint8 as a looping GIF, `duration` ms each."""
-    from PIL import Image
+    from PIL import Image   # imported when first used, like cv2 above
 
     if not frames:
         raise ValueError("no frames to animate")
@@ -201,7 +202,7 @@ class FolderLock:
     def acquire(self):
         """Raises FolderBusy, naming the holder, when another process has it."""
         try:
-            import fcntl
+            import fcntl      # POSIX only: on Windows nothing is locked
         except ImportError:
             return self
         if self.fd is not None:

@@ -28,17 +28,17 @@ def build_montage(images, grid=None):
     return build_montages(to_uint8_images(images), size, (grid, grid))[0]
 
 
-def write_gif(framePaths, path, duration=500):
-    """Animate image files, in the given order, into a looping GIF (files
-    that cannot be read, e.g. deleted montages, are left out)."""
-    frames = [cv2.imread(os.fspath(p), cv2.IMREAD_GRAYSCALE) for p in framePaths]
+def animate_montages(path, montagePaths, duration=500):
+    """The GIF at `path` animating the image files `montagePaths`, in their
+    order (files that cannot be read, e.g. deleted montages, are left out)."""
+    frames = [cv2.imread(os.fspath(p), cv2.IMREAD_GRAYSCALE) for p in montagePaths]
     frames = [f for f in frames if f is not None]
     if frames:
         files.write_gif(path, frames, duration)
 
 
-def write_gif_frames(frames, path, duration=500):
-    """Animate (H, W, 3) uint8 arrays of grey digits into a looping GIF."""
+def write_digit_gif(path, frames, duration=500):
+    """The GIF at `path` animating (H, W, 3) uint8 arrays of grey digits."""
     files.write_gif(path, [f[:, :, 0] for f in frames], duration)
 
 
@@ -60,7 +60,7 @@ def plot_losses(history, path):
 
     history: dict of columns (lists), as history.History.columns gives.
     """
-    import matplotlib
+    import matplotlib       # a second to import: only when a plot is drawn
     matplotlib.use("Agg")                 # files only, no screen needed
     import matplotlib.pyplot as plt
 

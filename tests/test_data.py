@@ -10,8 +10,8 @@ from PIL import Image
 from torchvision import transforms
 
 from conftest import digit_images, make_idx_folder, write_idx
-from pyimagesearch import data
-from pyimagesearch.data import DataError
+from pyimagesearch.data import sources as data
+from pyimagesearch.data import DataError, to_pixels
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -86,7 +86,7 @@ def test_to_pixels_is_exactly_totensor_then_normalize():
     article = transforms.Compose([transforms.ToTensor(),
                                   transforms.Normalize((0.5), (0.5))])
     expected = torch.stack([article(Image.fromarray(im, mode="L")) for im in images])
-    ours = data.to_pixels(torch.from_numpy(images).unsqueeze(1))
+    ours = to_pixels(torch.from_numpy(images).unsqueeze(1))
     assert torch.equal(ours, expected)
     assert ours.min() == -1 and ours.max() == 1
 

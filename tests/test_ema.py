@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-import article_reference as article
+from reference import article
 from conftest import run_script, train
 from pyimagesearch.dcgan import Generator
-from pyimagesearch.ema import (RECALIBRATION_BATCH_SIZE, RECALIBRATION_BATCHES,
+from pyimagesearch.training.ema import (RECALIBRATION_BATCH_SIZE, RECALIBRATION_BATCHES,
                                RECALIBRATION_SEED, GeneratorEMA, decay_at)
 
 

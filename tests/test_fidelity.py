@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from conftest import make_idx_folder, run_script, train
-from pyimagesearch import data, metrics
-from pyimagesearch.neighbours import DC_K, memorisation, precision_recall_density_coverage
-from pyimagesearch.run import discriminator_won, mode_collapse
+from pyimagesearch import data
+from pyimagesearch.quality import metrics
+from pyimagesearch.quality.neighbours import DC_K, memorisation, precision_recall_density_coverage
+from pyimagesearch.training.monitor import discriminator_won, mode_collapse
 
 
 @pytest.fixture(autouse=True)
@@ -101,8 +102,8 @@ def test_the_warnings_rules():
 
 @pytest.mark.slow
 def test_the_best_epoch_is_kept_and_resume_continues_its_bookkeeping(tmp_path, monkeypatch):
-    import pyimagesearch.run
-    monkeypatch.setattr(pyimagesearch.run, "D_WON", 1.0)        # so that every epoch warns
+    import pyimagesearch.training.monitor
+    monkeypatch.setattr(pyimagesearch.training.monitor, "D_WON", 1.0)        # so that every epoch warns
     dataDir = make_idx_folder(tmp_path / "data", train=400, test=200)
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     common = ["-e", "4", "-b", "32", "--eval-every", "1", "--eval-num", "256"]

@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import run_script, train
 from pyimagesearch.data import DataError, load_dataset, to_pixels
-from pyimagesearch.folder import to_digit
+from pyimagesearch.data.folder import to_digit
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-import article_reference as article
+from reference import article
 from conftest import run_script, train
-from pyimagesearch.sampling import latent_walk, noise, slerp
+from pyimagesearch.sampling.latent import latent_walk, noise, slerp
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,11 @@ import json
 import pytest
 import torch
 
-import article_reference as article
+from reference import article
 from conftest import make_idx_folder, run_script, train
-from pyimagesearch import data, evaluator, metrics
+from pyimagesearch import data
+from pyimagesearch.data import sources
+from pyimagesearch.quality import evaluator, metrics
 from pyimagesearch.dcgan import Generator
 
 
@@ -76,7 +78,7 @@ def test_class_histogram_and_classes_covered():
 
 def _tiny_set(tmp_path, train=300, test=100):
     make_idx_folder(tmp_path / "d", train=train, test=test)
-    return data.load_dataset("mnist", str(tmp_path / "d"), allowDownload=False)
+    return sources.load_dataset("mnist", str(tmp_path / "d"), allowDownload=False)
 
 
 @pytest.mark.slow

@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
-import article_reference as article
-from article_reference import weights_init
+from reference import article
+from reference.article import weights_init
 from pyimagesearch.dcgan import Discriminator, Generator
 
 

@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-import article_reference as article
+from reference import article
 from conftest import ROOT, make_idx_folder, run_script, train, write_idx
 from pyimagesearch import files
 from pyimagesearch.checkpoint import load_checkpoint
@@ -86,11 +86,11 @@ def test_a_run_that_fails_its_checks_leaves_the_previous_run_intact(tmp_path, fi
         result = train(out, data, "--device", "mps")
         assert result.returncode == 2
     else:
-        import pyimagesearch.run
+        import pyimagesearch.training.images
 
         def interrupted(*args, **kwargs):
             raise KeyboardInterrupt
-        monkeypatch.setattr(pyimagesearch.run, "load_dataset", interrupted)
+        monkeypatch.setattr(pyimagesearch.training.images, "load_dataset", interrupted)
         result = train(out, data, "--overwrite")
         assert result.returncode == 130
         assert "nothing in" in one_line(result.stderr) and "was changed" in result.stderr
@@ -315,7 +315,7 @@ def test_resume_with_a_checkpoint_of_other_shapes_is_one_line(tmp_path, finished
 # ------------------------------------------------ data folders, logs, words
 
 def test_a_failed_download_leaves_no_folders_in_the_users_folder(tmp_path, monkeypatch):
-    from pyimagesearch import data
+    from pyimagesearch.data import sources as data
 
     def offline(dataset, dataDir):
         os.makedirs(os.path.join(dataDir, "MNIST", "raw"))     # as torchvision does

@@ -9,9 +9,10 @@ from PIL import Image
 from torch import nn
 
 from conftest import make_idx_folder, run_script, train
-from pyimagesearch import rejection
-from pyimagesearch.rejection import (DigitSelector, Logits, RejectionSampler,
-                                     acceptance_probability, f_values, latent_langevin)
+from pyimagesearch.quality.selection import DigitSelector
+from pyimagesearch.sampling import rejection
+from pyimagesearch.sampling.rejection import (Logits, RejectionSampler, acceptance_probability,
+                                              f_values, latent_langevin)
 
 
 def test_the_acceptance_probability_is_the_papers_formula():

@@ -12,10 +12,10 @@ from torchvision import transforms
 from torch.nn import BCELoss
 from torch.optim import Adam
 
-import article_reference as article
+from reference import article
 from conftest import digit_images, make_idx_folder, run_script, train
 from pyimagesearch.dcgan import Generator
-from pyimagesearch.options import DEFAULT_SEED
+from pyimagesearch.training.options import DEFAULT_SEED
 
 LOSS_LINE = re.compile(r"^\[INFO\] Generator Loss: \d+\.\d{4}, Discriminator Loss: \d+\.\d{4}$")
 

@@ -1,4 +1,5 @@
-"""The article's own code, verbatim, as the reference the tests compare to.
+"""The article's own code, verbatim: the reference the tests compare to and the
+baseline the benchmarks measure against.
 
 Copied from PyImageSearch's "Training a DCGAN in PyTorch" (2021-10-25):
 `pyimagesearch/dcgan.py` as printed, and from `dcgan_mnist.py` its

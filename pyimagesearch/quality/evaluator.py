@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import files
-from .checkpoint import CheckpointError, load
-from .data import to_pixels
+from .. import files
+from ..checkpoint import CheckpointError, load
+from ..data.imageset import to_pixels
 
 # bump when the architecture or the training recipe changes: old cache
 # entries are then never reused

@@ -36,9 +36,12 @@ import time
 
 import numpy as np
 import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from tqdm import tqdm
 
-from . import files
-from .data import DataError, ImageSet
+from .. import files
+from ..errors import shorten
+from .imageset import DataError, ImageSet
 
 # torchvision's IMG_EXTENSIONS, and GIF, which Pillow reads too
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
@@ -93,8 +96,6 @@ def list_images(folder):
 def to_digit(image, invert="auto"):
     """A Pillow image -> ((28, 28) uint8 array, whether it was inverted),
     by the rule in the module's docstring."""
-    from PIL import Image, ImageOps
-
     image.seek(0)                                             # 1. the first frame
     image = ImageOps.exif_transpose(image)
     array = np.asarray(image)
@@ -139,14 +140,11 @@ def _fingerprint(folder, paths, invert):
 def decode(paths, invert="auto", log=print):
     """All images as (N, 28, 28) uint8 and how many were inverted. Reads
     every file first and names the bad ones together (DataError)."""
-    from PIL import Image, UnidentifiedImageError
-
     out = np.empty((len(paths), SIZE, SIZE), dtype=np.uint8)
     bad, inverted = [], 0
     interactive = sys.stderr.isatty()
     bar = None
     if interactive and len(paths) > 2000:
-        from tqdm import tqdm
         bar = tqdm(total=len(paths), desc="decoding images", unit="img", unit_scale=True,
                    leave=False, file=sys.stderr, mininterval=0.5)
     started = lastLine = time.perf_counter()
@@ -157,7 +155,7 @@ def decode(paths, invert="auto", log=print):
                 out[i], flipped = to_digit(image, invert)
             inverted += flipped
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
-            bad.append((path, " ".join(str(e).split())[:100] or type(e).__name__))
+            bad.append((path, shorten(e, 100)))
         if bar is not None:
             bar.update(1)
         elif len(paths) > 2000 and time.perf_counter() - lastLine > PROGRESS_EVERY:

@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from . import sampling
+from ..sampling import latent
 from .evaluator import load_or_train, predict, split_real
 from .neighbours import memorisation, precision_recall_density_coverage
 
@@ -182,8 +182,8 @@ class Scorer:
         same noise every time, so numbers from different epochs compare.
         nearest=True: also the samples and (their nearest training images'
         indices, the distances)."""
-        z = sampling.noise(self.num, self.seed, gen.ct1.in_channels)
-        images = sampling.generate(gen, z, self.device)
+        z = latent.noise(self.num, self.seed, gen.ct1.in_channels)
+        images = latent.generate(gen, z, self.device)
         if not nearest:
             return self.score_images(images)
         scores, index = self.score_images(images, nearest=True)

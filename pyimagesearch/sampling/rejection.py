@@ -26,13 +26,9 @@ p_data exactly. In practice (their Algorithm 1), with the choices made here:
 Latent Langevin (Che et al. 2020, `latent_langevin`) moves every sample
 instead of dropping some: on this project's digits it is the sampler that
 lowered FLD (docs/rejection.md). `better_samples` runs either for the
-scripts' --rejection and --langevin.
-
-Choosing the digit: the project's evaluator labels every sample; with
-`--digit D` only samples it calls D with probability at least
-`minConfidence` are kept. (An FLD computed with the same evaluator on
-samples it selected is biased in its own favour: no quality gain is
-claimed from it.)
+scripts' --rejection and --langevin, with the settings of
+`sampling.options.SamplerSettings`. (Choosing one digit by the evaluator
+is quality/selection.py.)
 """
 
 import copy
@@ -41,16 +37,15 @@ import numpy as np
 import torch
 from torch.nn import BCELoss
 
-from . import sampling
-from .data import to_pixels
-from .errors import UserError
+from ..data.imageset import to_pixels
+from ..errors import UserError
+from . import latent
 
 EPSILON = 1e-6
 CALIBRATION_STEPS = 200
 CALIBRATION_BATCH = 128
 BURN_IN = 10_000
 GAMMA_PERCENTILE = 50.0
-MIN_CONFIDENCE = 0.9
 # latent Langevin: the best setting of docs/rejection.md's sweep
 LANGEVIN_STEPS = 50
 LANGEVIN_STEP_SIZE = 0.01
@@ -103,7 +98,7 @@ def calibrate(disc, gen, realImages, device, seed, steps=CALIBRATION_STEPS, log=
     """A copy of `disc` trained on, G fixed, then Platt-scaled: returns
     Logits. realImages: uint8 (N, 1, 28, 28); the first half trains, the
     second fits the scaling."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression   # scikit-learn imports in ~2 s: when used
 
     half = len(realImages) // 2
     train, held = realImages[:half], realImages[half:]
@@ -118,7 +113,7 @@ def calibrate(disc, gen, realImages, device, seed, steps=CALIBRATION_STEPS, log=
     for step in range(steps):
         index = torch.randint(len(train), (CALIBRATION_BATCH,), generator=g)
         x = to_pixels(train[index].to(device))
-        fake = sampling.generate(gen, sampling.noise(CALIBRATION_BATCH, noiseSeed + step,
+        fake = latent.generate(gen, latent.noise(CALIBRATION_BATCH, noiseSeed + step,
                                                      gen.ct1.in_channels), device).to(device)
         labels = torch.cat([torch.ones(CALIBRATION_BATCH), torch.zeros(CALIBRATION_BATCH)]).to(device)
         loss = criterion(disc(torch.cat([x, fake])).view(-1), labels)
@@ -129,7 +124,7 @@ def calibrate(disc, gen, realImages, device, seed, steps=CALIBRATION_STEPS, log=
     logits = Logits(disc)
     n = min(len(held), 5000)
     real = logits(to_pixels(held[:n]).to(device))
-    fake = logits(sampling.generate(gen, sampling.noise(n, noiseSeed + steps, gen.ct1.in_channels),
+    fake = logits(latent.generate(gen, latent.noise(n, noiseSeed + steps, gen.ct1.in_channels),
                                     device).to(device))
     x = torch.cat([real, fake]).numpy()[:, None]
     y = np.r_[np.ones(n), np.zeros(n)]
@@ -154,9 +149,9 @@ class RejectionSampler:
         self.uniform = torch.Generator().manual_seed(seed + 7)
 
     def _draw(self, num):
-        z = sampling.noise(num, self.noiseSeed + self.drawn, self.gen.ct1.in_channels)
+        z = latent.noise(num, self.noiseSeed + self.drawn, self.gen.ct1.in_channels)
         self.drawn += num
-        return sampling.generate(self.gen, z, self.device)
+        return latent.generate(self.gen, z, self.device)
 
     def sample(self, num, maxDraws=None):
         """`num` kept samples (num, 1, 28, 28) in [-1, 1] and the numbers:
@@ -186,12 +181,12 @@ def metropolis_hastings(gen, logits, device, seed, num, steps=100):
     probability min(1, exp(D~(x') - D~(x))) (the calibrated D's odds
     ratio). Returns the chains' last states and the share of moves taken."""
     dim = gen.ct1.in_channels
-    state = sampling.generate(gen, sampling.noise(num, seed, dim), device)
+    state = latent.generate(gen, latent.noise(num, seed, dim), device)
     current = logits(state.to(device))
     uniform = torch.Generator().manual_seed(seed + 5)
     moves = 0
     for step in range(steps):
-        proposal = sampling.generate(gen, sampling.noise(num, seed + 1 + step, dim), device)
+        proposal = latent.generate(gen, latent.noise(num, seed + 1 + step, dim), device)
         proposed = logits(proposal.to(device))
         accept = torch.rand(num, generator=uniform, dtype=torch.float64).log() < proposed - current
         state[accept], current[accept] = proposal[accept], proposed[accept]
@@ -211,7 +206,7 @@ def latent_langevin(gen, logits, device, seed, num, steps=100, stepSize=0.01):
     gen.requires_grad_(False)
     logits.disc.requires_grad_(False)
     out = []
-    for z in sampling.noise(num, seed, dim).split(BATCH):
+    for z in latent.noise(num, seed, dim).split(BATCH):
         z = z.to(device)
         for _ in range(steps):
             z.requires_grad_(True)
@@ -219,29 +214,27 @@ def latent_langevin(gen, logits, device, seed, num, steps=100, stepSize=0.01):
             grad, = torch.autograd.grad(energy, z)
             kick = torch.randn(z.shape, generator=g).to(device)
             z = (z - stepSize / 2 * grad + stepSize ** 0.5 * kick).detach()
-        out.append(sampling.generate(gen, z, device))
+        out.append(latent.generate(gen, z, device))
     return torch.cat(out), {"draws": num, "acceptance_rate": 1.0}
 
 
-def better_samples(args, gen, disc, realImages, device, seed, num, log=print):
-    """`num` samples of --rejection or --langevin (args: the options
-    options.add_sampler_options adds): the discriminator calibrated on
-    realImages (uint8, from `seed`), then the sampler (from seed + 1).
-    Returns (images in [-1, 1], numbers for JSON, a phrase saying what was
-    done); TooFewAccepted when DRS keeps too few."""
-    steps = args.calibration_steps
-    if steps is None:
-        steps = LANGEVIN_CALIBRATION_STEPS if args.langevin else CALIBRATION_STEPS
+def better_samples(settings, gen, disc, realImages, device, seed, num, log=print):
+    """`num` samples of the sampler `settings` (a SamplerSettings) names:
+    the discriminator calibrated on realImages (uint8, from `seed`), then
+    the sampler (from seed + 1). Returns (images in [-1, 1], numbers for
+    JSON, a phrase saying what was done); TooFewAccepted when DRS keeps too
+    few."""
+    steps = settings.calibration_steps()
     logits = calibrate(disc, gen, realImages, device, seed, steps, log=log)
-    if args.langevin:
+    if settings.sampler == "langevin":
         images, _ = latent_langevin(gen, logits, device, seed + 1, num,
-                                    args.langevin_steps, args.langevin_step_size)
-        numbers = {"steps": args.langevin_steps, "step_size": args.langevin_step_size}
-        what = (f"latent Langevin sampling ({args.langevin_steps} steps of "
-                f"{args.langevin_step_size:g})")
+                                    settings.langevinSteps, settings.langevinStepSize)
+        numbers = {"steps": settings.langevinSteps, "step_size": settings.langevinStepSize}
+        what = (f"latent Langevin sampling ({settings.langevinSteps} steps of "
+                f"{settings.langevinStepSize:g})")
     else:
         sampler = RejectionSampler(gen, logits, device, seed + 1,
-                                   gammaPercentile=args.gamma_percentile)
+                                   gammaPercentile=settings.gammaPercentile)
         images, numbers = sampler.sample(num)
         what = (f"discriminator rejection sampling ({numbers['acceptance_rate']:.1%} of "
                 f"{numbers['draws']:,} samples kept, gamma {numbers['gamma']:.3f})")
@@ -254,38 +247,3 @@ def acceptance_message(accepted, draws, num, maxDraws):
     return (f"only {accepted:,} of {draws:,} samples were accepted ({rate:.3%}): {num:,} would "
             f"take {need} draws, over the limit of {maxDraws:,}; ask for fewer, or accept more "
             "(a lower --min-confidence, or a lower --gamma-percentile)")
-
-
-class DigitSelector:
-    """Samples the evaluator calls `label` with at least `minConfidence`."""
-
-    def __init__(self, gen, model, device, seed):
-        self.gen, self.model, self.device, self.seed = gen, model, device, seed
-
-    def sample(self, label, num, minConfidence=MIN_CONFIDENCE, maxDraws=None):
-        """(images, their noise vectors, numbers); TooFewAccepted after
-        maxDraws (by default MAX_DRAWS) samples."""
-        from .evaluator import predict
-
-        maxDraws = MAX_DRAWS if maxDraws is None else maxDraws
-        kept, noise, draws, accepted = [], [], 0, 0
-        while accepted < num:
-            if draws >= maxDraws:
-                raise TooFewAccepted(acceptance_message(accepted, draws, num, maxDraws))
-            z = sampling.noise(BATCH, self.seed + draws, self.gen.ct1.in_channels)
-            images = sampling.generate(self.gen, z, self.device)
-            _, probs = predict(self.model, images, self.device)
-            keep = (probs.argmax(1) == label) & (probs[:, label] >= minConfidence)
-            kept.append(images[keep])
-            noise.append(z[keep])
-            accepted += int(keep.sum())
-            draws += BATCH
-        return (torch.cat(kept)[:num], torch.cat(noise)[:num],
-                {"draws": draws, "acceptance_rate": accepted / draws})
-
-
-def morph(gen, zA, zB, steps, device):
-    """The walk from zA to zB by spherical interpolation: (steps + 1) images."""
-    a, b = zA.view(1, -1), zB.view(1, -1)
-    path = torch.cat([sampling.slerp(a, b, t / steps) for t in range(steps + 1)])
-    return sampling.generate(gen, path.view(len(path), -1, 1, 1), device)

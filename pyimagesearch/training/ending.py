@@ -1,0 +1,65 @@
+"""How an invocation ends: the files written after the last epoch and the
+line that names them, or, when it is cut short, what Ctrl-C says was kept."""
+
+from .. import files, visualize
+from ..errors import exit_for
+from . import distributed
+from .output_folder import CHECKPOINT, GENERATOR, GENERATOR_BEST, GENERATOR_EMA, GIF, HISTORY, \
+    LOSSES_PLOT, METRICS, RUN_JSON
+
+
+def check_replicas(gen, ctx, record):
+    """Under torchrun the replicas must agree (the averaged gradients keep
+    them in step): recorded, and the end of the run if they do not."""
+    digests = distributed.gather(distributed.parameters_digest(gen), ctx)
+    record.set("replicas_identical", len(set(digests)) == 1)
+    if len(set(digests)) != 1:
+        raise SystemExit("[ERROR] the generator's weights differ between processes")
+
+
+def write_final_files(folder, record, gen, ema, stopEpoch, numEpochs):
+    """output.gif of the montages, generator.pth (generator_ema.pth), then
+    run.json's last status ("stopped" before numEpochs); says which files
+    are where."""
+    finished = stopEpoch == numEpochs
+    written = []
+    if record.montages:
+        visualize.animate_montages(folder.file(GIF), [folder.file(m) for m in record.montages])
+        written += ["montages", GIF]
+    files.save_torch(folder.file(GENERATOR), gen.state_dict())
+    written.append(GENERATOR)
+    if ema is not None:
+        files.save_torch(folder.file(GENERATOR_EMA), ema.recalibrate().state_dict())
+        written.append(GENERATOR_EMA)
+    if record.best:
+        written.append(GENERATOR_BEST)
+        print(f"[INFO] the lowest FLD, {record.best['fld']:.3f}, was epoch "
+              f"{record.best['epoch']}'s: its generator is {GENERATOR_BEST}")
+    record.finish(finished)
+    if not finished:
+        print(f"[INFO] stopped after epoch {stopEpoch} of {numEpochs} as asked; "
+              f"continue with: python dcgan_mnist.py --output {folder.path} --resume")
+    written += [HISTORY, LOSSES_PLOT, CHECKPOINT] + ([METRICS] if record.metrics else [])
+    written.append(RUN_JSON)
+    print(f"[INFO] {', '.join(written[:-1])} and {written[-1]} are in {folder.path}")
+
+
+def end(error, parser, record, interruptedSaid):
+    """End the invocation on `error`: run.json's status marked (when
+    `record`, the claimed folder's RunRecord, is given), then the one line
+    and exit status of errors.exit_for; a bug or a SystemExit goes on."""
+    if record is not None and not isinstance(error, SystemExit):
+        record.end_early("interrupted" if isinstance(error, KeyboardInterrupt) else "failed")
+    exit = exit_for(error, parser, interrupted=interruptedSaid)
+    if exit is not None:
+        raise exit from None
+
+
+def interrupted(output, claimed, epoch, epochsSaved, checkpointPath):
+    """What Ctrl-C says was kept, during epoch `epoch` (0-based)."""
+    if not claimed:
+        return f"interrupted before training began; nothing in {output} was changed"
+    if epochsSaved:
+        return (f"interrupted during epoch {epoch + 1}; {checkpointPath} holds {epochsSaved} "
+                "epochs: continue with --resume")
+    return "interrupted during epoch 1, so nothing was saved; the same command starts over"

@@ -1,0 +1,64 @@
+"""The training images of a run: loaded in turn under torchrun (the first
+process of each machine fetches them, the others then read what it left),
+fingerprinted for --resume, and the embedded default's advice."""
+
+import hashlib
+import math
+
+from ..data.sources import load_dataset
+from ..errors import warn
+from . import distributed
+
+# for the embedded default's advice: the article's run (all of MNIST, 20
+# epochs of batches of 128), and the speed of the script on 2 CPU cores
+# (docs/speed.md: 720-810 images/s on the machines here)
+ARTICLE_IMAGES, ARTICLE_EPOCHS, ARTICLE_BATCH = 70_000, 20, 128
+CPU_IMAGES_PER_SECOND = 750
+
+
+def load_in_turn(ctx, dataset, dataDir, allowDownload, fakeSize, seed, invert):
+    """load_dataset's ImageSet in every process of `ctx`; only the first
+    process prints what happened."""
+    quiet = dict(log=lambda line: None, warn=lambda lines: None)
+    for turn in ("first", "others"):
+        if (turn == "first") == ctx.local_main:
+            imageSet = load_dataset(dataset, dataDir, allowDownload=allowDownload and ctx.local_main,
+                                    fakeSize=fakeSize, seed=seed, invert=invert,
+                                    **({} if ctx.main else quiet))
+        distributed.barrier(ctx)
+    return imageSet
+
+
+def load_training_images(ctx, dataset, dataDir, allowDownload, limit, seed, invert):
+    """(every image of the data set, the first --limit of them that the
+    GAN trains on, their fingerprint), in every process of `ctx`."""
+    fullData = load_in_turn(ctx, dataset, dataDir, allowDownload, limit or 1000, seed, invert)
+    data = fullData.head(limit)
+    print(f"[INFO] {len(data):,} training images from {data.source}")
+    return fullData, data, fingerprint(data)
+
+
+def fingerprint(imageSet):
+    """The SHA-256 of the images' bytes: run.json's data_sha256."""
+    return hashlib.sha256(imageSet.images.numpy().tobytes()).hexdigest()
+
+
+def embedded_default_advice(numImages, batchSize, epochs):
+    """What to expect from the embedded default, and what to do about it:
+    the updates this run makes against the article's, and the --epochs
+    that makes as many (with its time on 2 CPU cores, docs/embedded.md)."""
+    steps = math.ceil(numImages / batchSize)
+    updates = steps * epochs
+    articleUpdates = math.ceil(ARTICLE_IMAGES / ARTICLE_BATCH) * ARTICLE_EPOCHS
+    matching = math.ceil(articleUpdates / steps)
+    minutes = matching * numImages / CPU_IMAGES_PER_SECOND / 60
+    return [f"What to expect: {epochs} epochs of {numImages:,} digits make {updates:,} updates of the",
+            f"networks; the article's {ARTICLE_EPOCHS} epochs of {ARTICLE_IMAGES:,} make "
+            f"{articleUpdates:,}. Expect",
+            "blurred, partly unreadable digits from this run (docs/embedded.md shows both).",
+            f"As many updates as the article: --epochs {matching} (about {minutes:.0f} minutes on 2 CPU",
+            "cores, a few minutes on a GPU), or give it the full MNIST with --data-dir."]
+
+
+def advise_on_embedded_default(numImages, batchSize, epochs):
+    warn(embedded_default_advice(numImages, batchSize, epochs))

@@ -1,0 +1,149 @@
+"""The command-line options dcgan_mnist.py adds to the article's three
+(-o/--output, -e/--epochs, -b/--batch-size), their checks, and what a
+resumed run does with each of them.
+
+Every option declares its resume rule where it is added (`option(...,
+resume=RULE)`), one of:
+
+    SHAPES          shapes the training: a resumed run keeps the checkpoint's
+                    value, and refuses another one given again
+    PER_INVOCATION  belongs to one command: never taken from the checkpoint
+    INHERITED       the checkpoint's value unless given again
+
+`resume_rules(ap)` reads them back and refuses a parser with an option that
+has none (tests/test_options.py keeps it so).
+"""
+
+import argparse
+
+from ..cli import (MIN_EVAL_SAMPLES, DefaultsHelpFormatter, check_output_folder, eval_samples,
+                   positive_int, random_seed)
+from ..data.folder import INVERT_CHOICES
+from ..data.sources import DATASETS
+from ..device import DEVICES
+
+DEFAULT_SEED = 42
+
+SHAPES = "shapes the training"
+PER_INVOCATION = "per invocation"
+INHERITED = "inherited"
+RULES = (SHAPES, PER_INVOCATION, INHERITED)
+
+# the article's own three options, added by the script as the article prints them
+ARTICLE_RULES = {"output": PER_INVOCATION, "epochs": INHERITED, "batch_size": SHAPES}
+
+
+def option(ap, *flags, resume, **kwargs):
+    """ap.add_argument(*flags, **kwargs), with the option's resume rule."""
+    if resume not in RULES:
+        raise ValueError(f"resume rule of {flags}: {resume!r} is none of {RULES}")
+    action = ap.add_argument(*flags, **kwargs)
+    action.resume = resume
+    return action
+
+
+def resume_rules(ap):
+    """{dest: rule} of every option of `ap` (--help aside); ValueError
+    naming the options that declare none."""
+    actions = [a for a in ap._actions if not isinstance(a, argparse._HelpAction)]
+    missing = [a.dest for a in actions if getattr(a, "resume", None) not in RULES]
+    if missing:
+        raise ValueError(f"options without a resume rule: {', '.join(missing)} "
+                         "(declare one with training.options.option(..., resume=...))")
+    return {a.dest: a.resume for a in actions}
+
+
+def add_training_options(ap):
+    """Add dcgan_mnist.py's own options to the article's parser `ap`."""
+    ap.description = "Train the article's DCGAN on MNIST-format digits."
+    ap.formatter_class = DefaultsHelpFormatter
+    for action in ap._actions:
+        if action.dest in ARTICLE_RULES:
+            action.resume = ARTICLE_RULES[action.dest]
+    option(ap, "--data-dir", default="data", resume=INHERITED,
+        help="folder with the IDX files (flat or torchvision's DIR/MNIST/raw), "
+             "or where torchvision downloads them; with --dataset folder, the "
+             "folder of images (default: data)")
+    option(ap, "--dataset", choices=DATASETS, default="mnist", resume=SHAPES,
+        help="which data: an MNIST-format set; 'folder', your own images in "
+             "--data-dir (one subfolder per class, or none; docs/folder.md); "
+             "'fake', torchvision FakeData for smoke runs (default: mnist)")
+    option(ap, "--invert", choices=INVERT_CHOICES, default="auto", resume=SHAPES,
+        help="with --dataset folder: make dark-on-light images light on dark, "
+             "as the article's digits: auto decides image by image from its "
+             "ground (default: auto)")
+    option(ap, "--no-download", action="store_true", resume=INHERITED,
+        help="never use the network: use --data-dir's files or, for MNIST, "
+             "the embedded 5,000 digits (default: download when missing)")
+    option(ap, "--limit", type=positive_int, default=None, resume=SHAPES,
+        help="train on at most this many images (the first ones), for quick "
+             "runs; also the size of --dataset fake (default: all; fake: 1000)")
+    option(ap, "--seed", type=random_seed, default=DEFAULT_SEED, resume=SHAPES,
+        help="random seed for weights, noise and shuffling; the same seed on "
+             f"the CPU gives the same losses (default: {DEFAULT_SEED})")
+    option(ap, "--device", choices=DEVICES, default="auto", resume=INHERITED,
+        help="where to train; auto = CUDA, then Apple MPS, then CPU "
+             "(default: auto)")
+    option(ap, "--no-progress", action="store_true", resume=INHERITED,
+        help="hide the per-batch progress bar (default: shown)")
+    option(ap, "--resume", action="store_true", resume=PER_INVOCATION,
+        help="continue the run in --output from its checkpoint.pt up to "
+             "--epochs (default: start a new run)")
+    option(ap, "--overwrite", action="store_true", resume=PER_INVOCATION,
+        help="replace a previous run's files in --output (default: refuse to "
+             "mix two runs in one folder)")
+    option(ap, "--eval-every", type=int, default=0, metavar="K", resume=INHERITED,
+        help="score the generator every K epochs and after the last one with "
+             "the project's digit evaluator (FLD, Inception Score, coverage) "
+             "into metrics.json and history.csv; 0 = off, as the article "
+             "(default: 0)")
+    option(ap, "--eval-num", type=eval_samples, default=10_000, metavar="N", resume=INHERITED,
+        help=f"samples per evaluation, at least {MIN_EVAL_SAMPLES} (default: 10000)")
+    option(ap, "--ema", type=float, default=0.0, metavar="DECAY", resume=SHAPES,
+        help="also keep an exponential moving average of the generator's "
+             "weights (decay per generator step, with warm-up; BatchNorm "
+             "statistics re-estimated for it) and draw the montages and "
+             "generator_ema.pth from it; 0.99 is recommended (docs/ema.md); "
+             "0 = off, as the article (default: 0)")
+    option(ap, "--amp", action="store_true", resume=INHERITED,
+        help="mixed precision: bf16 autocast for G and D, BCE in float32; for "
+             "GPUs and CPUs with bf16 units (docs/speed.md), while the default "
+             "keeps the article's float32 (default: off)")
+    option(ap, "--compile", action="store_true", resume=INHERITED,
+        help="torch.compile G and D (compiling takes a while first; "
+             "docs/speed.md) (default: off)")
+    option(ap, "--stop-after", type=positive_int, default=None, metavar="EPOCHS",
+        resume=PER_INVOCATION,
+        help="stop after this many epochs in this invocation, checkpoint "
+             "saved; continue later with --resume (default: run to --epochs)")
+
+
+def explicit(ap, argv):
+    """The arguments the user actually typed, not argparse's defaults:
+    argparse gives a default only to names the namespace lacks, so every
+    name starts out as a marker, and what is still the marker was not
+    typed."""
+    unset = object()
+    names = vars(ap.parse_args(argv))
+    typed = ap.parse_args(argv, namespace=argparse.Namespace(**dict.fromkeys(names, unset)))
+    return {name: value for name, value in vars(typed).items() if value is not unset}
+
+
+def check(ap, args):
+    """What argparse's types cannot check alone; argparse's usage error
+    (exit 2, nothing written) otherwise."""
+    for name, flag in (("epochs", "-e/--epochs"), ("batch_size", "-b/--batch-size")):
+        if args[name] < 1:
+            ap.error(f"argument {flag}: must be a positive integer, got {args[name]}")
+    if args["eval_every"] < 0:
+        ap.error(f"argument --eval-every: must be 0 (off) or positive, got {args['eval_every']}")
+    if not 0 <= args["ema"] < 1:
+        ap.error(f"argument --ema: a decay in (0, 1), or 0 for off; got {args['ema']}")
+    if args["invert"] != "auto" and args["dataset"] != "folder":
+        ap.error(f"argument --invert: applies to --dataset folder, not {args['dataset']}")
+    if args["eval_every"] and args["dataset"] == "fake":
+        ap.error("argument --eval-every: --dataset fake is random noise, with no classes "
+                 "to score generated images against")
+    if args["resume"] and args["overwrite"]:
+        ap.error("argument --overwrite: not allowed with --resume")
+    check_output_folder(ap, args["output"])

@@ -1,0 +1,51 @@
+"""The process a run lives in: its place among torchrun's processes, its
+standard output (one log: the first process's), and its device."""
+
+import os
+import sys
+
+import torch
+
+from ..device import describe, select_device
+from ..errors import UsageError
+from . import distributed
+
+
+class Process:
+    """This process of the run: `ctx` (distributed.Context), `main`
+    (whether it is the one that writes and prints)."""
+
+    def __init__(self, ctx=None):
+        self.ctx = distributed.from_environment() if ctx is None else ctx
+        self.main = self.ctx.main
+        self.stdout = sys.stdout
+        if not self.main:
+            sys.stdout = open(os.devnull, "w")     # one log: the first process's
+        elif hasattr(sys.stdout, "reconfigure"):
+            # a log file gets each line at once, in order with stderr's
+            sys.stdout.reconfigure(line_buffering=True)
+
+    def device(self, name):
+        """The device --device names (this process's own GPU under
+        torchrun); UsageError in words when there is none."""
+        try:
+            device = distributed.setup(self.ctx, select_device(name))
+        except ValueError as e:
+            raise UsageError(f"argument --device: {e}") from None
+        if device.type == "cuda":
+            # the layer shapes never change: let cuDNN pick its fastest kernels
+            torch.backends.cudnn.benchmark = True
+        return device
+
+    def say(self, device, seed, batchSize):
+        """The [INFO] line of where and how this run trains."""
+        print(f"[INFO] training on {describe(device)}, seed {seed}"
+              + (f", {self.ctx.worldSize} processes ({self.ctx.backend}), batch "
+                 f"{batchSize} each" if self.ctx.enabled else ""))
+
+    def close(self):
+        """Leave the process group and give standard output back."""
+        distributed.cleanup(self.ctx)
+        if sys.stdout is not self.stdout:
+            sys.stdout.close()
+            sys.stdout = self.stdout

@@ -1,0 +1,142 @@
+"""--resume: what it needs saved after every epoch (`save_checkpoint`),
+reading it back with its messages, merging the arguments typed now with the
+checkpoint's by each option's resume rule, checking that the run can go on
+(the same processes, the same images), and restoring everything the next
+epoch depends on."""
+
+import os
+
+from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from ..data.imageset import DataError
+from ..errors import UsageError, shorten
+from .options import PER_INVOCATION, SHAPES
+from .history import History
+from .output_folder import CHECKPOINT, RUN_JSON
+from .record import RunRecord
+
+
+def save_checkpoint(path, epoch, gen, disc, genOpt, discOpt, ema, benchmarkNoise, history,
+                    rng, record, dataDir):
+    """checkpoint.pt after epoch `epoch` (0-based): the models, their Adams
+    and EMA, the montages' noise, the History, every process's random states
+    `rng`, the RunRecord and --data-dir (absolute)."""
+    Checkpoint(epoch=epoch + 1, generator=gen.state_dict(), discriminator=disc.state_dict(),
+               genOpt=genOpt.state_dict(), discOpt=discOpt.state_dict(),
+               benchmarkNoise=benchmarkNoise.cpu(), history=history.rows, rng=rng,
+               args=record.arguments, run=record.content,
+               ema=None if ema is None else ema.state_dict(),
+               dataDir=os.path.abspath(dataDir)).save(path)
+
+
+def merge_arguments(saved, args, typed, rules):
+    """The arguments of a resumed run, as a new dict: `args` as parsed now,
+    `typed` the ones given on this command line, `saved` the checkpoint's,
+    `rules` each option's resume rule (options.resume_rules). An option
+    that shapes the training may not change (UsageError); one of this
+    invocation is never taken from the checkpoint; any other not typed
+    again is the checkpoint's."""
+    for name, rule in rules.items():
+        if rule == SHAPES and name in typed and typed[name] != saved.get(name):
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"argument {flag}: {typed[name]} differs from the "
+                             f"checkpoint's {saved.get(name)}; a resumed run keeps {flag} "
+                             "(start a new run in another --output folder instead)")
+    merged = dict(args)
+    for name, value in saved.items():
+        if name in args and name not in typed and rules.get(name) != PER_INVOCATION:
+            merged[name] = value
+    return merged
+
+
+def epochs_to_train(output, numEpochs, startEpoch, stopAfter):
+    """The epoch after this invocation's last (0-based: it trains
+    startEpoch up to this): --epochs, or --stop-after's limit. SystemExit(0)
+    when a resumed run has nothing left to do."""
+    if startEpoch >= numEpochs:
+        print(f"[INFO] {output} already finished {startEpoch} of {numEpochs} "
+              "epochs; nothing to do (pass a larger --epochs to train further)")
+        raise SystemExit(0)
+    return numEpochs if stopAfter is None else min(numEpochs, startEpoch + stopAfter)
+
+
+class Resume:
+    """The checkpoint a run continues from (`checkpoint`, a
+    checkpoint.Checkpoint) and what is done with it."""
+
+    def __init__(self, checkpoint, path):
+        self.checkpoint, self.path = checkpoint, path
+
+    @classmethod
+    def load(cls, output):
+        """The checkpoint in the folder `output`; CheckpointError saying
+        why it cannot be resumed."""
+        path = os.path.join(output, CHECKPOINT)
+        if not os.path.exists(path) and os.path.exists(os.path.join(output, RUN_JSON)):
+            raise CheckpointError(f"cannot resume: {output} holds no {CHECKPOINT}, so its "
+                                  "run stopped before finishing its first epoch; the same "
+                                  "command without --resume starts it again")
+        try:
+            return cls(load_checkpoint(path), path)
+        except CheckpointError as e:
+            raise CheckpointError(f"cannot resume: {e}") from None
+
+    @property
+    def epoch(self):
+        """Epochs the checkpoint has finished."""
+        return self.checkpoint.epoch
+
+    def data_dir(self, dataDir, typed):
+        """--data-dir: the checkpoint's as an absolute path (found from any
+        working folder, though run.json keeps it as typed) unless typed."""
+        if "data_dir" not in typed and self.checkpoint.dataDir:
+            return self.checkpoint.dataDir
+        return dataDir
+
+    def check_processes(self, worldSize):
+        saved = self.checkpoint.run.get("world_size", 1)
+        if saved != worldSize:
+            raise CheckpointError(
+                f"cannot resume: the checkpoint was trained by {saved} processes, this is "
+                f"{worldSize} (the effective batch size would change)")
+
+    def check_images(self, fingerprint, data):
+        """DataError unless `data` (an ImageSet, fingerprinted) are the
+        images the checkpoint was trained on."""
+        saved = self.checkpoint.run
+        if saved["data_sha256"] != fingerprint:
+            raise DataError(f"cannot resume: the checkpoint was trained on other images "
+                            f"({saved['num_train_images']:,} from {saved['data_source']}); "
+                            f"this time they are {len(data):,} from {data.source}")
+
+    def restore(self, gen, disc, genOpt, discOpt, ema, streams, rank):
+        """The weights, Adam's states, the EMA and this process's random
+        streams as the checkpoint left them; returns its benchmark noise.
+        CheckpointError when they do not fit the models."""
+        checkpoint = self.checkpoint
+        try:
+            gen.load_state_dict(checkpoint.generator)
+            disc.load_state_dict(checkpoint.discriminator)
+            genOpt.load_state_dict(checkpoint.genOpt)
+            discOpt.load_state_dict(checkpoint.discOpt)
+            if ema is not None:
+                ema.load_state_dict(checkpoint.ema)
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(f"cannot resume: {self.path} does not fit the article's "
+                                  f"models ({shorten(e, 200)})") from None
+        streams.restore(checkpoint.rng[rank])
+        return checkpoint.benchmarkNoise
+
+    def history(self):
+        return History(self.checkpoint.history)
+
+    def record(self, path):
+        """The run record the checkpoint kept, continued from here."""
+        return RunRecord.resumed(path, self.checkpoint.run, self.epoch)
+
+    def say(self, output, numEpochs, weightDecay):
+        """The lines that tell where the run goes on."""
+        began = self.checkpoint.args["epochs"]
+        if numEpochs != began:
+            print(f"[INFO] continuing to {numEpochs} epochs (the run began with {began}); "
+                  f"Adam's weight decay stays {weightDecay:g} as it began")
+        print(f"[INFO] resuming {output} after epoch {self.epoch} of {numEpochs}")

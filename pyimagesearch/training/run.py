@@ -1,0 +1,203 @@
+"""One invocation of dcgan_mnist.py, from the first check to the last file:
+the conductor that puts the parts of a run's life in order. The script keeps
+the article's statements; around them it makes these calls:
+
+    with TrainingRun(ap, args, argv) as run:   # options, folder, checkpoint, device checked
+        DEVICE = run.device
+        data = run.load_data()
+        dataloader = run.dataloader(data, transform, batch_size=...)
+        ...                                    # the article builds G, D, Adam, BCELoss, noise
+        gen, disc, benchmarkNoise = run.start(gen, disc, genOpt, discOpt, benchmarkNoise)
+        for epoch in run.epochs():
+            ...                                # the article's batch loop,
+            run.add_batch(errorG, errorD, meanDx, meanDGz)      # once a batch
+            epochLossG, epochLossD = run.epoch_losses()
+            ...                                # the article's montage
+            run.end_epoch(montagePath)
+        run.finish()
+
+Each concern is a part of its own: the process (process.py), the output
+folder (output_folder.py), --resume (resume.py), the random streams
+(streams.py), the images (images.py), the models' wiring (wiring.py), the
+epoch's statistics (stats.py), the run record (record.py), the quality
+checks (monitor.py). docs/architecture.md lists which writes what, when.
+"""
+
+import os
+
+from .. import visualize
+from ..data.loader import DeviceLoader
+from ..device import fused_adam, memory_format
+from . import distributed, ending, images, options, wiring
+from .history import History
+from .monitor import QualityMonitor, usable_eval_every
+from .output_folder import CHECKPOINT, HISTORY, LOSSES_PLOT, RUN_JSON, OutputFolder
+from .process import Process
+from .record import RunRecord
+from .resume import Resume, epochs_to_train, merge_arguments, save_checkpoint
+from .stats import EpochStats
+from .streams import RandomStreams
+
+
+class TrainingRun:
+    """`ap`: the script's parser; `args`: its arguments (a dict); `argv`: the
+    command line (None: sys.argv). With --resume the options not typed again
+    become the checkpoint's, in `args`: the script reads them there."""
+
+    def __init__(self, ap, args, argv=None):
+        self.process = Process()
+        self.ctx, self.main = self.process.ctx, self.process.main
+        self.folder, self.resume, self.record = OutputFolder(args["output"]), None, None
+        self.output, self.claimed, self.epoch, self.epochsSaved = args["output"], False, 0, 0
+        try:
+            self._check(ap, args, argv)
+        except BaseException as e:
+            self._close()
+            self._end(e, ap)
+            raise
+
+    def _check(self, ap, args, argv):
+        """Everything checked before the data; nothing written."""
+        options.check(ap, args)
+        rules, typed = options.resume_rules(ap), options.explicit(ap, argv)
+        self.dataDir = args["data_dir"]
+        if args["resume"]:
+            self.resume = Resume.load(self.output)
+            args.update(merge_arguments(self.resume.checkpoint.args, args, typed, rules))
+            self.dataDir = self.resume.data_dir(self.dataDir, typed)
+        self.args = args
+        if self.main:
+            self.folder.lock_if_present()
+        if not args["resume"]:
+            self.folder.plan(args["overwrite"])
+        self.numEpochs = args["epochs"]
+        self.startEpoch = self.epochsSaved = self.resume.epoch if self.resume else 0
+        self.stopEpoch = epochs_to_train(self.output, self.numEpochs, self.startEpoch,
+                                         args["stop_after"])
+        if self.resume:
+            self.resume.check_processes(self.ctx.worldSize)
+        self.device = self.process.device(args["device"])
+        self.streams = RandomStreams(args["seed"], self.ctx.rank, self.device)
+        self.noiseGen, self.fusedAdam = self.streams.noise, fused_adam(self.device)
+        self.process.say(self.device, args["seed"], args["batch_size"])
+
+    def load_data(self):
+        """The training images (an ImageSet); with --resume, the checkpoint's."""
+        a = self.args
+        self.fullData, data, self.fingerprint = images.load_training_images(
+            self.ctx, a["dataset"], self.dataDir, not a["no_download"], a["limit"], a["seed"],
+            a["invert"])
+        if self.resume:
+            self.resume.check_images(self.fingerprint, data)
+        elif data.fallback and self.main:
+            images.advise_on_embedded_default(len(data), a["batch_size"] * self.ctx.worldSize,
+                                              a["epochs"])
+        self.evalEvery = usable_eval_every(self.fullData, a["eval_every"])
+        self.data = data
+        return data
+
+    def dataloader(self, data, transform, batch_size):
+        """Shuffled batches on the device (under torchrun, this process's share)."""
+        self.loader = DeviceLoader(data, batch_size, self.device, transform,
+                                   generator=self.streams.shuffle,
+                                   shard=(self.ctx.rank, self.ctx.worldSize),
+                                   memoryFormat=memory_format(self.device))
+        return self.loader
+
+    def start(self, gen, disc, genOpt, discOpt, benchmarkNoise):
+        """Restore (--resume), claim the folder; returns the modules to train
+        (gen and disc, or their --amp/--compile wrappers) and the noise."""
+        self.gen, self.disc, self.genOpt, self.discOpt = gen, disc, genOpt, discOpt
+        wiring.lay_out(gen, disc, self.device)
+        self.ema = wiring.average_of(gen, self.args["ema"])
+        path = self.folder.file(RUN_JSON)
+        if self.resume:
+            benchmarkNoise = self.resume.restore(gen, disc, genOpt, discOpt, self.ema,
+                                                 self.streams, self.ctx.rank).to(self.device)
+            self.history, self.record = self.resume.history(), self.resume.record(path)
+            self.resume.say(self.output, self.numEpochs, genOpt.param_groups[0]["weight_decay"])
+        else:
+            self.history = History()
+            self.record = RunRecord.new(path, self.args["seed"], self.args["dataset"], self.data,
+                                        self.fingerprint, self.device, self.ctx)
+        self.record.begin(self.args)
+        self.benchmarkNoise = benchmarkNoise
+        self.monitor = QualityMonitor(self.folder, self.record, self.evalEvery, self.numEpochs,
+                                      self.fullData, self.data.images, self.args["seed"],
+                                      self.device, self.args["eval_num"])
+        wiring.hook_steps(gen, genOpt, discOpt, self.ema, self.ctx)
+        if self.main:
+            self.folder.claim(newRun=not self.args["resume"])
+            self.record.write()
+            self.claimed = True
+        return (*wiring.modules_to_train(gen, disc, self.device.type, self.args["amp"],
+                                         self.args["compile"]), benchmarkNoise)
+
+    def epochs(self):
+        """This invocation's epochs (0-based), up to --epochs or --stop-after."""
+        for epoch in range(self.startEpoch, self.stopEpoch):
+            self.epoch, self.stats = epoch, EpochStats.shown(
+                epoch, self.numEpochs, self.loader, self.main and not self.args["no_progress"])
+            yield epoch
+
+    def add_batch(self, errorG, errorD, meanDx, meanDGz):
+        self.stats.add(errorG, errorD, meanDx, meanDGz)
+
+    def epoch_losses(self):
+        """The epoch's mean G and D losses (over all processes under torchrun)."""
+        self.stats.close(self.ctx, self.device)
+        return self.stats.mean("loss_g"), self.stats.mean("loss_d")
+
+    def generator_to_draw(self):
+        """The generator the montages show: the averaged one with --ema."""
+        return self.gen if self.ema is None else self.ema.recalibrate()
+
+    def end_epoch(self, montage=None):
+        """Record the epoch (its montage, if drawn, at `montage`): the quality
+        checks, history.csv, losses.png, then checkpoint.pt, then run.json.
+        Every process takes part (their random states are gathered)."""
+        rng = distributed.gather(self.streams.capture(), self.ctx)
+        if not self.main:
+            return
+        epoch, record = self.epoch, self.record
+        if montage:
+            record.add_montage(os.path.basename(montage))
+        self.history.add_epoch(epoch, self.stats.table)
+        self.monitor.check_discriminator(epoch, self.stats.mean("d_g_z"))
+        if self.monitor.due(epoch):
+            self.history.set_metrics(self.monitor.evaluate(epoch, self.gen, self.ema))
+        self.history.write_csv(self.folder.file(HISTORY))
+        visualize.plot_losses(self.history.columns(), self.folder.file(LOSSES_PLOT))
+        record.add_epoch(epoch, self.stats.seconds, self.stats.mean("loss_g"), self.stats.mean("loss_d"))
+        save_checkpoint(self.folder.file(CHECKPOINT), epoch, self.gen, self.disc, self.genOpt,
+                        self.discOpt, self.ema, self.benchmarkNoise, self.history, rng, record,
+                        self.dataDir)
+        self.epochsSaved = epoch + 1
+        record.write()
+
+    def finish(self):
+        """output.gif, the generator's weights, and run.json's last status."""
+        if self.ctx.enabled:
+            ending.check_replicas(self.gen, self.ctx, self.record)
+        if self.main:
+            ending.write_final_files(self.folder, self.record, self.gen, self.ema,
+                                     self.stopEpoch, self.numEpochs)
+        distributed.barrier(self.ctx)     # none leaves the group while the first writes
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        self._close()
+        if error is not None:
+            self._end(error)
+        return False
+
+    def _close(self):
+        self.folder.release()
+        self.process.close()
+
+    def _end(self, error, parser=None):
+        ending.end(error, parser, self.record if self.claimed and self.main else None,
+                   ending.interrupted(self.output, self.claimed, self.epoch, self.epochsSaved,
+                                      self.folder.file(CHECKPOINT)))

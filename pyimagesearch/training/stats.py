@@ -1,0 +1,51 @@
+"""The statistics of one epoch: each batch's losses and D's mean verdicts,
+kept on the device without their autograd graphs and read once, at the end
+of the epoch, as a table with named columns."""
+
+import time
+
+import torch
+
+from . import distributed
+from .progress import EpochProgress
+
+# what one batch gives, in the order of history.csv's columns
+COLUMNS = ("loss_g", "loss_d", "d_x", "d_g_z")
+
+
+class EpochStats:
+    """`batches`: one (4,) tensor per batch, on the device; after `close`,
+    `table`: (batches, 4) on the CPU, averaged over the processes, and
+    `seconds`, the epoch's time. `progress` (an EpochProgress, or None)
+    shows the batches as they come."""
+
+    def __init__(self, progress=None):
+        self.batches, self.table, self.progress = [], None, progress
+        self.started, self.seconds = time.perf_counter(), None
+
+    @classmethod
+    def shown(cls, epoch, numEpochs, loader, enabled):
+        """The statistics of an epoch over `loader`, with its progress bar."""
+        stats = cls(EpochProgress(epoch, numEpochs, len(loader.images), enabled=enabled))
+        stats.loader = loader
+        return stats
+
+    def add(self, errorG, errorD, meanDx, meanDGz):
+        self.batches.append(torch.stack([errorG.detach(), errorD.detach(),
+                                         meanDx.detach(), meanDGz.detach()]))
+        if self.progress is not None:
+            self.progress.update(self.loader.lastBatchImages, self.batches)
+
+    def close(self, ctx, device):
+        """The table of the epoch (every process's batches averaged under
+        torchrun: each process takes part)."""
+        if self.progress is not None:
+            self.progress.close()
+        table = torch.stack(self.batches).cpu()                 # (batches, 4)
+        self.table = distributed.average(table.to(device), ctx).cpu()
+        self.seconds = time.perf_counter() - self.started
+        return self.table
+
+    def mean(self, column):
+        """The epoch's mean of one of COLUMNS."""
+        return self.table[:, COLUMNS.index(column)].mean().item()

@@ -1,0 +1,34 @@
+"""Every random stream the training draws from, seeded, saved and restored,
+so that a run can be repeated and resumed exactly."""
+
+import torch
+
+from ..cli import MAX_SEED
+
+
+class RandomStreams:
+    """torch's global stream (the weights, the benchmark noise) seeded with
+    `seed`, and two streams of their own: the training noise (`noise`, one
+    per process: seed + rank) and the shuffling (`shuffle`, the same in
+    every process: each takes its share of one permutation)."""
+
+    def __init__(self, seed, rank, device):
+        torch.manual_seed(seed)
+        self.noise = torch.Generator(device=device).manual_seed((seed + rank) % (MAX_SEED + 1))
+        self.shuffle = torch.Generator().manual_seed(seed)
+
+    def capture(self):
+        """Every random state the training loop draws from."""
+        state = {"torch": torch.get_rng_state(), "noise": self.noise.get_state(),
+                 "shuffle": self.shuffle.get_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def restore(self, state):
+        """Put back what `capture` gave."""
+        torch.set_rng_state(state["torch"])
+        self.noise.set_state(state["noise"])
+        self.shuffle.set_state(state["shuffle"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
