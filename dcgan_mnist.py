@@ -17,7 +17,7 @@ import argparse
 import torch
 import os
 import sys
-# NOTE(deviation): the article also imports MNIST, DataLoader, ToTensor,
+# NOTE(deviation 7): the article also imports MNIST, DataLoader, ToTensor,
 # transforms (the data now comes from pyimagesearch/data.py), cv2 (its
 # imwrite is now files.write_image) and sklearn's shuffle (never used).
 
@@ -48,12 +48,12 @@ def main(argv=None):
         help="# epochs to train for")
     ap.add_argument("-b", "--batch-size", type=int, default=128,
         help="batch size for training")
-    # NOTE(deviation): the project's own options (data, seed, device,
+    # NOTE(deviation 15): the project's own options (data, seed, device,
     # resume, metrics, ...): python dcgan_mnist.py --help
     add_training_options(ap)
     args = vars(ap.parse_args(argv))
 
-    # NOTE(deviation): the run checks every option and the output folder
+    # NOTE(deviation 17): the run checks every option and the output folder
     # before anything is written (with --resume, the options not given
     # again become the checkpoint's, in args), and records everything the
     # article only prints (pyimagesearch/training/run.py)
@@ -63,24 +63,24 @@ def main(argv=None):
         BATCH_SIZE = args["batch_size"]
 
         # set the device we will be using
-        # NOTE(deviation): --device (auto: CUDA, then Apple MPS, then the
+        # NOTE(deviation 16): --device (auto: CUDA, then Apple MPS, then the
         # CPU); under torchrun each process takes its own GPU; seeds set
         DEVICE = run.device
 
         # define data transforms
-        # NOTE(deviation): ToTensor() then Normalize((0.5), (0.5)), the same
+        # NOTE(deviation 1): ToTensor() then Normalize((0.5), (0.5)), the same
         # arithmetic on whole batches of uint8 images, on DEVICE
         dataTransforms = to_pixels
 
         # load the MNIST dataset and stack the training and testing data
         # points so we have additional training data
-        # NOTE(deviation): from --data-dir's IDX files, torchvision's
+        # NOTE(deviation 2): from --data-dir's IDX files, torchvision's
         # download, or offline the embedded 5,000 real digits
         print("[INFO] loading MNIST dataset...")
         data = run.load_data()
 
         # initialize our dataloader
-        # NOTE(deviation): the images wait on DEVICE as one uint8 tensor
+        # NOTE(deviation 1): the images wait on DEVICE as one uint8 tensor
         # and each shuffled batch is cut from it there, instead of a
         # DataLoader sending every batch over
         dataloader = run.dataloader(data, dataTransforms,
@@ -106,7 +106,7 @@ def train(args, NUM_EPOCHS, DEVICE, dataloader, run):
     disc.to(DEVICE)
 
     # initialize optimizer for both generator and discriminator
-    # NOTE(deviation): fused=True where the device has it: Adam's update
+    # NOTE(deviation 12): fused=True where the device has it: Adam's update
     # in one kernel instead of about ten small ones per tensor, same math
     genOpt = Adam(gen.parameters(), lr=0.0002, betas=(0.5, 0.999),
         fused=run.fusedAdam,
@@ -123,7 +123,7 @@ def train(args, NUM_EPOCHS, DEVICE, dataloader, run):
     print("[INFO] starting training...")
     benchmarkNoise = torch.randn(256, 100, 1, 1, device=DEVICE)
 
-    # NOTE(deviation): only now, every check passed, does the run write to
+    # NOTE(deviation 17): only now, every check passed, does the run write to
     # --output. With --resume it first restores what the next epoch depends
     # on (weights, Adam states, benchmark noise, random streams). It hands
     # back the modules to train: gen and disc, or with --amp/--compile
@@ -132,7 +132,7 @@ def train(args, NUM_EPOCHS, DEVICE, dataloader, run):
         benchmarkNoise)
 
     # loop over the epochs
-    # NOTE(deviation): from where a resumed run stopped, to --stop-after
+    # NOTE(deviation 17): from where a resumed run stopped, to --stop-after
     for epoch in run.epochs():
         # show epoch information and compute the number of batches per
         # epoch
@@ -141,17 +141,17 @@ def train(args, NUM_EPOCHS, DEVICE, dataloader, run):
         train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader,
             DEVICE, run)
 
-        # NOTE(deviation): also after an odd last epoch, so every run ends
+        # NOTE(deviation 6): also after an odd last epoch, so every run ends
         # with a picture of its final generator (the averaged one with
         # --ema); under torchrun the first process draws
         p = None
         if ((epoch + 1) % 2 == 0 or epoch + 1 == NUM_EPOCHS) and run.main:
             p = visualize(run.generator_to_draw(), benchmarkNoise, epoch, args)
 
-        # NOTE(deviation): history.csv, losses.png, checkpoint.pt, run.json
+        # NOTE(deviation 17): history.csv, losses.png, checkpoint.pt, run.json
         run.end_epoch(p)
 
-    # NOTE(deviation): output.gif of the montages, generator.pth
+    # NOTE(deviation 17): output.gif of the montages, generator.pth
     run.finish()
 
 
@@ -175,14 +175,14 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
             device=DEVICE)
 
         # randomly generate noise for the generator to predict on
-        # NOTE(deviation): from a random stream of its own (an exact --resume)
+        # NOTE(deviation 8): from a random stream of its own (an exact --resume)
         noise = torch.randn(bs, 100, 1, 1, device=DEVICE, generator=run.noiseGen)
 
         # generate a fake image batch using the generator
         fake = gen(noise)
 
         # forward pass through discriminator
-        # NOTE(deviation): one pass over the real and the (detached) fake
+        # NOTE(deviation 10): one pass over the real and the (detached) fake
         # images together: D has no batch statistics, so its outputs, the
         # losses and their summed gradients are the article's, only faster
         output = disc(torch.cat((images, fake.detach()))).view(-1)
@@ -191,7 +191,7 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
 
         # calculate the loss on all-real batch
         errorReal = criterion(output[:bs], labels)
-        # ... and on the all-fake batch (NOTE(deviation): fake labels of
+        # ... and on the all-fake batch (NOTE(deviation 10): fake labels of
         # their own: the real ones are still needed by the backward pass)
         errorFake = criterion(output[bs:], torch.full_like(labels, fakeLabel))
 
@@ -208,7 +208,7 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
         # and perform a forward pass  of fake data batch through the
         # discriminator
         labels.fill_(realLabel)
-        # NOTE(deviation): D's weights are frozen for this pass: the article
+        # NOTE(deviation 11): D's weights are frozen for this pass: the article
         # computes their gradients only for disc.zero_grad() to throw them
         # away; skipping them saves a third of this backward pass
         disc.requires_grad_(False)
@@ -225,12 +225,12 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
 
         # add the current iteration loss of discriminator and
         # generator
-        # NOTE(deviation): not the loss tensors, which keep every batch's
+        # NOTE(deviation 3): not the loss tensors, which keep every batch's
         # autograd graph alive: the run keeps their values (history.csv)
         run.add_batch(errorG, errorD, meanDx, meanDGz)
 
     # display training information to disk
-    # NOTE(deviation): the mean over the batches really done (the article
+    # NOTE(deviation 4): the mean over the batches really done (the article
     # divides by one batch fewer), and over all processes under torchrun
     epochLossG, epochLossD = run.epoch_losses()
     print("[INFO] Generator Loss: {:.4f}, Discriminator Loss: {:.4f}".format(
@@ -244,7 +244,7 @@ def visualize(gen, benchmarkNoise, epoch, args):
     # the benchmark noise, scale it back to the range [0, 255],
     # and generate the montage
     gen.eval()
-    # NOTE(deviation): without autograd: the article builds a graph for
+    # NOTE(deviation 5): without autograd: the article builds a graph for
     # these 256 images only to throw it away
     with torch.no_grad():
         images = gen(benchmarkNoise)
@@ -256,7 +256,7 @@ def visualize(gen, benchmarkNoise, epoch, args):
     # build the output path and write the visualization to disk
     p = os.path.join(args["output"], "epoch_{}.png".format(
         str(epoch + 1).zfill(4)))
-    # NOTE(deviation): written whole or not at all, and a failure is an
+    # NOTE(deviation 9): written whole or not at all, and a failure is an
     # error (cv2.imwrite only returns False)
     write_image(p, vis)
 

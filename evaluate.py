@@ -17,9 +17,9 @@ import torch
 
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
                                       training_arguments)
-from pyimagesearch.cli import (MIN_EVAL_SAMPLES, add_real_image_options, check_writable_file,
-                               eval_samples, random_seed)
+from pyimagesearch.cli import MIN_EVAL_SAMPLES, check_writable_file, eval_samples, random_seed
 from pyimagesearch.data import load_training_data, to_pixels
+from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, one_line_errors
 from pyimagesearch.files import write_image

@@ -19,9 +19,9 @@ import sys
 from pyimagesearch import visualize
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
                                       training_arguments)
-from pyimagesearch.cli import (add_real_image_options, check_writable_file, confidence,
-                               positive_int, random_seed)
+from pyimagesearch.cli import check_writable_file, confidence, positive_int, random_seed
 from pyimagesearch.data import load_training_data
+from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, one_line_errors
 from pyimagesearch.files import write_image

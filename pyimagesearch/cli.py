@@ -1,14 +1,10 @@
 """What the three scripts' command lines share: argparse types that say
 what they expected, the help formatter that ends every help with its
-default, checks of output paths, and the options that name a saved run's
-real images."""
+default, and checks of output paths."""
 
 import argparse
 import math
 import os
-
-from .data.folder import INVERT_CHOICES
-from .data.sources import SCORABLE
 
 MAX_SEED = 2**63 - 1
 # fewest samples a Fréchet distance is computed from: twice the evaluator's
@@ -97,21 +93,6 @@ def check_writable_file(ap, option, path, suffix):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         ap.error(f"argument {option}: the folder {folder} does not exist")
-
-
-def add_real_image_options(ap, why):
-    """--data-dir, --dataset, --invert, --no-download for the scripts that
-    need the real images of a saved run (by default the run's own)."""
-    group = ap.add_argument_group(f"the real images ({why}; default: the training run's, "
-                                  "read from a checkpoint.pt)")
-    group.add_argument("--data-dir", default=None,
-        help="as for dcgan_mnist.py (default: the run's; else data)")
-    group.add_argument("--dataset", choices=SCORABLE, default=None,
-        help="as for dcgan_mnist.py (default: the run's; else mnist)")
-    group.add_argument("--invert", choices=INVERT_CHOICES, default=None,
-        help="as for dcgan_mnist.py (default: the run's; else auto)")
-    group.add_argument("--no-download", action="store_true",
-        help="never use the network (default: download when missing)")
 
 
 def positive_float(text):

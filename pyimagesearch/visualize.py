@@ -62,7 +62,7 @@ def plot_losses(history, path):
     """
     import matplotlib       # a second to import: only when a plot is drawn
     matplotlib.use("Agg")                 # files only, no screen needed
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt     # (after choosing the backend)
 
     steps, epochs = history["step"], history["epoch"]
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)

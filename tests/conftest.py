@@ -3,14 +3,17 @@ scripts as a user would."""
 
 import contextlib
 import gzip
+import hashlib
 import importlib
 import io
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -116,6 +119,58 @@ def train(output, data, *extra, **kwargs):
     """dcgan_mnist.py on a tiny folder, quickly."""
     return run_script("dcgan_mnist.py", "--output", output, "--data-dir", data,
                       "--no-progress", *extra, **kwargs)
+
+
+def start(out, data, *extra, script=("dcgan_mnist.py",)):
+    """dcgan_mnist.py (or `script`) on a tiny folder as a background process."""
+    return subprocess.Popen(
+        [sys.executable, *script, "-o", str(out), "--data-dir", str(data), "--no-progress",
+         "-b", "16", *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path, proc, timeout=120):
+    """Until `path` exists; fails if `proc` ends first or it takes too long."""
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def one_line(stderr):
+    """The one non-blank line of a refusal's stderr (no traceback)."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert "Traceback" not in stderr
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def usage_error(result, option, said):
+    """`result` is argparse's usage error naming `option` and saying `said`:
+    exit status 2, the usage line, then "error: argument OPTION: ...SAID"."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    last = [line for line in result.stderr.splitlines() if line.strip()][-1]
+    assert last.split("error: ", 1)[-1].startswith(f"argument {option}"), result.stderr
+    assert said in last, result.stderr
+
+
+def load(path):
+    """A .pt or .pth file, tensors only."""
+    return torch.load(path, weights_only=True)
+
+
+def snapshot(folder):
+    """{name: sha256} of every file in a folder: to show nothing changed."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """The evaluator's and the folder decoder's cache in this test's own folder."""
+    monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 def pytest_collection_modifyitems(config, items):

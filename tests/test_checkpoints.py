@@ -3,21 +3,15 @@
 import csv
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, train
+from conftest import load, start, train, wait_for
 from pyimagesearch.checkpoint import load_checkpoint
 from pyimagesearch.files import WriteError, save_torch
-
-
-def load(path):
-    return torch.load(path, weights_only=True)
 
 
 def same_tensors(a, b):
@@ -153,26 +147,11 @@ def test_the_committed_showcase_is_replaced_with_a_notice(tmp_path, tiny_data):
     assert not (out / "SHOWCASE.md").exists()
 
 
-def _start(out, data, *extra):
-    return subprocess.Popen(
-        [sys.executable, "dcgan_mnist.py", "-o", str(out), "--data-dir", str(data),
-         "--no-progress", "-b", "16", *extra], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for_checkpoint(out, proc, timeout=120):
-    deadline = time.time() + timeout
-    while not (out / "checkpoint.pt").exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline
-        time.sleep(0.05)
-
-
 @pytest.mark.slow
 def test_killed_mid_training_leaves_a_loadable_checkpoint(tmp_path, tiny_data):
     out = tmp_path / "o"
-    proc = _start(out, tiny_data, "-e", "500")
-    _wait_for_checkpoint(out, proc)
+    proc = start(out, tiny_data, "-e", "500")
+    wait_for(out / "checkpoint.pt", proc)
     for delay in (0.13, 0.29, 0.41):        # kill at some arbitrary moments later
         time.sleep(delay)
         load_checkpoint(out / "checkpoint.pt")
@@ -189,8 +168,8 @@ def test_killed_mid_training_leaves_a_loadable_checkpoint(tmp_path, tiny_data):
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, tiny_data):
     out = tmp_path / "o"
-    proc = _start(out, tiny_data, "-e", "500")
-    _wait_for_checkpoint(out, proc)
+    proc = start(out, tiny_data, "-e", "500")
+    wait_for(out / "checkpoint.pt", proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130

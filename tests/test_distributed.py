@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT, make_idx_folder, train
+from conftest import ROOT, load, make_idx_folder, train
 
 pytestmark = pytest.mark.slow         # every test here starts several processes
 
@@ -31,10 +31,6 @@ def torchrun(output, data, *extra, nproc=2, timeout=300):
          f"--nproc-per-node={nproc}", "dcgan_mnist.py", "--output", str(output),
          "--data-dir", str(data), "--no-progress", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def load(path):
-    return torch.load(path, weights_only=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """--dataset folder: your own images as the article's 28x28 digits."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -13,9 +12,7 @@ from pyimagesearch.data import DataError, load_dataset, to_pixels
 from pyimagesearch.data.folder import to_digit
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def stroke(size=(28, 28), light=True, box=(8, 6, 14, 20)):
@@ -210,8 +207,16 @@ def test_without_class_folders_the_metrics_say_why(tmp_path):
     assert evaluated.returncode == 1 and "class subfolders" in lines[0]
 
 
-def test_the_pixels_the_models_take(tmp_path):
-    data = load_dataset("folder", str(make_folder(tmp_path / "imgs")), log=lambda s: None)
-    x = to_pixels(data.images)
-    assert x.min() >= -1 and x.max() <= 1 and x.dtype == torch.float32
-    assert os.path.isdir(tmp_path / "cache")
+def test_the_pixels_the_models_take_are_the_articles_transforms_of_the_files(tmp_path):
+    """A 28x28 light-on-dark grey PNG needs no resizing or inverting: the
+    pixels the models take are then exactly what the article's
+    ToTensor() + Normalize((0.5), (0.5)) make of the file itself."""
+    from torchvision import transforms
+
+    root = make_folder(tmp_path / "imgs")
+    data = load_dataset("folder", str(root), log=lambda s: None)
+    articles = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5), (0.5))])
+    expected = torch.stack([articles(Image.open(root / "light" / f"light{i}.png"))
+                            for i in range(6)])                     # (6, 1, 28, 28)
+    assert data.classes[1] == "light"
+    assert torch.equal(to_pixels(data.images[data.labels == 1]), expected)

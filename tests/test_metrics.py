@@ -14,9 +14,7 @@ from pyimagesearch.quality import evaluator, metrics
 from pyimagesearch.dcgan import Generator
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def test_frechet_distance_of_identical_feature_sets_is_zero():

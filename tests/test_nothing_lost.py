@@ -1,7 +1,6 @@
 """Nothing is ever lost: every check before anything is deleted, one run per
 folder, every file whole or not at all, every bad input one line."""
 
-import hashlib
 import json
 import os
 import signal
@@ -13,22 +12,10 @@ import pytest
 import torch
 
 from reference import article
-from conftest import ROOT, make_idx_folder, run_script, train, write_idx
+from conftest import (ROOT, make_idx_folder, one_line, run_script, snapshot, start, train,
+                      usage_error, wait_for, write_idx)
 from pyimagesearch import files
 from pyimagesearch.checkpoint import load_checkpoint
-
-
-def snapshot(folder):
-    """{name: sha256} of every file in a folder: to show nothing changed."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-def one_line(stderr):
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert "Traceback" not in stderr
-    assert len(lines) == 1, stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -45,20 +32,6 @@ def copy_of(run, folder):
     for p in run.iterdir():
         (folder / p.name).write_bytes(p.read_bytes())
     return folder
-
-
-def start(out, data, *extra, script=("dcgan_mnist.py",)):
-    return subprocess.Popen(
-        [sys.executable, *script, "-o", str(out), "--data-dir", str(data), "--no-progress",
-         "-b", "16", *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(path, proc, timeout=120):
-    deadline = time.time() + timeout
-    while not os.path.exists(path):
-        assert proc.poll() is None, proc.communicate()
-        assert time.time() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
 
 
 # ------------------------------------------------ check before deleting
@@ -369,15 +342,17 @@ def test_stopping_early_names_only_the_files_written(tmp_path, tiny_data):
     assert not (tmp_path / "o" / "output.gif").exists()
 
 
-@pytest.mark.parametrize("command", [["dcgan_mnist.py", "-o", "OUT", "--eval-every", "1", "--eval-num", "1"],
-                                     ["evaluate.py", "--checkpoint", "x.pt", "--num", "1"],
-                                     ["dcgan_mnist.py", "-o", "OUT", "--dataset", "fake", "--eval-every", "1"],
-                                     ["generate.py", "--checkpoint", "x.pt", "--output", "OUT.png",
-                                      "--num", "100000"]])
-def test_options_that_would_mislead_are_refused(tmp_path, command):
+@pytest.mark.parametrize("command, option, said", [
+    (["dcgan_mnist.py", "-o", "OUT", "--eval-every", "1", "--eval-num", "1"], "--eval-num",
+     "must be at least 256"),
+    (["evaluate.py", "--checkpoint", "x.pt", "--num", "1"], "--num", "must be at least 256"),
+    (["dcgan_mnist.py", "-o", "OUT", "--dataset", "fake", "--eval-every", "1"], "--eval-every",
+     "--dataset fake is random noise"),
+    (["generate.py", "--checkpoint", "x.pt", "--output", "OUT.png", "--num", "100000"], "--num",
+     "at most 10,000")])
+def test_options_that_would_mislead_are_refused(tmp_path, command, option, said):
     args = [str(tmp_path / a) if a.startswith("OUT") else a for a in command]
-    result = run_script(*args)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    usage_error(run_script(*args), option, said)
     assert not any(p.name.startswith("OUT") for p in tmp_path.iterdir())
 
 

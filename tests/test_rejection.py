@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from conftest import make_idx_folder, run_script, train
+from conftest import make_idx_folder, one_line, run_script, train, usage_error
 from pyimagesearch.quality.selection import DigitSelector
 from pyimagesearch.sampling import rejection
 from pyimagesearch.sampling.rejection import (Logits, RejectionSampler, acceptance_probability,
@@ -134,48 +134,72 @@ def trained(tmp_path_factory):
     return root
 
 
-def one_line(stderr):
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert "Traceback" not in stderr and len(lines) == 1, stderr
-    return lines[0]
+@pytest.fixture
+def checkpoint(trained, monkeypatch):
+    """The trained run's checkpoint.pt, its evaluator cached beside it."""
+    monkeypatch.setenv("DCGAN_CACHE", str(trained / "cache"))
+    monkeypatch.setattr(rejection, "MAX_DRAWS", 50_000)
+    return trained / "run" / "checkpoint.pt"
+
+
+def last_json(result):
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
 
 
 @pytest.mark.slow
-def test_generate_and_evaluate_with_rejection_the_digit_and_a_morph(tmp_path, trained, monkeypatch):
-    monkeypatch.setenv("DCGAN_CACHE", str(trained / "cache"))
-    monkeypatch.setattr(rejection, "MAX_DRAWS", 50_000)
-    checkpoint = trained / "run" / "checkpoint.pt"
+def test_evaluate_with_rejection_scores_the_samples_it_kept(checkpoint):
     scored = run_script("evaluate.py", "--checkpoint", checkpoint, "--num", "256", "--rejection",
                         "--calibration-steps", "20")
-    assert scored.returncode == 0, scored.stderr
-    result = json.loads(scored.stdout.splitlines()[-1])
-    assert 0 < result["rejection"]["acceptance_rate"] <= 1
-    assert {"fld", "recall", "precision"} <= set(result["rejection"])
+    kept = last_json(scored)["rejection"]
+    assert 0 < kept["acceptance_rate"] <= 1 and kept["calibration_steps"] == 20
+    assert {"fld", "recall", "precision"} <= set(kept)
     assert "with discriminator rejection sampling" in scored.stderr
+
+
+@pytest.mark.slow
+def test_generate_with_rejection_draws_a_montage_of_the_samples_it_kept(tmp_path, checkpoint):
     kept = run_script("generate.py", "--checkpoint", checkpoint, "--output", tmp_path / "kept.png",
                       "--rejection", "--num", "16", "--calibration-steps", "20")
     assert kept.returncode == 0, kept.stderr
-    assert "samples kept" in kept.stdout and (tmp_path / "kept.png").exists()
+    assert "samples kept" in kept.stdout
+    with Image.open(tmp_path / "kept.png") as montage:
+        assert montage.size == (4 * 28, 4 * 28)
+
+
+@pytest.mark.slow
+def test_evaluate_with_langevin_scores_the_samples_it_moved(checkpoint):
     moved = run_script("evaluate.py", "--checkpoint", checkpoint, "--num", "256", "--langevin",
                        "--calibration-steps", "20", "--langevin-steps", "5")
-    assert moved.returncode == 0, moved.stderr
-    langevin = json.loads(moved.stdout.splitlines()[-1])["langevin"]
+    langevin = last_json(moved)["langevin"]
     assert {"fld", "recall", "precision"} <= set(langevin)
-    assert (langevin["steps"], langevin["calibration_steps"]) == (5, 20)
+    assert (langevin["steps"], langevin["step_size"], langevin["calibration_steps"]) == (5, 0.01, 20)
     assert "with latent Langevin sampling (5 steps of 0.01)" in moved.stderr
+
+
+@pytest.mark.slow
+def test_generate_with_langevin_and_no_calibration_draws_num_samples(tmp_path, checkpoint):
     drawn = run_script("generate.py", "--checkpoint", checkpoint, "--output", tmp_path / "moved.png",
                        "--langevin", "--num", "16", "--calibration-steps", "0")
     assert drawn.returncode == 0, drawn.stderr
+    assert "latent Langevin sampling (50 steps of 0.01)" in drawn.stdout
     with Image.open(tmp_path / "moved.png") as montage:
         assert montage.size == (4 * 28, 4 * 28)
+
+
+@pytest.mark.slow
+def test_generate_a_chosen_digit_and_a_morph_from_one_to_another(tmp_path, checkpoint):
     # the two classes this (barely trained) generator draws most
-    histogram = result["class_histogram"]
+    histogram = last_json(run_script("evaluate.py", "--checkpoint", checkpoint, "--num", "256"))[
+        "class_histogram"]
     a, b = sorted(range(10), key=lambda c: -histogram[c])[:2]
     chosen = run_script("generate.py", "--checkpoint", checkpoint, "--output", tmp_path / "d.png",
                         "--digit", str(a), "--min-confidence", "0.5", "--num", "9",
                         "--morph", str(a), str(b))
     assert chosen.returncode == 0, chosen.stderr
     assert f"are a {a} with probability 0.5 or more" in chosen.stdout
+    with Image.open(tmp_path / "d.png") as montage:
+        assert montage.size == (3 * 28, 3 * 28)
     with Image.open(tmp_path / f"d-morph-{a}-{b}.gif") as gif:
         assert gif.n_frames > 4 * 12 and gif.size == (112, 112)     # there and back (equal frames merge)
 
@@ -206,13 +230,15 @@ def test_bad_requests_are_one_line_and_write_nothing(tmp_path, trained, monkeypa
     assert result.returncode == 1 and not out.exists()
 
 
-@pytest.mark.parametrize("flags", [["--rejection", "--langevin"], ["--langevin", "--digit", "3"],
-                                   ["--langevin", "--langevin-step-size", "0"],
-                                   ["--langevin", "--langevin-steps", "0"]])
-def test_samplers_that_do_not_go_together_or_zero_steps_are_refused(tmp_path, flags):
+@pytest.mark.parametrize("flags, option, said", [
+    (["--rejection", "--langevin"], "--langevin", "not allowed with argument --rejection"),
+    (["--langevin", "--digit", "3"], "--digit", "not with --langevin"),
+    (["--langevin", "--langevin-step-size", "0"], "--langevin-step-size", "a number above 0"),
+    (["--langevin", "--langevin-steps", "0"], "--langevin-steps", "a positive integer")])
+def test_samplers_that_do_not_go_together_or_zero_steps_are_refused(tmp_path, flags, option, said):
     result = run_script("generate.py", "--checkpoint", tmp_path / "c.pt", "--output",
                         tmp_path / "x.png", *flags)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    usage_error(result, option, said)
     assert not (tmp_path / "x.png").exists()
 
 

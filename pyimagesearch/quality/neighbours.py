@@ -38,7 +38,7 @@ def _array(x):
 
 def kth_neighbour_radii(features, k):
     """Every point's distance to its k-th nearest *other* point of the set."""
-    from sklearn.neighbors import NearestNeighbors
+    from sklearn.neighbors import NearestNeighbors      # scikit-learn: see the top
     distances, _ = NearestNeighbors(n_neighbors=k + 1).fit(features).kneighbors(features)
     return distances[:, k]                # column 0 is the point itself
 
@@ -49,7 +49,7 @@ def balls_holding(queries, centres, radii):
     and the distance come from different routines, which may round a point
     on the boundary (a ball's own k-th neighbour) a little differently: a
     relative tolerance of 1e-9 keeps it inside, as the definition does."""
-    from sklearn.metrics import pairwise_distances_chunked
+    from sklearn.metrics import pairwise_distances_chunked      # scikit-learn: see the top
     counts, start = np.zeros(len(queries), dtype=np.int64), 0
     limits = radii[None, :] * (1 + 1e-9) + 1e-12
     for chunk in pairwise_distances_chunked(queries, centres, working_memory=128):
@@ -60,7 +60,7 @@ def balls_holding(queries, centres, radii):
 
 def precision_recall_density_coverage(real, fake):
     """The four numbers for feature sets real (N, D) and fake (M, D)."""
-    from sklearn.neighbors import NearestNeighbors
+    from sklearn.neighbors import NearestNeighbors      # scikit-learn: see the top
     real, fake = _array(real), _array(fake)
     realRadii = kth_neighbour_radii(real, PR_K)
     fakeRadii = kth_neighbour_radii(fake, PR_K)
@@ -96,7 +96,7 @@ def memorisation(train, reference, fake, leaveOneOut=False, quantile=COPY_QUANTI
     Returns (numbers, nearest, distance): the JSON-ready numbers, and for
     every sample the index of its nearest training image and the distance.
     """
-    from sklearn.neighbors import NearestNeighbors
+    from sklearn.neighbors import NearestNeighbors      # scikit-learn: see the top
     train, reference, fake = _array(train), _array(reference), _array(fake)
     index = NearestNeighbors(n_neighbors=2).fit(train)
     dHeld = index.kneighbors(reference)[0][:, 1 if leaveOneOut else 0]

@@ -8,6 +8,7 @@ resumed run is "running" again. The checkpoint keeps a copy of it.
 
 import platform
 
+import numpy
 import torch
 
 from .. import files
@@ -19,7 +20,6 @@ STATUSES = ("running", "finished", "stopped", "interrupted", "failed")
 
 def versions():
     import cv2              # imported here only: OpenCV takes a while to import
-    import numpy
     import torchvision      # likewise, about a second
     return {"python": platform.python_version(), "torch": str(torch.__version__),
             "torchvision": str(torchvision.__version__), "numpy": numpy.__version__,

@@ -31,6 +31,8 @@ class EpochStats:
         return stats
 
     def add(self, errorG, errorD, meanDx, meanDGz):
+        # NOTE(deviation 14): kept on the device, read once at the end of the
+        # epoch (the progress bar reads a running mean every 25 batches)
         self.batches.append(torch.stack([errorG.detach(), errorD.detach(),
                                          meanDx.detach(), meanDGz.detach()]))
         if self.progress is not None:

@@ -1,22 +1,16 @@
-"""Precision, recall, density, coverage; the memorisation check; the best
-epoch kept; the warnings of a failing run."""
-
-import json
+"""Precision, recall, density, coverage and the memorisation check, against
+hand computations and sets whose answer is known."""
 
 import numpy as np
 import pytest
-import torch
 
-from conftest import make_idx_folder, run_script, train
+from conftest import make_idx_folder
 from pyimagesearch import data
 from pyimagesearch.quality import metrics
 from pyimagesearch.quality.neighbours import DC_K, memorisation, precision_recall_density_coverage
-from pyimagesearch.training.monitor import discriminator_won, mode_collapse
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def gaussian(n, seed, d=8):
@@ -87,56 +81,3 @@ def test_the_memorisation_check_fires_on_a_generator_that_returns_training_image
     new = scorer.score_images(data.to_pixels(imageSet.images[300:]))["memorisation"]
     assert copies["share_closer"] == 1.0 and copies["z_u"] < -5
     assert new["share_closer"] < 0.5 and new["z_u"] > copies["z_u"] + 5
-
-
-def test_the_warnings_rules():
-    assert discriminator_won(0.12) is None
-    said = discriminator_won(0.004, bestEpoch=6)
-    assert "discriminator has won" in said and "0.0040" in said and "epoch 6" in said
-    earlier = {"epoch": 4, "classes_covered": 9}
-    assert mode_collapse(None, {"classes_covered": 3, "num_classes": 10}, 4) is None
-    assert mode_collapse(earlier, {"classes_covered": 7, "num_classes": 10}, 4) is None
-    said = mode_collapse(earlier, {"classes_covered": 6, "num_classes": 10}, 4)
-    assert "mode collapse" in said and "6 of 10" in said and "9 at epoch 4" in said
-
-
-@pytest.mark.slow
-def test_the_best_epoch_is_kept_and_resume_continues_its_bookkeeping(tmp_path, monkeypatch):
-    import pyimagesearch.training.monitor
-    monkeypatch.setattr(pyimagesearch.training.monitor, "D_WON", 1.0)        # so that every epoch warns
-    dataDir = make_idx_folder(tmp_path / "data", train=400, test=200)
-    whole, parts = tmp_path / "whole", tmp_path / "parts"
-    common = ["-e", "4", "-b", "32", "--eval-every", "1", "--eval-num", "256"]
-    assert train(whole, dataDir, *common).returncode == 0
-    assert train(parts, dataDir, *common, "--stop-after", "2").returncode == 0
-    resumed = train(parts, dataDir, "--resume")
-    assert resumed.returncode == 0, resumed.stderr
-    saved = json.loads((whole / "metrics.json").read_text())
-    flds = [e["fld"] for e in saved["epochs"]]
-    assert saved["best"]["epoch"] == 1 + flds.index(min(flds)) and saved["best"]["fld"] == min(flds)
-    for name in ("metrics.json", "generator_best.pth"):
-        assert (whole / name).read_bytes() == (parts / name).read_bytes(), name
-    run = json.loads((parts / "run.json").read_text())
-    assert run["best"] == saved["best"]
-    assert [w["epoch"] for w in run["warnings"]] == [1, 2, 3, 4]
-    assert "[WARNING] epoch 3: the discriminator has won" in resumed.stderr
-    # generator_best.pth is a generator file like any other: its FLD is the best one
-    scored = run_script("evaluate.py", "--checkpoint", whole / "generator_best.pth",
-                        "--data-dir", dataDir, "--num", "256", "--seed", "42",
-                        "--nearest", tmp_path / "nearest.png")
-    assert scored.returncode == 0, scored.stderr
-    assert json.loads(scored.stdout.splitlines()[-1])["fld"] == pytest.approx(min(flds), rel=1e-9)
-    assert (tmp_path / "nearest.png").stat().st_size > 1000
-    drawn = run_script("generate.py", "--checkpoint", whole / "generator_best.pth",
-                       "--output", tmp_path / "best.png")
-    assert drawn.returncode == 0
-
-
-@pytest.mark.slow
-def test_a_healthy_tiny_run_warns_nothing(tmp_path):
-    dataDir = make_idx_folder(tmp_path / "data", train=400, test=200)
-    result = train(tmp_path / "o", dataDir, "-e", "2", "-b", "32", "--eval-every", "1",
-                   "--eval-num", "256")
-    assert result.returncode == 0 and "[WARNING]" not in result.stderr
-    assert "warnings" not in json.loads((tmp_path / "o" / "run.json").read_text())
-    assert torch.load(tmp_path / "o" / "generator_best.pth", weights_only=True)

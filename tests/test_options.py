@@ -1,0 +1,92 @@
+"""Every option of dcgan_mnist.py declares what --resume does with it, and
+the one way the scripts end on an error."""
+
+import argparse
+import sys
+
+import pytest
+
+from pyimagesearch import errors
+from pyimagesearch.training.options import (PER_INVOCATION, SHAPES, add_training_options, option,
+                                            resume_rules)
+
+
+def the_scripts_parser():
+    """dcgan_mnist.py's parser: the article's three options, then the project's."""
+    import dcgan_mnist
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("-e", "--epochs", type=int, default=20)
+    ap.add_argument("-b", "--batch-size", type=int, default=128)
+    add_training_options(ap)
+    assert dcgan_mnist.add_training_options is add_training_options
+    return ap
+
+
+def test_every_option_of_the_script_has_a_resume_rule():
+    rules = resume_rules(the_scripts_parser())
+    assert rules["output"] == rules["resume"] == rules["stop_after"] == PER_INVOCATION
+    assert all(rules[name] == SHAPES for name in
+               ("batch_size", "dataset", "limit", "seed", "ema", "invert"))
+    assert len(rules) == 19
+
+
+def test_an_option_without_a_rule_is_refused_by_name():
+    ap = the_scripts_parser()
+    ap.add_argument("--new-thing", type=int, default=0)
+    with pytest.raises(ValueError, match="options without a resume rule: new_thing"):
+        resume_rules(ap)
+    with pytest.raises(ValueError, match="resume rule"):
+        option(ap, "--other", resume="sometimes")
+
+
+def test_the_script_refuses_to_run_with_an_unclassified_option(monkeypatch, tmp_path):
+    import dcgan_mnist
+    real = dcgan_mnist.add_training_options
+
+    def with_one_more(ap):
+        real(ap)
+        ap.add_argument("--unruled", action="store_true")
+
+    monkeypatch.setattr(dcgan_mnist, "add_training_options", with_one_more)
+    with pytest.raises(ValueError, match="unruled"):
+        dcgan_mnist.main(["-o", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()
+
+
+def test_shorten_keeps_one_line_and_says_it_cut():
+    assert errors.shorten(ValueError("a\n  b\tc")) == "a b c"
+    assert errors.shorten(ValueError()) == "ValueError"
+    cut = errors.shorten("x" * 500, limit=20)
+    assert len(cut) == 20 and cut.endswith("...")
+
+
+def test_one_translator_for_every_way_a_script_ends(capsys):
+    assert errors.exit_for(errors.UserError("the file is gone")).code == "[ERROR] the file is gone"
+    stopped = errors.exit_for(KeyboardInterrupt(), interrupted="kept 3 epochs")
+    assert stopped.code == 130 and "[INFO] kept 3 epochs" in capsys.readouterr().err
+    ap = argparse.ArgumentParser(prog="x.py")
+    usage = errors.exit_for(errors.UsageError("argument --n: too big"), parser=ap)
+    assert usage.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "x.py: error: argument --n: too big"
+    assert errors.exit_for(RuntimeError("a bug")) is None          # a bug keeps its traceback
+    assert errors.exit_for(SystemExit(0)) is None
+
+
+def test_the_decorated_scripts_end_the_same_way(capsys):
+    @errors.one_line_errors
+    def main():
+        raise errors.UserError("no such file: x.pt")
+
+    with pytest.raises(SystemExit) as ended:
+        main()
+    assert ended.value.code == "[ERROR] no such file: x.pt"
+
+    @errors.one_line_errors
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as ended:
+        interrupted()
+    assert ended.value.code == 130 and "every file written so far is whole" in capsys.readouterr().err
+    assert sys.stdout is not None

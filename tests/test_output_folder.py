@@ -1,0 +1,114 @@
+"""Who owns the output folder, alone and without training: the previous-run
+policy (the showcase, a run that never finished an epoch, a finished run,
+--overwrite), and claiming (what is deleted, what is never touched)."""
+
+import json
+
+import pytest
+
+from conftest import snapshot
+from pyimagesearch.errors import UsageError
+from pyimagesearch.files import FolderBusy
+from pyimagesearch.training.output_folder import OutputFolder, run_files
+
+
+def a_run(folder, status="finished", losses=1, checkpoint=True):
+    """What a run leaves: run.json with `status` and `losses` epochs, two
+    montages, history.csv, and checkpoint.pt unless told otherwise."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run.json").write_text(json.dumps(
+        {"status": status, "losses": [{"epoch": e + 1} for e in range(losses)]}))
+    for name in ("epoch_0001.png", "epoch_0002.png", "history.csv"):
+        (folder / name).write_bytes(b"x")
+    if checkpoint:
+        (folder / "checkpoint.pt").write_bytes(b"PK")
+    return folder
+
+
+def test_a_folder_that_does_not_exist_or_is_empty_has_nothing_to_replace(tmp_path):
+    assert OutputFolder(str(tmp_path / "new")).plan(overwrite=False) == []
+    (tmp_path / "empty").mkdir()
+    assert OutputFolder(str(tmp_path / "empty")).plan(overwrite=False) == []
+
+
+def test_a_finished_run_is_refused_naming_its_files_and_the_ways_out(tmp_path):
+    out = a_run(tmp_path / "o")
+    with pytest.raises(UsageError) as refused:
+        OutputFolder(str(out)).plan(overwrite=False)
+    said = str(refused.value)
+    assert said.startswith("argument -o/--output: ")
+    assert "checkpoint.pt, run.json, history.csv, epoch_0001.png, ..." in said
+    assert "--resume" in said and "--overwrite" in said
+
+
+def test_overwrite_replaces_exactly_the_previous_runs_files(tmp_path):
+    out = a_run(tmp_path / "o")
+    (out / "notes.txt").write_text("mine")
+    folder = OutputFolder(str(out))
+    assert sorted(folder.plan(overwrite=True)) == sorted(
+        ["checkpoint.pt", "run.json", "history.csv", "epoch_0001.png", "epoch_0002.png"])
+    assert folder.notice == f"--overwrite: deleting the previous run's 5 files in {out}"
+    before = snapshot(out)
+    folder.claim(newRun=True)
+    assert snapshot(out) == {"notes.txt": before["notes.txt"]}
+
+
+@pytest.mark.parametrize("status", ["running", "interrupted", "failed"])
+def test_a_run_that_never_finished_an_epoch_is_started_over(tmp_path, status):
+    out = a_run(tmp_path / "o", status=status, losses=0, checkpoint=False)
+    folder = OutputFolder(str(out))
+    assert len(folder.plan(overwrite=False)) == 4
+    assert "stopped before its first epoch ended" in folder.notice
+
+
+@pytest.mark.parametrize("case", ["finished-status", "an-epoch", "a-checkpoint", "no-record",
+                                  "torn-record"])
+def test_anything_else_counts_as_a_run_to_keep(tmp_path, case):
+    out = a_run(tmp_path / "o", status="finished" if case == "finished-status" else "running",
+                losses=1 if case == "an-epoch" else 0, checkpoint=case == "a-checkpoint")
+    if case == "no-record":
+        (out / "run.json").unlink()
+    if case == "torn-record":
+        (out / "run.json").write_text('{"status": "runn')
+    with pytest.raises(UsageError):
+        OutputFolder(str(out)).plan(overwrite=False)
+
+
+def test_the_showcase_is_replaced_with_its_marker(tmp_path):
+    out = a_run(tmp_path / "output")
+    (out / "SHOWCASE.md").write_text("the sample run")
+    folder = OutputFolder(str(out))
+    assert "SHOWCASE.md" in folder.plan(overwrite=False)
+    assert "showcase" in folder.notice and "git checkout --" in folder.notice
+
+
+def test_claiming_creates_the_folder_and_removes_only_our_leftovers(tmp_path):
+    out = tmp_path / "a" / "b"
+    folder = OutputFolder(str(out))
+    folder.plan(overwrite=False)
+    out.mkdir(parents=True)
+    (out / ".checkpoint.pt.abc123.tmp").write_bytes(b"torn")       # a killed save's
+    (out / "mine.tmp").write_bytes(b"a user's")
+    folder.claim(newRun=True)
+    assert sorted(p.name for p in out.iterdir()) == ["mine.tmp"]
+    folder.release()
+
+
+def test_a_run_that_appeared_while_this_one_got_ready_is_not_touched(tmp_path):
+    out = tmp_path / "o"
+    folder = OutputFolder(str(out))
+    assert folder.plan(overwrite=False) == []
+    a_run(out)                                   # another process finished a run there
+    before = snapshot(out)
+    with pytest.raises(FolderBusy, match="received another run's files"):
+        folder.claim(newRun=True)
+    assert snapshot(out) == before
+    folder.release()
+
+
+def test_run_files_lists_the_run_files_then_the_montages(tmp_path):
+    out = a_run(tmp_path / "o")
+    (out / "epoch_00x.png.bak").write_bytes(b"")
+    (out / "photo.png").write_bytes(b"")
+    assert run_files(str(out)) == ["checkpoint.pt", "run.json", "history.csv",
+                                   "epoch_0001.png", "epoch_0002.png"]
