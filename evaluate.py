@@ -16,7 +16,7 @@ import sys
 import torch
 
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
-                                      training_arguments)
+                                      trained_with)
 from pyimagesearch.cli import MIN_EVAL_SAMPLES, check_writable_file, eval_samples, random_seed
 from pyimagesearch.data import load_training_data, to_pixels
 from pyimagesearch.data.options import add_real_image_options
@@ -82,14 +82,15 @@ def main(argv=None):
 
     saved = load(args.checkpoint)      # read once: weights and training args
     gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
-    trainedWith = training_arguments(saved, args.checkpoint)
-    seed = args.seed if args.seed is not None else trainedWith.get("seed", 0)
+    trained = trained_with(saved, args.checkpoint).given(args.dataset, args.data_dir, args.invert)
+    seed = args.seed if args.seed is not None else trained.seed
     settings = sampler_settings(args)
     sampler = settings.sampler
     disc = build_discriminator(args.checkpoint, saved, DEVICE) if sampler else None
     log(f"[INFO] scoring the {description} on {describe(DEVICE)}")
 
-    imageSet, trainedOn = load_training_data(trainedWith, args.data_dir, args.dataset, args.invert,
+    imageSet, trainedOn = load_training_data(trained.dataset, trained.dataDir, trained.invert,
+                                             trained.limit,
                                              allowDownload=not args.no_download, log=log)
     if not metrics.can_score(imageSet):
         raise UserError(f"cannot score {imageSet.source}: {metrics.why_not_scorable(imageSet)}")

@@ -18,7 +18,7 @@ import sys
 
 from pyimagesearch import visualize
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
-                                      training_arguments)
+                                      trained_with)
 from pyimagesearch.cli import check_writable_file, confidence, positive_int, random_seed
 from pyimagesearch.data import load_training_data
 from pyimagesearch.data.options import add_real_image_options
@@ -111,17 +111,18 @@ def main(argv=None):
     noiseDim = gen.ct1.in_channels            # 100 for the article's generator
 
     if discriminatorSampler or args.digit or args.morph:
-        trained = training_arguments(saved, args.checkpoint)
-        imageSet, _ = load_training_data(trained, args.data_dir, args.dataset, args.invert,
+        trained = trained_with(saved, args.checkpoint).given(args.dataset, args.data_dir,
+                                                             args.invert)
+        imageSet, _ = load_training_data(trained.dataset, trained.dataDir, trained.invert,
                                          allowDownload=not args.no_download)
-        split = split_real(imageSet, trained.get("seed", 0))
+        split = split_real(imageSet, trained.seed)
     if args.digit or args.morph:
         if imageSet.classes is None:
             raise UserError(f"--digit and --morph need classes: {imageSet.source} has no class "
                             "subfolders")
         labels = [label_of(name, imageSet.classes) for name in ([args.digit] if args.digit else [])
                   + (args.morph or [])]
-        model, _, _ = load_or_train(split, trained.get("seed", 0), DEVICE)
+        model, _, _ = load_or_train(split, trained.seed, DEVICE)
         selector = DigitSelector(gen, model, DEVICE, args.seed)
 
     # the montage: --num digits from --seed, all or only those kept

@@ -14,7 +14,7 @@ import common  # noqa: F401  (sets up the import path)
 from pyimagesearch import files
 from pyimagesearch.sampling import rejection  # noqa: E402
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,  # noqa: E402
-                                      training_arguments)
+                                      trained_with)
 from pyimagesearch.data import load_training_data  # noqa: E402
 from pyimagesearch.device import describe, select_device  # noqa: E402
 from pyimagesearch.quality.metrics import Scorer  # noqa: E402
@@ -41,11 +41,13 @@ def variants(quick, grid=None):
 
 def run_one(path, args, device):
     saved = load(path)
-    trained = training_arguments(saved, path)
+    trained = trained_with(saved, path)
     gen, _ = build_generator(path, "live", device, loaded=saved)
     disc = build_discriminator(path, saved, device)
-    imageSet, trainedOn = load_training_data(trained, allowDownload=False, log=lambda s: None)
-    seed = trained.get("seed", 0)
+    imageSet, trainedOn = load_training_data(trained.dataset, trained.dataDir, trained.invert,
+                                             trained.limit, allowDownload=False,
+                                             log=lambda s: None)
+    seed = trained.seed
     scorer = Scorer(imageSet, seed=seed, device=device, num=args.num, log=print, trainedOn=trainedOn)
     plain = scorer.score(gen)
     rows = {"plain": {k: plain[k] for k in KEYS}}

@@ -104,14 +104,34 @@ def load_checkpoint(path):
     return Checkpoint.from_dict(load(path), path)
 
 
-def training_arguments(obj, path):
-    """The arguments of the run that wrote `obj` (a loaded file) when it
-    is a checkpoint.pt, with its --data-dir made absolute so that it is
-    found from any working folder; {} for weights alone."""
-    if isinstance(obj, dict) and "generator" in obj:
-        checkpoint = Checkpoint.from_dict(obj, path)
-        return dict(checkpoint.args, data_dir=checkpoint.dataDir or checkpoint.args.get("data_dir"))
-    return {}
+@dataclasses.dataclass(frozen=True)
+class TrainedWith:
+    """What a saved run trained on: its --dataset, --data-dir (absolute, so
+    that it is found from any working folder), --invert, --limit and
+    --seed; the defaults for weights alone."""
+    dataset: str = "mnist"
+    dataDir: str = "data"
+    invert: str = "auto"
+    limit: int = None
+    seed: int = 0
+
+    def given(self, dataset=None, dataDir=None, invert=None):
+        """The same, with what a command gives instead (None: the run's)."""
+        return dataclasses.replace(self, dataset=dataset or self.dataset,
+                                   dataDir=dataDir or self.dataDir, invert=invert or self.invert)
+
+
+def trained_with(obj, path):
+    """The TrainedWith of the run that wrote `obj` (a loaded file) when it is
+    a checkpoint.pt; the defaults for weights alone."""
+    if not (isinstance(obj, dict) and "generator" in obj):
+        return TrainedWith()
+    checkpoint = Checkpoint.from_dict(obj, path)
+    args, default = checkpoint.args, TrainedWith()
+    return TrainedWith(dataset=args.get("dataset") or default.dataset,
+                       dataDir=checkpoint.dataDir or args.get("data_dir") or default.dataDir,
+                       invert=args.get("invert") or default.invert, limit=args.get("limit"),
+                       seed=args.get("seed", default.seed))
 
 
 def generator_state(path, which="auto", loaded=None):

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from conftest import load, start, train, wait_for
-from pyimagesearch.checkpoint import load_checkpoint
+from pyimagesearch.checkpoint import TrainedWith, load_checkpoint, trained_with
 from pyimagesearch.files import WriteError, save_torch
 
 
@@ -191,3 +191,15 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"epoch": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_what_a_saved_run_trained_on_is_read_from_its_checkpoint():
+    fields = dict(epoch=1, generator={}, discriminator={}, genOpt={}, discOpt={},
+                  benchmarkNoise=torch.zeros(1), history=torch.zeros(0, 1), rng=[{}], run={},
+                  args={"dataset": "folder", "data_dir": "mine", "invert": "yes", "limit": 50,
+                        "seed": 9}, dataDir="/abs/mine")
+    trained = trained_with(fields, "checkpoint.pt")
+    assert trained == TrainedWith("folder", "/abs/mine", "yes", 50, 9)
+    assert trained.given(dataDir="other") == TrainedWith("folder", "other", "yes", 50, 9)
+    assert trained_with({"ct1.weight": torch.zeros(1)}, "generator.pth") == TrainedWith()
+    assert TrainedWith().given("kmnist") == TrainedWith(dataset="kmnist")

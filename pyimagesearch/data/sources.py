@@ -157,17 +157,13 @@ def load_dataset(dataset, dataDir, allowDownload=True, fakeSize=1000, seed=0,
     return load_embedded_digits()
 
 
-def load_training_data(trained, dataDir=None, dataset=None, invert=None, allowDownload=True,
+def load_training_data(dataset, dataDir, invert="auto", limit=None, allowDownload=True,
                        log=print):
-    """The real images of a saved run: its checkpoint's arguments `trained`
-    (a dict, {} for weights alone) unless given here. Returns (ImageSet, the
-    GAN's own training images: its first --limit)."""
-    dataset = dataset or trained.get("dataset") or "mnist"
+    """The real images of a saved run (checkpoint.trained_with says which).
+    Returns (ImageSet, the GAN's own training images: its first `limit`)."""
     if dataset == "fake":
         raise DataError("the run trained on --dataset fake: random noise has no classes to "
                         "score or select; pass --dataset and --data-dir of real images")
-    imageSet = load_dataset(dataset, dataDir or trained.get("data_dir") or "data",
-                            allowDownload=allowDownload, log=log,
-                            invert=invert or trained.get("invert") or "auto")
+    imageSet = load_dataset(dataset, dataDir, allowDownload=allowDownload, log=log, invert=invert)
     log(f"[INFO] real images: {len(imageSet):,} from {imageSet.source}")
-    return imageSet, imageSet.head(trained.get("limit")).images
+    return imageSet, imageSet.head(limit).images

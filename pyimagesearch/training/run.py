@@ -146,16 +146,15 @@ class TrainingRun:
     def epoch_losses(self):
         """The epoch's mean G and D losses (over all processes under torchrun)."""
         self.stats.close(self.ctx, self.device)
-        return self.stats.mean("loss_g"), self.stats.mean("loss_d")
+        return self.stats.means("loss_g", "loss_d")
 
     def generator_to_draw(self):
         """The generator the montages show: the averaged one with --ema."""
         return self.gen if self.ema is None else self.ema.recalibrate()
 
     def end_epoch(self, montage=None):
-        """Record the epoch (its montage, if drawn, at `montage`): the quality
-        checks, history.csv, losses.png, then checkpoint.pt, then run.json.
-        Every process takes part (their random states are gathered)."""
+        """Record the epoch (and its montage): the quality checks, history.csv,
+        losses.png, checkpoint.pt, run.json. Every process gives its rng."""
         rng = distributed.gather(self.streams.capture(), self.ctx)
         if not self.main:
             return
@@ -168,7 +167,7 @@ class TrainingRun:
             self.history.set_metrics(self.monitor.evaluate(epoch, self.gen, self.ema))
         self.history.write_csv(self.folder.file(HISTORY))
         visualize.plot_losses(self.history.columns(), self.folder.file(LOSSES_PLOT))
-        record.add_epoch(epoch, self.stats.seconds, self.stats.mean("loss_g"), self.stats.mean("loss_d"))
+        record.add_epoch(epoch, self.stats.seconds, *self.stats.means("loss_g", "loss_d"))
         save_checkpoint(self.folder.file(CHECKPOINT), epoch, self.gen, self.disc, self.genOpt,
                         self.discOpt, self.ema, self.benchmarkNoise, self.history, rng, record,
                         self.dataDir)

@@ -51,3 +51,6 @@ class EpochStats:
     def mean(self, column):
         """The epoch's mean of one of COLUMNS."""
         return self.table[:, COLUMNS.index(column)].mean().item()
+
+    def means(self, *columns):
+        return tuple(self.mean(column) for column in columns)
