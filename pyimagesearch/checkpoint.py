@@ -27,7 +27,7 @@ class Checkpoint:
     discOpt: dict
     benchmarkNoise: torch.Tensor  # (256, 100, 1, 1): the montages' noise
     history: torch.Tensor         # history.History rows
-    rng: list                     # each process's random states (capture_rng)
+    rng: list                     # each process's random states (RandomStreams.capture)
     args: dict                    # the run's arguments
     run: dict                     # run.json's content
     ema: dict = None              # ema.GeneratorEMA.state_dict(), with --ema
@@ -49,25 +49,6 @@ class Checkpoint:
         if isinstance(obj["rng"], dict):                           # written by version 1
             obj = dict(obj, rng=[obj["rng"]])
         return cls(**{f.name: obj.get(f.name) for f in dataclasses.fields(cls)})
-
-
-# ------------------------------------------------------------ random streams
-
-def capture_rng(noiseGen, shuffleGen):
-    """Every random state the training loop draws from."""
-    state = {"torch": torch.get_rng_state(), "noise": noiseGen.get_state(),
-             "shuffle": shuffleGen.get_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng(state, noiseGen, shuffleGen):
-    torch.set_rng_state(state["torch"])
-    noiseGen.set_state(state["noise"])
-    shuffleGen.set_state(state["shuffle"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 # ------------------------------------------------------------------ reading
