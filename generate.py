@@ -19,7 +19,8 @@ import sys
 from pyimagesearch import visualize
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
                                       trained_with)
-from pyimagesearch.cli import check_writable_file, confidence, positive_int, random_seed
+from pyimagesearch.cli import (check_output_folder, check_writable_file, confidence,
+                               positive_int, random_seed)
 from pyimagesearch.data import load_training_data
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
@@ -32,6 +33,7 @@ from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
 from pyimagesearch.sampling.rejection import better_samples
 
 MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
+MAX_WALK_IMAGES = 100_000   # digits drawn for --interpolate: frames x cells
 
 
 def build_arg_parser():
@@ -97,8 +99,13 @@ def main(argv=None):
                  "(choose one way of selecting)")
     if args.interpolate:
         check_writable_file(ap, "--interpolate", args.interpolate, ".gif")
-    if args.individual and os.path.exists(args.individual) and not os.path.isdir(args.individual):
-        ap.error(f"argument --individual: {args.individual} is a file")
+        frames = args.keyframes * args.steps
+        if frames * args.num > MAX_WALK_IMAGES:
+            ap.error(f"argument --interpolate: {frames:,} frames (--keyframes x --steps) of "
+                     f"{args.num:,} digits would draw {frames * args.num:,}, more than "
+                     f"{MAX_WALK_IMAGES:,}: ask for fewer frames or a smaller --num")
+    if args.individual:
+        check_output_folder(ap, args.individual, "--individual")
     try:
         DEVICE = select_device(args.device)
     except ValueError as e:

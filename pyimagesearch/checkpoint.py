@@ -48,7 +48,69 @@ class Checkpoint:
                                   "(a generator.pth holds weights only and cannot be resumed)")
         if isinstance(obj["rng"], dict):                           # written by version 1
             obj = dict(obj, rng=[obj["rng"]])
+        problem = field_problem(obj)
+        if problem:
+            raise CheckpointError(f"{path}: not a training checkpoint of dcgan_mnist.py "
+                                  f"({problem})")
         return cls(**{f.name: obj.get(f.name) for f in dataclasses.fields(cls)})
+
+
+# what each field of a checkpoint must be, and what of run.json a resume reads
+KINDS = {"epoch": int, "generator": dict, "discriminator": dict, "genOpt": dict, "discOpt": dict,
+         "benchmarkNoise": torch.Tensor, "history": torch.Tensor, "rng": list, "args": dict,
+         "run": dict}
+RUN_KEYS = {"data_sha256": str, "num_train_images": int, "data_source": str,
+            "seconds_per_epoch": list, "losses": list, "montages": list,
+            "resumed_at_epochs": list, "metrics": list}
+RNG_KEYS = ("torch", "noise", "shuffle")
+
+
+def _kind(value):
+    return "None" if value is None else type(value).__name__
+
+
+def field_problem(obj):
+    """What is wrong with a loaded checkpoint's fields, naming the field;
+    None when each is what dcgan_mnist.py writes."""
+    for name, kind in KINDS.items():
+        value = obj[name]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"its '{name}' is {_kind(value)}, not {kind.__name__}"
+    if obj["epoch"] < 0:
+        return f"its 'epoch' is {obj['epoch']}"
+    for name in ("generator", "discriminator"):
+        if not obj[name] or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                    for k, v in obj[name].items()):
+            return f"its '{name}' is not a state_dict of tensors"
+    ema = obj.get("ema")
+    if ema is not None and not (isinstance(ema, dict) and isinstance(ema.get("model"), dict)):
+        return "its 'ema' has no 'model' state_dict"
+    for key, kind in RUN_KEYS.items():
+        if not isinstance(obj["run"].get(key), kind):
+            return f"its run record's '{key}' is {_kind(obj['run'].get(key))}, not {kind.__name__}"
+    if not isinstance(obj["args"].get("epochs"), int):
+        return "its arguments hold no 'epochs'"
+    if not obj["rng"] or not all(isinstance(r, dict) and all(
+            isinstance(r.get(k), torch.Tensor) for k in RNG_KEYS) for r in obj["rng"]):
+        return "its 'rng' is not a list of random states"
+    return None
+
+
+def mismatch(model, state):
+    """How the state_dict `state` does not fit `model`, naming the keys."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [k for k in expected if k in state and hasattr(state[k], "shape")
+              and tuple(state[k].shape) != tuple(expected[k].shape)]
+
+    def some(keys):
+        return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    said = ([f"missing {some(missing)}"] if missing else []) \
+        + ([f"unexpected {some(unexpected)}"] if unexpected else []) \
+        + [f"{k} is {list(state[k].shape)} in the file, {list(expected[k].shape)} in the "
+           "model" for k in shapes[:2]]
+    return "; ".join(said)
 
 
 # ------------------------------------------------------------------ reading
@@ -161,8 +223,8 @@ def build_generator(path, which="auto", device="cpu", loaded=None):
     try:
         gen.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        first = str(e).splitlines()[0] if str(e) else "mismatch"
-        raise CheckpointError(f"{path}: weights do not fit the article's Generator ({first})") from None
+        said = mismatch(gen, state) or shorten(e)
+        raise CheckpointError(f"{path}: weights do not fit the article's Generator ({said})") from None
     return gen.to(device).eval(), description
 
 
@@ -174,9 +236,10 @@ def build_discriminator(path, loaded=None, device="cpu"):
         raise CheckpointError(f"{path}: holds a generator's weights only; the discriminator "
                               "is in the run's checkpoint.pt (pass that instead)")
     disc = Discriminator(depth=1)
+    state = Checkpoint.from_dict(obj, path).discriminator
     try:
-        disc.load_state_dict(Checkpoint.from_dict(obj, path).discriminator, strict=True)
+        disc.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        first = str(e).splitlines()[0] if str(e) else "mismatch"
-        raise CheckpointError(f"{path}: its discriminator does not fit the article's ({first})") from None
+        said = mismatch(disc, state) or shorten(e)
+        raise CheckpointError(f"{path}: its discriminator does not fit the article's ({said})") from None
     return disc.to(device).eval()

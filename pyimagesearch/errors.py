@@ -5,6 +5,7 @@ error to its message and exit status that all three scripts use.
     UserError        "[ERROR] message" on standard error, exit status 1
     UsageError       argparse's usage line and "error: message", status 2
     KeyboardInterrupt a line saying what was kept, status 130
+    Terminated       the same for SIGTERM, status 143
     anything else    left alone: a bug shows its traceback
 """
 
@@ -26,6 +27,16 @@ class UsageError(UserError):
     """A bad option, found after argparse's own checks; `exit_for` turns it
     into argparse's usage error (exit status 2). The message starts as
     argparse's do: "argument --name: ..."."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a job scheduler's end of time), stopped as Ctrl-C
+    stops: the run marks itself and says what it kept."""
+
+
+def raise_terminated(signum, frame):
+    """A SIGTERM handler: Terminated where the program is."""
+    raise Terminated()
 
 
 def shorten(error, limit=SHORT):
@@ -52,7 +63,7 @@ def exit_for(error, parser=None, interrupted=INTERRUPTED):
     line; `interrupted` is what Ctrl-C says was kept."""
     if isinstance(error, KeyboardInterrupt):
         print(f"\n[INFO] {interrupted}", file=sys.stderr, flush=True)
-        return SystemExit(130)
+        return SystemExit(143 if isinstance(error, Terminated) else 130)
     if isinstance(error, UsageError):
         if parser is not None:
             try:

@@ -11,12 +11,15 @@ advisory lock (flock) on the folder itself, which the kernel releases when
 the process ends, however it ends.
 """
 
+import contextlib
 import errno
-import glob
 import io
 import json
 import os
+import re
+import signal
 import tempfile
+import threading
 
 import torch
 
@@ -59,10 +62,43 @@ def _cause(error, folder):
     return text
 
 
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Ctrl-C and SIGTERM wait until the block is done, then take effect.
+
+    A KeyboardInterrupt raised in the middle of torch.save comes back out of
+    its C++ writer as a RuntimeError that looks like a full disk; held here,
+    the file is finished (or not started) and the interrupt then arrives as
+    itself. Only Python handlers are held (an ignored signal stays ignored),
+    and only in the main thread, the one signals are delivered to."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending, previous = [], {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(number)
+        if callable(handler):
+            previous[number] = handler
+            signal.signal(number, lambda signum, frame: pending.append((signum, frame)))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for signum, frame in pending[:1]:
+            previous[signum](signum, frame)          # raises, as it would have
+
+
 def write_atomic(path, write):
     """Write a file whole or not at all: `write(f)` fills a binary file
     object; only when it has returned, and the bytes are on the disk, does
-    the file appear under `path`. Raises WriteError in words."""
+    the file appear under `path`. Raises WriteError in words. Ctrl-C during
+    the write takes effect once it is done (interrupts_deferred)."""
+    with interrupts_deferred():
+        _write_atomic(path, write)
+
+
+def _write_atomic(path, write):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     try:
@@ -149,15 +185,29 @@ def cache_dir():
     return os.path.join(base, "dcgan-companion")
 
 
-def remove_leftovers(folder):
+# write_atomic's temporary files: "." + the target's name + "." + mkstemp's
+# 8 random characters + TMP_SUFFIX
+TEMPORARY = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}" + re.escape(TMP_SUFFIX))
+
+
+def remove_leftovers(folder, isOurs):
     """Delete the temporary files of saves that were killed before they
-    finished (ours and those of earlier versions); returns their names."""
+    finished: only files named as write_atomic names them, for a target
+    `isOurs(name)` says the caller writes there. Anything else, however it
+    is named (a user's ".notes.tmp"), is left alone. Returns their names."""
     removed = []
-    for pattern in (".*" + TMP_SUFFIX, ".*.tmp.png", ".*.tmp.gif"):
-        for path in glob.glob(os.path.join(glob.escape(os.fspath(folder)), pattern)):
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return removed
+    for entry in entries:
+        match = TEMPORARY.fullmatch(entry)
+        path = os.path.join(folder, entry)
+        if match and isOurs(match["target"]) and os.path.isfile(path) \
+                and not os.path.islink(path):
             try:
                 os.remove(path)
-                removed.append(os.path.basename(path))
+                removed.append(entry)
             except OSError:
                 pass
     return sorted(removed)

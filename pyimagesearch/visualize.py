@@ -5,6 +5,7 @@ import math
 import os
 
 import cv2
+import numpy as np
 import torch
 from imutils import build_montages
 
@@ -31,10 +32,19 @@ def build_montage(images, grid=None):
 def animate_montages(path, montagePaths, duration=500):
     """The GIF at `path` animating the image files `montagePaths`, in their
     order (files that cannot be read, e.g. deleted montages, are left out)."""
-    frames = [cv2.imread(os.fspath(p), cv2.IMREAD_GRAYSCALE) for p in montagePaths]
-    frames = [f for f in frames if f is not None]
+    frames = [f for f in (_read_grey(p) for p in montagePaths) if f is not None]
     if frames:
         files.write_gif(path, frames, duration)
+
+
+def _read_grey(path):
+    """A grey image file as (H, W) uint8, None if it cannot be read. Read by
+    Python, decoded by OpenCV: cv2.imread takes no names that are not UTF-8."""
+    try:
+        data = np.fromfile(os.fspath(path), dtype=np.uint8)
+    except OSError:
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
 
 
 def write_digit_gif(path, frames, duration=500):

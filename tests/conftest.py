@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -121,11 +122,20 @@ def train(output, data, *extra, **kwargs):
                       "--no-progress", *extra, **kwargs)
 
 
+def default_signals():
+    """For a child process: SIGINT's default handler, whatever this process
+    inherited (a background job or nohup ignores SIGINT, and so would every
+    child, which would then never see the Ctrl-C a test sends)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def start(out, data, *extra, script=("dcgan_mnist.py",)):
     """dcgan_mnist.py (or `script`) on a tiny folder as a background process."""
     return subprocess.Popen(
         [sys.executable, *script, "-o", str(out), "--data-dir", str(data), "--no-progress",
-         "-b", "16", *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "-b", "16", *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_signals)
 
 
 def wait_for(path, proc, timeout=120):

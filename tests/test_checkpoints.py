@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import signal
 import time
 
@@ -11,7 +12,7 @@ from PIL import Image
 
 from conftest import load, start, train, wait_for
 from pyimagesearch.checkpoint import TrainedWith, load_checkpoint, trained_with
-from pyimagesearch.files import WriteError, save_torch
+from pyimagesearch.files import WriteError, save_torch, write_atomic
 
 
 def same_tensors(a, b):
@@ -166,15 +167,28 @@ def test_killed_mid_training_leaves_a_loadable_checkpoint(tmp_path, tiny_data):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, tiny_data):
-    out = tmp_path / "o"
-    proc = start(out, tiny_data, "-e", "500")
+@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-c-from-a-background-job", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_cleanly_and_says_how_to_resume(tmp_path, tiny_data, how):
+    if how == "ctrl-c-from-a-background-job":    # as under `nohup` or `&`: SIGINT ignored
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        out = tmp_path / "o"
+        proc = start(out, tiny_data, "-e", "500")
+    finally:
+        if how == "ctrl-c-from-a-background-job":
+            signal.signal(signal.SIGINT, previous)
     wait_for(out / "checkpoint.pt", proc)
-    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert "--resume" in stderr and "Traceback" not in stderr
-    load_checkpoint(out / "checkpoint.pt")
+    assert proc.returncode == (143 if how == "sigterm" else 130)
+    said = [line for line in stderr.splitlines() if line.strip()]
+    assert len(said) == 1 and "Traceback" not in stderr
+    assert said[0].startswith("[INFO] interrupted during epoch ") and "--resume" in said[0]
+    saved = load_checkpoint(out / "checkpoint.pt")
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    assert len(json.loads((out / "run.json").read_text())["losses"]) == saved.epoch
+    assert not list(out.glob(".*.tmp"))
 
 
 def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
@@ -194,12 +208,41 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch
 
 
 def test_what_a_saved_run_trained_on_is_read_from_its_checkpoint():
-    fields = dict(epoch=1, generator={}, discriminator={}, genOpt={}, discOpt={},
-                  benchmarkNoise=torch.zeros(1), history=torch.zeros(0, 1), rng=[{}], run={},
+    t = torch.zeros(1)
+    fields = dict(epoch=1, generator={"w": t}, discriminator={"w": t}, genOpt={}, discOpt={},
+                  benchmarkNoise=t, history=torch.zeros(0, 1),
+                  rng=[{"torch": t, "noise": t, "shuffle": t}],
+                  run={"data_sha256": "f", "num_train_images": 1, "data_source": "s",
+                       "seconds_per_epoch": [], "losses": [], "montages": [],
+                       "resumed_at_epochs": [], "metrics": []},
                   args={"dataset": "folder", "data_dir": "mine", "invert": "yes", "limit": 50,
-                        "seed": 9}, dataDir="/abs/mine")
+                        "seed": 9, "epochs": 2}, dataDir="/abs/mine")
     trained = trained_with(fields, "checkpoint.pt")
     assert trained == TrainedWith("folder", "/abs/mine", "yes", 50, 9)
     assert trained.given(dataDir="other") == TrainedWith("folder", "other", "yes", 50, 9)
     assert trained_with({"ct1.weight": torch.zeros(1)}, "generator.pth") == TrainedWith()
     assert TrainedWith().given("kmnist") == TrainedWith(dataset="kmnist")
+
+
+def test_ctrl_c_in_the_middle_of_a_save_waits_for_the_file_to_be_whole(tmp_path):
+    def writer(f):
+        f.write(b"first half, ")
+        os.kill(os.getpid(), signal.SIGINT)           # Ctrl-C now
+        for _ in range(10_000):                       # ... while Python goes on writing
+            pass
+        f.write(b"second half")
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(tmp_path / "f.bin", writer)
+    assert (tmp_path / "f.bin").read_bytes() == b"first half, second half"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]          # no temporary file left
+
+
+def test_an_ignored_ctrl_c_stays_ignored_during_a_save(tmp_path):
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        write_atomic(tmp_path / "f.bin", lambda f: (f.write(b"x"), os.kill(os.getpid(), signal.SIGINT)))
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert (tmp_path / "f.bin").read_bytes() == b"x"

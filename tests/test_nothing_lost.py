@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 
+import dcgan_mnist
 from reference import article
 from conftest import (ROOT, make_idx_folder, one_line, run_script, snapshot, start, train,
                       usage_error, wait_for, write_idx)
@@ -68,6 +69,74 @@ def test_a_run_that_fails_its_checks_leaves_the_previous_run_intact(tmp_path, fi
         assert result.returncode == 130
         assert "nothing in" in one_line(result.stderr) and "was changed" in result.stderr
     assert snapshot(out) == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("failure", ["disk-full-at-the-first-checkpoint", "ctrl-c-in-epoch-1",
+                                     "a-bug-in-epoch-1"])
+def test_overwrite_gives_the_previous_run_back_when_the_new_one_fails_before_an_epoch(
+        tmp_path, finished_run, monkeypatch, failure):
+    import pyimagesearch.training.run
+    run, data = finished_run
+    out = copy_of(run, tmp_path / "out")
+    (out / "my-notes.txt").write_text("kept")
+    before = snapshot(out)
+    error = {"disk-full-at-the-first-checkpoint": files.WriteError(
+        "cannot write checkpoint.pt: the disk is full"), "ctrl-c-in-epoch-1": KeyboardInterrupt(),
+        "a-bug-in-epoch-1": ZeroDivisionError("a bug")}[failure]
+
+    def fails(*args, **kwargs):
+        raise error
+    monkeypatch.setattr(pyimagesearch.training.run, "save_checkpoint", fails)
+    if failure == "a-bug-in-epoch-1":
+        with pytest.raises(ZeroDivisionError):
+            dcgan_mnist.main(["-o", str(out), "--data-dir", str(data), "--no-progress",
+                              "--overwrite", "-b", "32"])
+    else:
+        result = train(out, data, "--overwrite", "-b", "32")
+        assert result.returncode == {"ctrl-c-in-epoch-1": 130}.get(failure, 1)
+        assert "the previous run's files are back" in result.stdout
+        said = one_line(result.stderr)
+        assert ("disk is full" in said) if result.returncode == 1 else ("epoch 1" in said)
+    assert snapshot(out) == before and not (out / ".previous-run").exists()
+
+
+@pytest.mark.slow
+def test_overwrite_deletes_the_previous_run_once_the_new_one_saved_an_epoch(tmp_path,
+                                                                           finished_run):
+    run, data = finished_run
+    out = copy_of(run, tmp_path / "out")
+    result = train(out, data, "--overwrite", "-e", "1", "-b", "64", "--seed", "3")
+    assert result.returncode == 0 and "are set aside" in result.stdout
+    assert not (out / ".previous-run").exists()
+    assert json.loads((out / "run.json").read_text())["arguments"]["seed"] == 3
+
+
+@pytest.mark.parametrize("flags, option", [
+    (["--eval-every", "1", "--eval-num", "100000000000"], "--eval-num"),
+    (["--eval-every", "1", "--eval-num", "100001"], "--eval-num")])
+def test_absurd_bounds_are_refused_before_the_previous_run_is_touched(tmp_path, flags, option):
+    out = tmp_path / "keep"
+    out.mkdir()
+    (out / "run.json").write_text('{"status": "finished", "losses": [{"epoch": 1}]}')
+    (out / "checkpoint.pt").write_bytes(b"PK")
+    before = snapshot(out)
+    usage_error(train(out, tmp_path / "no-data", "--overwrite", *flags), option, "at most 100,000")
+    assert snapshot(out) == before
+
+
+@pytest.mark.slow
+def test_too_few_held_out_images_for_the_neighbours_skip_the_metrics_in_a_line(tmp_path):
+    data = make_idx_folder(tmp_path / "data", train=16, test=0)
+    result = train(tmp_path / "o", data, "-e", "1", "-b", "8", "--eval-every", "1")
+    assert result.returncode == 0, result.stderr
+    assert "--eval-every skipped: the quality metrics compare samples with at least 6 held-out " \
+           "real images" in result.stdout and "hold out 3 of 16" in result.stdout
+    assert not (tmp_path / "o" / "metrics.json").exists()
+    scored = run_script("evaluate.py", "--checkpoint", tmp_path / "o" / "checkpoint.pt",
+                        "--num", "256")
+    last = scored.stderr.strip().splitlines()[-1]
+    assert scored.returncode == 1 and last.startswith("[ERROR] cannot score") and "hold out 3" in last
 
 
 def test_an_empty_output_name_is_refused_before_the_data_is_read(tmp_path):
@@ -379,3 +448,65 @@ def test_metrics_json_names_no_folder_of_this_machine(tmp_path, monkeypatch):
     assert train(tmp_path / "o", data, "-e", "1", "--eval-every", "1", "--eval-num", "256").returncode == 0
     text = (tmp_path / "o" / "metrics.json").read_text()
     assert str(tmp_path) not in text and "cache_file" in text
+
+
+# ------------------------------------------------ output paths refused before training
+
+@pytest.mark.parametrize("case, said", [
+    ("not-utf-8", "is not a valid UTF-8 name"),
+    ("dangling-link", "is a symbolic link to nothing"),
+    ("looping-link", "is a symbolic link to nothing"),
+    ("under-a-dangling-link", "is a symbolic link to nothing, so"),
+    ("a-folder-named-generator.pth", "generator.pth is not a file"),
+    ("inside-the-data-dir", "is inside --data-dir"),
+])
+def test_output_paths_that_cannot_work_are_refused_before_training(tmp_path, case, said):
+    images = tmp_path / "images" / "a"
+    images.mkdir(parents=True)
+    out = tmp_path / "o"
+    if case == "not-utf-8":
+        out = os.fsdecode(os.fsencode(str(tmp_path)) + b"/run-\xff")
+    elif case == "dangling-link":
+        out.symlink_to(tmp_path / "gone")
+    elif case == "looping-link":
+        out.symlink_to(tmp_path / "o2")
+        (tmp_path / "o2").symlink_to(out)
+    elif case == "under-a-dangling-link":
+        (tmp_path / "link").symlink_to(tmp_path / "gone")
+        out = tmp_path / "link" / "o"
+    elif case == "a-folder-named-generator.pth":
+        (out / "generator.pth").mkdir(parents=True)
+    else:
+        out = tmp_path / "images" / "runs"
+    before = sorted(os.listdir(tmp_path))
+    result = train(out, tmp_path / "images", "--dataset", "folder", "--no-download")
+    usage_error(result, "-o/--output", said)
+    assert "loading MNIST" not in result.stdout
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_an_individual_folder_that_cannot_be_made_is_refused_before_the_montage(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    result = run_script("generate.py", "--checkpoint", tmp_path / "c.pt", "--output",
+                        tmp_path / "x.png", "--individual", tmp_path / "a-file" / "digits")
+    usage_error(result, "--individual", "is a file, so")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("env, said", [
+    ({"WORLD_SIZE": "abc"}, "WORLD_SIZE='abc' is not a whole number"),
+    ({"WORLD_SIZE": "2", "RANK": "2"}, "describe no job"),
+    ({"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "1"}, "describe no job"),
+    ({"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "", "MASTER_PORT": ""},
+     "cannot join the torch.distributed job"),
+])
+def test_stray_torch_distributed_variables_are_one_line(tmp_path, monkeypatch, env, said):
+    for name in ("MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        if value:
+            monkeypatch.setenv(name, value)
+    result = train(tmp_path / "o", tmp_path / "no-data", "--no-download", "--device", "cpu")
+    assert result.returncode == 1, result.stderr
+    assert said in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()

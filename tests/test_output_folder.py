@@ -47,7 +47,7 @@ def test_overwrite_replaces_exactly_the_previous_runs_files(tmp_path):
     folder = OutputFolder(str(out))
     assert sorted(folder.plan(overwrite=True)) == sorted(
         ["checkpoint.pt", "run.json", "history.csv", "epoch_0001.png", "epoch_0002.png"])
-    assert folder.notice == f"--overwrite: deleting the previous run's 5 files in {out}"
+    assert folder.notice.startswith(f"--overwrite: the previous run's 5 files in {out} are set aside")
     before = snapshot(out)
     folder.claim(newRun=True)
     assert snapshot(out) == {"notes.txt": before["notes.txt"]}
@@ -75,11 +75,61 @@ def test_anything_else_counts_as_a_run_to_keep(tmp_path, case):
 
 
 def test_the_showcase_is_replaced_with_its_marker(tmp_path):
-    out = a_run(tmp_path / "output")
+    out = a_run(tmp_path / "output", checkpoint=False)      # as committed: no weights
     (out / "SHOWCASE.md").write_text("the sample run")
     folder = OutputFolder(str(out))
     assert "SHOWCASE.md" in folder.plan(overwrite=False)
     assert "showcase" in folder.notice and "git checkout --" in folder.notice
+
+
+@pytest.mark.parametrize("weights", ["checkpoint.pt", "generator.pth", "generator_ema.pth",
+                                     "generator_best.pth"])
+def test_a_copy_of_the_showcase_marker_beside_a_real_run_is_no_showcase(tmp_path, weights):
+    out = a_run(tmp_path / "o", checkpoint=False)
+    (out / weights).write_bytes(b"PK")
+    (out / "SHOWCASE.md").write_text("copied from the repository")
+    with pytest.raises(UsageError, match="already holds another run's results"):
+        OutputFolder(str(out)).plan(overwrite=False)
+
+
+def test_overwrite_sets_the_previous_run_aside_until_the_first_epoch_is_saved(tmp_path):
+    out = a_run(tmp_path / "o")
+    before = snapshot(out)
+    folder = OutputFolder(str(out))
+    folder.plan(overwrite=True)
+    folder.claim(newRun=True)
+    assert snapshot(out) == {} and snapshot(out / ".previous-run") == before
+    (out / "run.json").write_text("{}")                     # the new run's first files
+    (out / "epoch_0001.png").write_bytes(b"new")
+    folder.saved_an_epoch()
+    assert not (out / ".previous-run").exists()
+    assert sorted(snapshot(out)) == ["epoch_0001.png", "run.json"]
+
+
+def test_a_run_that_ends_before_its_first_epoch_gives_the_previous_run_back(tmp_path):
+    out = a_run(tmp_path / "o")
+    (out / "notes.txt").write_text("mine")
+    before = snapshot(out)
+    folder = OutputFolder(str(out))
+    folder.plan(overwrite=True)
+    folder.claim(newRun=True)
+    (out / "run.json").write_text('{"status": "running"}')  # the new run's, then it fails
+    (out / "epoch_0001.png").write_bytes(b"new")
+    assert folder.give_back() == f"the previous run's files are back in {out}, as they were"
+    assert snapshot(out) == before and not (out / ".previous-run").exists()
+    assert folder.give_back() is None                         # once
+
+
+def test_a_previous_run_left_aside_by_a_killed_overwrite_is_not_touched(tmp_path):
+    out = a_run(tmp_path / "o")
+    folder = OutputFolder(str(out))
+    folder.plan(overwrite=True)
+    folder.claim(newRun=True)                                 # ... then SIGKILL
+    before = snapshot(out / ".previous-run")
+    for overwrite in (False, True):
+        with pytest.raises(UsageError, match="set aside by an --overwrite that was killed"):
+            OutputFolder(str(out)).plan(overwrite=overwrite)
+    assert snapshot(out / ".previous-run") == before
 
 
 def test_claiming_creates_the_folder_and_removes_only_our_leftovers(tmp_path):
@@ -87,10 +137,13 @@ def test_claiming_creates_the_folder_and_removes_only_our_leftovers(tmp_path):
     folder = OutputFolder(str(out))
     folder.plan(overwrite=False)
     out.mkdir(parents=True)
-    (out / ".checkpoint.pt.abc123.tmp").write_bytes(b"torn")       # a killed save's
-    (out / "mine.tmp").write_bytes(b"a user's")
+    (out / ".checkpoint.pt.abc12_89.tmp").write_bytes(b"torn")     # killed saves'
+    (out / ".epoch_0002.png.x1y2z3w4.tmp").write_bytes(b"torn")
+    users = [".notes.tmp", ".draft.tmp.png", ".x.tmp.gif", "mine.tmp", ".thesis.tex.abcdefgh.tmp"]
+    for name in users:
+        (out / name).write_bytes(b"a user's")
     folder.claim(newRun=True)
-    assert sorted(p.name for p in out.iterdir()) == ["mine.tmp"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(users)
     folder.release()
 
 

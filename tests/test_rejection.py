@@ -126,6 +126,27 @@ def test_too_few_accepted_stops_in_a_line_instead_of_looping(monkeypatch):
         selector.sample(1, 10, minConfidence=1.0 + 1e-9, maxDraws=5000)
 
 
+def test_a_class_never_drawn_fails_in_seconds_with_the_rate_seen():
+    selector = DigitSelector(SignGenerator(), MeanClassifier(), "cpu", seed=3)
+    with pytest.raises(rejection.TooFewAccepted) as stopped:
+        selector.sample(1, 10, minConfidence=1.0 + 1e-9, maxDraws=10**9)
+    assert f"only 0 of {rejection.EARLY_DRAWS:,} samples were accepted" in str(stopped.value)
+
+
+def test_a_request_the_rate_seen_cannot_meet_stops_early():
+    assert not rejection.hopeless(accepted=5, draws=9_000, num=100, maxDraws=100_000)
+    assert rejection.hopeless(accepted=5, draws=10_000, num=1000, maxDraws=1_000_000)  # 2M
+    assert not rejection.hopeless(accepted=50, draws=10_000, num=1000, maxDraws=1_000_000)
+    assert rejection.hopeless(accepted=999, draws=1_000_000, num=1000, maxDraws=1_000_000)
+
+
+def test_a_latent_walk_of_too_many_digits_is_refused(tmp_path):
+    result = run_script("generate.py", "--checkpoint", tmp_path / "c.pt", "--output",
+                        tmp_path / "x.png", "--num", "10000", "--interpolate", tmp_path / "w.gif")
+    usage_error(result, "--interpolate", "60 frames (--keyframes x --steps) of 10,000 digits")
+    assert not (tmp_path / "x.png").exists()
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("drs")

@@ -100,15 +100,21 @@ def trained_a_little(streams):
     return model, opt
 
 
+def a_record(tmp_path, **content):
+    """run.json as a new run writes it: every key a resume reads."""
+    return RunRecord({"arguments": {"epochs": 4}, "data_sha256": "abc", "num_train_images": 2,
+                      "data_source": "two black images", "seconds_per_epoch": [], "losses": [],
+                      "montages": [], "resumed_at_epochs": [], "metrics": [], **content},
+                     str(tmp_path / "run.json"))
+
+
 def test_save_then_restore_continues_exactly(tmp_path):
     streams = RandomStreams(seed=5, rank=0, device="cpu")
     gen, genOpt = trained_a_little(streams)
     disc, discOpt = trained_a_little(streams)
     data = ImageSet(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long),
                     "two black images")
-    record = RunRecord({"arguments": {"epochs": 4}, "data_sha256": "abc", "num_train_images": 2,
-                        "data_source": data.source, "resumed_at_epochs": []},
-                       str(tmp_path / "run.json"))
+    record = a_record(tmp_path)
     noise = torch.randn(3, 100, 1, 1)
     save_checkpoint(str(tmp_path / "checkpoint.pt"), 1, gen, disc, genOpt, discOpt, None, noise,
                     History(), [streams.capture()], record, "data")
@@ -138,11 +144,12 @@ def test_save_then_restore_continues_exactly(tmp_path):
 def test_weights_that_do_not_fit_are_one_line(tmp_path):
     streams = RandomStreams(seed=5, rank=0, device="cpu")
     gen, genOpt = trained_a_little(streams)
-    record = RunRecord({"arguments": {}}, str(tmp_path / "run.json"))
+    record = a_record(tmp_path)
     save_checkpoint(str(tmp_path / "checkpoint.pt"), 0, gen, gen, genOpt, genOpt, None,
                     torch.zeros(1), History(), [streams.capture()], record, "data")
     other = torch.nn.Linear(3, 3)
-    with pytest.raises(CheckpointError, match="does not fit the article's models"):
+    with pytest.raises(CheckpointError, match="does not fit the article's models "
+                       r"\(missing weight, bias; unexpected w, b\)"):
         Resume.load(str(tmp_path)).restore(other, other, torch.optim.Adam(other.parameters()),
                                            torch.optim.Adam(other.parameters()), None, streams, 0)
 
@@ -151,3 +158,26 @@ def test_the_data_dir_is_the_checkpoints_unless_typed(tmp_path):
     resume = Resume(type("C", (), {"dataDir": "/abs/data"})(), "checkpoint.pt")
     assert resume.data_dir("data", typed={}) == "/abs/data"
     assert resume.data_dir("mine", typed={"data_dir": "mine"}) == "mine"
+
+
+@pytest.mark.parametrize("field, value, said", [
+    ("epoch", "seven", "its 'epoch' is str, not int"),
+    ("epoch", -1, "its 'epoch' is -1"),
+    ("generator", [1, 2], "its 'generator' is list, not dict"),
+    ("generator", {"w": "not a tensor"}, "its 'generator' is not a state_dict of tensors"),
+    ("ema", {"decay": 0.9}, "its 'ema' has no 'model' state_dict"),
+    ("args", None, "its 'args' is None, not dict"),
+    ("run", {"status": "finished"}, "its run record's 'data_sha256' is None, not str"),
+    ("rng", [{"torch": 1}], "its 'rng' is not a list of random states"),
+])
+def test_every_field_of_a_checkpoint_is_checked_on_load(tmp_path, field, value, said):
+    streams = RandomStreams(seed=5, rank=0, device="cpu")
+    gen, genOpt = trained_a_little(streams)
+    save_checkpoint(str(tmp_path / "checkpoint.pt"), 0, gen, gen, genOpt, genOpt, None,
+                    torch.zeros(1), History(), [streams.capture()], a_record(tmp_path), "data")
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    Resume.load(str(tmp_path))                                   # as written: fine
+    torch.save(dict(saved, **{field: value}), tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError) as refused:
+        Resume.load(str(tmp_path))
+    assert str(refused.value).endswith(f"not a training checkpoint of dcgan_mnist.py ({said})")

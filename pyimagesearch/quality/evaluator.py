@@ -62,6 +62,14 @@ class Split:
     description: str
 
 
+def held_out_count(imageSet):
+    """How many images split_real holds out of `imageSet`."""
+    bounds = imageSet.split_range("test")
+    if bounds and len(imageSet.splits) > 1:
+        return bounds[1] - bounds[0]
+    return max(1, round(len(imageSet) * HELD_OUT_FRACTION))
+
+
 def split_real(imageSet, seed=0):
     """The official test split is held out when there is one; otherwise a
     seeded 20% of the images."""

@@ -23,8 +23,11 @@ import math
 import torch
 
 from ..sampling import latent
-from .evaluator import load_or_train, predict, split_real
-from .neighbours import memorisation, precision_recall_density_coverage
+from .evaluator import held_out_count, load_or_train, predict, split_real
+from .neighbours import DC_K, PR_K, memorisation, precision_recall_density_coverage
+
+# fewest held-out real images the neighbour metrics can be computed on
+MIN_HELD_OUT = max(PR_K, DC_K) + 1
 
 COVERAGE_SHARE = 0.5
 # reference images for the memorisation check: at most this many training
@@ -94,6 +97,11 @@ def why_not_scorable(imageSet):
     if len(imageSet.classes) < 2:
         return ("the quality metrics need at least two classes for the evaluator to learn "
                 f"to tell apart; {imageSet.source} has one")
+    held = held_out_count(imageSet)
+    if held < MIN_HELD_OUT:
+        return (f"the quality metrics compare samples with at least {MIN_HELD_OUT} held-out "
+                f"real images (their {max(PR_K, DC_K)} nearest neighbours); these images "
+                f"hold out {held} of {len(imageSet):,}")
     return None
 
 

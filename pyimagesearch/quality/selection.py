@@ -8,7 +8,7 @@ import torch
 
 from ..sampling import latent
 from ..sampling import rejection
-from ..sampling.rejection import BATCH, TooFewAccepted, acceptance_message
+from ..sampling.rejection import BATCH, TooFewAccepted, acceptance_message, hopeless
 from .evaluator import predict
 
 MIN_CONFIDENCE = 0.9
@@ -26,7 +26,7 @@ class DigitSelector:
         maxDraws = rejection.MAX_DRAWS if maxDraws is None else maxDraws
         kept, noise, draws, accepted = [], [], 0, 0
         while accepted < num:
-            if draws >= maxDraws:
+            if hopeless(accepted, draws, num, maxDraws):
                 raise TooFewAccepted(acceptance_message(accepted, draws, num, maxDraws))
             z = latent.noise(BATCH, self.seed + draws, self.gen.ct1.in_channels)
             images = latent.generate(self.gen, z, self.device)

@@ -51,6 +51,7 @@ LANGEVIN_STEPS = 50
 LANGEVIN_STEP_SIZE = 0.01
 LANGEVIN_CALIBRATION_STEPS = 1000
 MAX_DRAWS = 1_000_000          # samples drawn at most for one request
+EARLY_DRAWS = 10_000           # after these, a request that cannot be met stops at once
 BATCH = 1000
 
 
@@ -160,7 +161,7 @@ class RejectionSampler:
         maxDraws = MAX_DRAWS if maxDraws is None else maxDraws
         kept, draws, accepted = [], 0, 0
         while accepted < num:
-            if draws >= maxDraws:
+            if hopeless(accepted, draws, num, maxDraws):
                 raise TooFewAccepted(acceptance_message(accepted, draws, num, maxDraws))
             images = self._draw(BATCH)
             logits = self.logits(images.to(self.device))
@@ -239,6 +240,16 @@ def better_samples(settings, gen, disc, realImages, device, seed, num, log=print
         what = (f"discriminator rejection sampling ({numbers['acceptance_rate']:.1%} of "
                 f"{numbers['draws']:,} samples kept, gamma {numbers['gamma']:.3f})")
     return images, {**numbers, "calibration_steps": steps}, what
+
+
+def hopeless(accepted, draws, num, maxDraws):
+    """Whether a sampler that kept `accepted` of `draws` should stop asking
+    for `num`: at maxDraws, or as soon as (after EARLY_DRAWS) the rate seen
+    says that maxDraws will not be enough: seconds, not 25 minutes, for a
+    class the generator never draws."""
+    if draws >= maxDraws:
+        return True
+    return draws >= EARLY_DRAWS and (accepted == 0 or num * draws / accepted > maxDraws)
 
 
 def acceptance_message(accepted, draws, num, maxDraws):

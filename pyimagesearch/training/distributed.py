@@ -13,10 +13,13 @@ processes (`average_gradients`), so the replicas take identical steps.
 import datetime
 import hashlib
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from ..errors import UserError, shorten
 
 # how long a process waits in a collective for the others before it gives up
 # with an error (instead of hanging forever on a peer that is stuck); long
@@ -46,12 +49,32 @@ class Context:
         return self.localRank == 0
 
 
-def from_environment():
+class DistributedError(UserError):
+    """torch.distributed's environment variables do not describe a job."""
+
+
+def _variable(env, name, default):
+    text = env.get(name, str(default))
+    try:
+        return int(text)
+    except ValueError:
+        raise DistributedError(f"the environment variable {name}={text!r} is not a whole number "
+                               "(torchrun sets it; unset it to train in one process)") from None
+
+
+def from_environment(env=None):
     """The Context torchrun describes in the environment (no process group
-    yet)."""
-    env = os.environ
-    return Context(rank=int(env.get("RANK", 0)), worldSize=int(env.get("WORLD_SIZE", 1)),
-                   localRank=int(env.get("LOCAL_RANK", 0)))
+    yet); DistributedError when the variables contradict each other."""
+    env = os.environ if env is None else env
+    context = Context(rank=_variable(env, "RANK", 0), worldSize=_variable(env, "WORLD_SIZE", 1),
+                      localRank=_variable(env, "LOCAL_RANK", 0))
+    if context.worldSize < 1 or not 0 <= context.rank < context.worldSize \
+            or not 0 <= context.localRank <= context.rank:
+        raise DistributedError(
+            f"RANK={context.rank}, LOCAL_RANK={context.localRank} and WORLD_SIZE="
+            f"{context.worldSize} describe no job (0 <= LOCAL_RANK <= RANK < WORLD_SIZE); "
+            "torchrun sets them: unset them to train in one process")
+    return context
 
 
 def setup(context, device):
@@ -72,7 +95,16 @@ def setup(context, device):
     else:
         raise ValueError(f"torch.distributed has no backend for {device.type}; "
                          "use --device cpu or cuda")
-    dist.init_process_group(context.backend, timeout=TIMEOUT)
+    if "TORCHELASTIC_RUN_ID" not in os.environ:       # not torchrun: say what it waits for
+        print(f"[INFO] WORLD_SIZE={context.worldSize} without torchrun: waiting for the other "
+              f"processes at {os.environ.get('MASTER_ADDR', '?')}:"
+              f"{os.environ.get('MASTER_PORT', '?')} (up to {TIMEOUT.seconds // 60} minutes; "
+              "Ctrl-C stops, or unset WORLD_SIZE and RANK to train in one process)",
+              file=sys.stderr, flush=True)
+    try:
+        dist.init_process_group(context.backend, timeout=TIMEOUT)
+    except (ValueError, RuntimeError) as e:
+        raise DistributedError(f"cannot join the torch.distributed job: {shorten(e)}") from None
     return device
 
 

@@ -44,10 +44,13 @@ def write_final_files(folder, record, gen, ema, stopEpoch, numEpochs):
     print(f"[INFO] {', '.join(written[:-1])} and {written[-1]} are in {folder.path}")
 
 
-def end(error, parser, record, interruptedSaid):
+def end(error, parser, record, interruptedSaid, back=None):
     """End the invocation on `error`: run.json's status marked (when
-    `record`, the claimed folder's RunRecord, is given), then the one line
-    and exit status of errors.exit_for; a bug or a SystemExit goes on."""
+    `record`, the claimed folder's RunRecord, is given), or `back`, the line
+    saying a replaced run is back; then the one line and exit status of
+    errors.exit_for. A bug or a SystemExit goes on as it is."""
+    if back:
+        print(f"[INFO] {back}", flush=True)
     if record is not None and not isinstance(error, SystemExit):
         record.end_early("interrupted" if isinstance(error, KeyboardInterrupt) else "failed")
     exit = exit_for(error, parser, interrupted=interruptedSaid)

@@ -15,6 +15,7 @@ has none (tests/test_options.py keeps it so).
 """
 
 import argparse
+import os
 
 from ..cli import (MIN_EVAL_SAMPLES, DefaultsHelpFormatter, check_output_folder, eval_samples,
                    positive_int, random_seed)
@@ -147,3 +148,13 @@ def check(ap, args):
     if args["resume"] and args["overwrite"]:
         ap.error("argument --overwrite: not allowed with --resume")
     check_output_folder(ap, args["output"])
+    if args["dataset"] == "folder" and inside(args["output"], args["data_dir"]):
+        ap.error(f"argument -o/--output: {args['output']} is inside --data-dir "
+                 f"{args['data_dir']}: the run's montages would become training images; "
+                 "choose a folder outside it")
+
+
+def inside(path, folder):
+    """Whether `path` is `folder` or lies within it (links resolved)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder

@@ -2,12 +2,14 @@
 standard output (one log: the first process's), and its device."""
 
 import os
+import signal
 import sys
+import threading
 
 import torch
 
 from ..device import describe, select_device
-from ..errors import UsageError
+from ..errors import UsageError, raise_terminated
 from . import distributed
 
 
@@ -24,6 +26,11 @@ class Process:
         elif hasattr(sys.stdout, "reconfigure"):
             # a log file gets each line at once, in order with stderr's
             sys.stdout.reconfigure(line_buffering=True)
+        # SIGTERM stops a run as Ctrl-C does (under torchrun its agent owns
+        # the signals: a process blocked in a collective must still die)
+        self.sigterm = None
+        if not self.ctx.enabled and threading.current_thread() is threading.main_thread():
+            self.sigterm = signal.signal(signal.SIGTERM, raise_terminated)
 
     def device(self, name):
         """The device --device names (this process's own GPU under
@@ -46,6 +53,9 @@ class Process:
     def close(self):
         """Leave the process group and give standard output back."""
         distributed.cleanup(self.ctx)
+        if self.sigterm is not None:
+            signal.signal(signal.SIGTERM, self.sigterm)
+            self.sigterm = None
         if sys.stdout is not self.stdout:
             sys.stdout.close()
             sys.stdout = self.stdout

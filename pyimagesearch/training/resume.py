@@ -6,7 +6,7 @@ epoch depends on."""
 
 import os
 
-from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint, mismatch
 from ..data.imageset import DataError
 from ..errors import UsageError, shorten
 from .options import PER_INVOCATION, SHAPES
@@ -113,6 +113,11 @@ class Resume:
         streams as the checkpoint left them; returns its benchmark noise.
         CheckpointError when they do not fit the models."""
         checkpoint = self.checkpoint
+        for model, state in ((gen, checkpoint.generator), (disc, checkpoint.discriminator)):
+            said = mismatch(model, state)
+            if said:
+                raise CheckpointError(f"cannot resume: {self.path} does not fit the article's "
+                                      f"models ({said})")
         try:
             gen.load_state_dict(checkpoint.generator)
             disc.load_state_dict(checkpoint.discriminator)

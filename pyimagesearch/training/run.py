@@ -45,15 +45,15 @@ class TrainingRun:
     become the checkpoint's, in `args`: the script reads them there."""
 
     def __init__(self, ap, args, argv=None):
-        self.process = Process()
-        self.ctx, self.main = self.process.ctx, self.process.main
         self.folder, self.resume, self.record = OutputFolder(args["output"]), None, None
         self.output, self.claimed, self.epoch, self.epochsSaved = args["output"], False, 0, 0
+        self.process = None
         try:
+            self.process = Process()
+            self.ctx, self.main = self.process.ctx, self.process.main
             self._check(ap, args, argv)
         except BaseException as e:
-            self._close()
-            self._end(e, ap)
+            self.__exit__(type(e), e, None, ap)
             raise
 
     def _check(self, ap, args, argv):
@@ -173,6 +173,7 @@ class TrainingRun:
                         self.dataDir)
         self.epochsSaved = epoch + 1
         record.write()
+        self.folder.saved_an_epoch()
 
     def finish(self):
         """output.gif, the generator's weights, and run.json's last status."""
@@ -186,17 +187,18 @@ class TrainingRun:
     def __enter__(self):
         return self
 
-    def __exit__(self, kind, error, traceback):
-        self._close()
-        if error is not None:
-            self._end(error)
+    def __exit__(self, kind, error, traceback, parser=None):
+        """On an error: the replaced run given back or run.json marked, then
+        its one line (ending.end); the folder and the process let go."""
+        try:
+            if error is not None:
+                back = self.folder.give_back() if self.claimed else None
+                ending.end(error, parser, None if back or not (self.claimed and self.main)
+                           else self.record, ending.interrupted(
+                               self.output, self.claimed, self.epoch, self.epochsSaved,
+                               self.folder.file(CHECKPOINT)), back)
+        finally:
+            self.folder.release()
+            if self.process is not None:
+                self.process.close()
         return False
-
-    def _close(self):
-        self.folder.release()
-        self.process.close()
-
-    def _end(self, error, parser=None):
-        ending.end(error, parser, self.record if self.claimed and self.main else None,
-                   ending.interrupted(self.output, self.claimed, self.epoch, self.epochsSaved,
-                                      self.folder.file(CHECKPOINT)))
