@@ -26,6 +26,7 @@ from pyimagesearch.files import write_image
 from pyimagesearch.quality import metrics
 from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
 from pyimagesearch.sampling.rejection import better_samples
+from pyimagesearch.training.images import fingerprint
 from pyimagesearch.visualize import build_montage
 
 
@@ -94,6 +95,11 @@ def main(argv=None):
                                              allowDownload=not args.no_download, log=log)
     if not metrics.can_score(imageSet):
         raise UserError(f"cannot score {imageSet.source}: {metrics.why_not_scorable(imageSet)}")
+    trainedSha = saved.get("run", {}).get("data_sha256") if isinstance(saved, dict) else None
+    if trainedSha and trainedSha != fingerprint(imageSet.head(trained.limit)):
+        log(f"[WARNING] the generator was trained on other images than {imageSet.source}: the "
+            "memorisation check compares it with images it never saw, so it cannot find copies "
+            "(pass the run's own --dataset and --data-dir to check for them)")
     scorer = metrics.Scorer(imageSet, seed=seed, device=DEVICE, num=args.num, log=log,
                             trainedOn=trainedOn)
     scores, images, nearest = scorer.score(gen, nearest=True)

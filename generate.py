@@ -144,8 +144,13 @@ def main(argv=None):
     else:
         images = latent.generate(gen, latent.noise(args.num, args.seed, noiseDim), DEVICE)
     if args.morph:
-        (_, zA, _), (_, zB, _) = (selector.sample(label, 1, args.min_confidence)
-                                  for label in labels[-2:])
+        a, b = labels[-2:]
+        if a == b:                       # two different samples of one class
+            _, z, _ = selector.sample(a, 2, args.min_confidence)
+            zA, zB = z[:1], z[1:]
+        else:
+            (_, zA, _), (_, zB, _) = (selector.sample(label, 1, args.min_confidence)
+                                      for label in (a, b))
         walk = latent.morph(gen, zA, zB, 4 * args.steps, DEVICE)            # (frames, 1, 28, 28)
     write_image(args.output, visualize.build_montage(images))
     print(f"[INFO] wrote {args.num} digits to {args.output}")

@@ -1,6 +1,7 @@
 """--dataset folder: your own images as the article's 28x28 digits."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -117,6 +118,40 @@ def test_a_second_load_comes_from_the_cache_until_a_file_changes(tmp_path):
     assert not torch.equal(changed.images, first.images)
 
 
+def test_a_file_rewritten_under_the_same_name_size_and_time_is_decoded_again(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name, box in (("a.bmp", (4, 6, 14, 20)), ("b.bmp", (12, 4, 24, 10))):
+        Image.fromarray(stroke(box=box)).save(folder / name)   # a BMP's size is its shape's
+    first = load_dataset("folder", str(folder), log=lambda s: None)
+    target, st = folder / "a.bmp", (folder / "a.bmp").stat()
+    target.write_bytes((folder / "b.bmp").read_bytes())
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
+    said = []
+    again = load_dataset("folder", str(folder), log=said.append)
+    assert any("decoded 2 images" in s for s in said)
+    assert torch.equal(again.images[0], again.images[1]) and not torch.equal(again.images, first.images)
+
+
+@pytest.mark.parametrize("entry", ["foreign", "wrong-shape", "garbage"])
+def test_a_bad_cache_entry_is_said_and_decoded_again(tmp_path, entry):
+    folder = make_folder(tmp_path / "imgs")
+    first = load_dataset("folder", str(folder), log=lambda s: None)
+    (cachePath,) = (tmp_path / "cache").glob("folder-*.pt")
+    if entry == "garbage":
+        cachePath.write_bytes(b"\x80 not a torch file")
+    else:
+        images = torch.zeros(12, 1, 28, 28, dtype=torch.uint8) if entry == "foreign" else \
+            torch.zeros(3, 1, 28, 28, dtype=torch.uint8)
+        torch.save({"images": images, "inverted": 0, "version": 0 if entry == "foreign" else 1},
+                   cachePath)
+    said = []
+    again = load_dataset("folder", str(folder), log=said.append)
+    assert any(f"ignoring the cache file {cachePath}" in s for s in said)
+    assert torch.equal(again.images, first.images)
+
+
 def test_a_flat_folder_is_one_unlabelled_class(tmp_path):
     data = load_dataset("folder", str(make_folder(tmp_path / "imgs", classes=False)), log=lambda s: None)
     assert len(data) == 12 and data.classes is None and set(data.labels.tolist()) == {0}
@@ -220,3 +255,104 @@ def test_the_pixels_the_models_take_are_the_articles_transforms_of_the_files(tmp
                             for i in range(6)])                     # (6, 1, 28, 28)
     assert data.classes[1] == "light"
     assert torch.equal(to_pixels(data.images[data.labels == 1]), expected)
+
+
+# ------------------------------------------------ hostile folders: one line, never a hang
+
+def png(path, size=(28, 28)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(stroke(size)).save(path)
+    return path
+
+
+def test_fifos_sockets_and_dangling_links_are_skipped_in_a_line_never_read(tmp_path):
+    import socket
+    root = tmp_path / "imgs"
+    png(root / "a" / "one.png")
+    png(root / "b" / "two.png")
+    os.mkfifo(root / "a" / "pipe.png")                      # reading it would wait forever
+    (root / "a" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(root / "b" / "sock.png"))
+    lines = []
+    data = load_dataset("folder", str(root), log=lines.append)
+    server.close()
+    assert len(data) == 2 and data.labels.tolist() == [0, 1]
+    skipped = [line for line in lines if "skipped" in line]
+    assert len(skipped) == 1 and "skipped 3 entries" in skipped[0]
+
+
+def test_links_count_each_image_once_and_no_class_inside_another(tmp_path):
+    root = tmp_path / "imgs"
+    png(root / "a" / "one.png")
+    png(root / "b" / "two.png")
+    png(root / "b" / "three.png")
+    (root / "a" / "loop").symlink_to(root / "a")              # a loop
+    (root / "a" / "the-b-class").symlink_to(root / "b")       # another class, inside this one
+    (root / "a" / "again.png").symlink_to(root / "a" / "one.png")
+    data = load_dataset("folder", str(root), log=lambda s: None)
+    assert data.labels.tolist() == [0, 1, 1]
+
+
+def test_a_folder_that_cannot_be_listed_is_said_not_skipped(tmp_path, monkeypatch):
+    root = tmp_path / "imgs"
+    png(root / "a" / "one.png")
+    png(root / "b" / "sub" / "two.png")
+    listdir = os.listdir
+
+    def denied(path):                     # as chmod 000 does for anyone but root
+        if str(path).endswith("sub"):
+            raise PermissionError(13, "Permission denied")
+        return listdir(path)
+    monkeypatch.setattr(os, "listdir", denied)
+    with pytest.raises(DataError, match=r"sub: cannot be listed \(Permission denied\), so its "
+                                        "images would be left out"):
+        load_dataset("folder", str(root), log=lambda s: None)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_decompression_bomb_is_named_before_it_is_decoded(tmp_path):
+    import struct
+    import zlib
+    root = tmp_path / "imgs"
+    png(root / "ok.png")
+    # a valid PNG header promising 100,000 x 100,000 grey pixels, in a few hundred bytes
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    for side in (12_000, 100_000):         # Pillow only warns about the first, refuses the second
+        bomb = (b"\x89PNG\r\n\x1a\n"
+                + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+        (root / "bomb.png").write_bytes(bomb)
+        assert len(bomb) < 400
+        with pytest.raises(DataError, match=r"bomb.png \((12,000 x 12,000 pixels; at most|"
+                                            r"Image size .* could be decompression bomb)"):
+            load_dataset("folder", str(root), log=lambda s: None)
+
+
+def test_an_absurd_aspect_ratio_and_a_32_bit_tiff_are_named(tmp_path):
+    root = tmp_path / "imgs"
+    png(root / "ok.png")
+    png(root / "thin.png", size=(2, 400))
+    Image.fromarray(np.full((28, 28), 10**7, dtype=np.int32), mode="I").save(root / "deep.tif")
+    with pytest.raises(DataError) as refused:
+        load_dataset("folder", str(root), log=lambda s: None)
+    said = str(refused.value)
+    assert "2 of 3 images cannot be read" in said
+    assert "deep.tif (a 32-bit integer image with values up to 10,000,000" in said
+    assert "thin.png" in said
+
+
+def test_names_that_are_not_utf_8_are_read_and_said(tmp_path):
+    root = tmp_path / "imgs"
+    png(root / "ok.png")
+    bad = os.fsdecode(os.fsencode(str(root)) + b"/caf\xe9.png")
+    Image.fromarray(stroke()).save(bad)
+    data = load_dataset("folder", str(root), log=lambda s: None)
+    assert len(data) == 2
+    with open(bad, "wb") as f:
+        f.write(b"not an image")
+    with pytest.raises(DataError) as refused:
+        load_dataset("folder", str(root), log=lambda s: None)
+    assert "caf\\xe9.png" in str(refused.value)
+    str(refused.value).encode("utf-8")                       # printable

@@ -98,6 +98,21 @@ def test_evaluator_is_deterministic_accurate_and_cached(tmp_path):
     # other images: another cache entry
     other = evaluator.split_real(_tiny_set(tmp_path / "other", train=200, test=100))
     assert evaluator.cache_key(other, 0, "cpu") != evaluator.cache_key(split, 0, "cpu")
+    # a planted or broken entry under the right name is never trusted
+    planted = dict(torch.load(path, weights_only=True))
+    planted["model"] = {k: torch.zeros_like(v) for k, v in planted["model"].items()}
+    for bad, why in ((planted, "its accuracy on the held-out images is not the one it claims"),
+                     (dict(planted, num_classes=3), "made for other classes"),
+                     (dict(planted, version=-1), "another version's"),
+                     ([1, 2, 3], "another version's")):
+        torch.save(bad, path)
+        assert evaluator._cached(path, split, "cpu") == (None, None, why)
+    (tmp_path / "torn.pt").write_bytes(b"PK\3\4 torn")
+    assert "unreadable" in evaluator._cached(str(tmp_path / "torn.pt"), split, "cpu")[2]
+    said.clear()                                    # ... and the script says so, and retrains
+    retrained, accAgain, _ = evaluator.load_or_train(split, seed=0, log=said.append)
+    assert "another version's" in said[0] and "training it again" in said[0]
+    assert accAgain == acc and torch.equal(retrained.fc2.weight, model.fc2.weight)
 
 
 def test_one_split_holds_out_a_seeded_fifth():

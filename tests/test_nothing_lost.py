@@ -13,7 +13,7 @@ import torch
 
 import dcgan_mnist
 from reference import article
-from conftest import (ROOT, make_idx_folder, one_line, run_script, snapshot, start, train,
+from conftest import (ROOT, load, make_idx_folder, one_line, run_script, snapshot, start, train,
                       usage_error, wait_for, write_idx)
 from pyimagesearch import files
 from pyimagesearch.checkpoint import load_checkpoint
@@ -189,7 +189,40 @@ def test_a_full_disk_is_one_line_and_the_last_checkpoint_survives(tmp_path, tiny
     assert "checkpoint.pt: the disk is full" in line
     assert load_checkpoint(out / "checkpoint.pt").epoch == 2     # the last good one
     assert not list(out.glob(".*.tmp"))
-    assert json.loads((out / "run.json").read_text())["status"] == "failed"
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "failed"
+    # run.json and history.csv say what the checkpoint holds: 2 epochs
+    assert [e["epoch"] for e in record["losses"]] == [1, 2]
+    assert len(record["seconds_per_epoch"]) == 2
+    rows = (out / "history.csv").read_text().splitlines()[1:]
+    assert {row.split(",")[0] for row in rows} == {"1", "2"}
+
+
+@pytest.mark.slow
+def test_a_run_whose_final_files_failed_can_be_finished_by_resume(tmp_path, tiny_data,
+                                                                   monkeypatch):
+    out = tmp_path / "o"
+    real = files.save_torch
+
+    def full_at_the_end(path, obj):
+        if os.path.basename(path) == "generator.pth":
+            raise files.WriteError(f"cannot write {path}: the disk is full")
+        return real(path, obj)
+
+    monkeypatch.setattr(files, "save_torch", full_at_the_end)
+    failed = train(out, tiny_data, "-e", "2", "-b", "32")
+    monkeypatch.undo()
+    assert failed.returncode == 1 and "generator.pth: the disk is full" in one_line(failed.stderr)
+    assert not (out / "generator.pth").exists()
+    finished = train(out, tiny_data, "--resume")
+    assert finished.returncode == 0, finished.stderr
+    assert "trained all 2 epochs, but its generator.pth is missing: writing them" in finished.stdout
+    assert "starting epoch" not in finished.stdout
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    saved = load_checkpoint(out / "checkpoint.pt")
+    assert all(torch.equal(v, load(out / "generator.pth")[k]) for k, v in saved.generator.items())
+    again = train(out, tiny_data, "--resume")
+    assert again.returncode == 0 and "nothing to do" in again.stdout
 
 
 @pytest.mark.slow
@@ -497,10 +530,19 @@ def test_an_individual_folder_that_cannot_be_made_is_refused_before_the_montage(
     ({"WORLD_SIZE": "abc"}, "WORLD_SIZE='abc' is not a whole number"),
     ({"WORLD_SIZE": "2", "RANK": "2"}, "describe no job"),
     ({"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "1"}, "describe no job"),
-    ({"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "", "MASTER_PORT": ""},
-     "cannot join the torch.distributed job"),
+    ({"WORLD_SIZE": "2", "RANK": "0"}, "MASTER_ADDR and MASTER_PORT do not say where"),
+    ({"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "FREE"},
+     "other processes of WORLD_SIZE=2 did not come to 127.0.0.1:"),
 ])
 def test_stray_torch_distributed_variables_are_one_line(tmp_path, monkeypatch, env, said):
+    import datetime
+    import socket
+    import pyimagesearch.training.distributed as distributed
+    monkeypatch.setattr(distributed, "JOIN_TIMEOUT", datetime.timedelta(seconds=2))
+    if env.get("MASTER_PORT") == "FREE":
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            env = dict(env, MASTER_PORT=str(s.getsockname()[1]))
     for name in ("MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():

@@ -268,3 +268,28 @@ def test_a_confidence_outside_zero_to_one_is_refused(tmp_path, value):
     result = run_script("generate.py", "--checkpoint", tmp_path / "c.pt", "--output",
                         tmp_path / "x.png", "--digit", "3", "--min-confidence", value)
     assert result.returncode == 2 and "--min-confidence" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_morph_from_a_class_to_itself_walks_between_two_samples(tmp_path, checkpoint):
+    histogram = last_json(run_script("evaluate.py", "--checkpoint", checkpoint, "--num", "256"))[
+        "class_histogram"]
+    a = max(range(10), key=lambda c: histogram[c])
+    drawn = run_script("generate.py", "--checkpoint", checkpoint, "--output", tmp_path / "d.png",
+                       "--min-confidence", "0.5", "--num", "4", "--morph", str(a), str(a))
+    assert drawn.returncode == 0, drawn.stderr
+    with Image.open(tmp_path / f"d-morph-{a}-{a}.gif") as gif:
+        assert gif.n_frames > 1                 # one sample to itself would be a still image
+
+
+@pytest.mark.slow
+def test_scoring_against_other_images_than_the_runs_warns_about_memorisation(tmp_path, trained,
+                                                                             checkpoint):
+    own = run_script("evaluate.py", "--checkpoint", checkpoint, "--num", "256")
+    assert own.returncode == 0 and "[WARNING]" not in own.stderr
+    others = make_idx_folder(tmp_path / "others", train=400, test=200, seed=5)
+    scored = run_script("evaluate.py", "--checkpoint", checkpoint, "--num", "256",
+                        "--data-dir", others)
+    assert scored.returncode == 0, scored.stderr
+    assert "[WARNING] the generator was trained on other images than IDX files in" in scored.stderr
+    assert "never saw" in scored.stderr

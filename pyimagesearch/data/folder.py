@@ -31,6 +31,7 @@ unchanged folder does not decode again.
 
 import hashlib
 import os
+import stat
 import sys
 import time
 
@@ -50,6 +51,8 @@ SIZE = 28
 LIGHT_GROUND = 127            # a ground (border median) above this is light
 CACHE_VERSION = 1             # bump when the rule above changes
 PROGRESS_EVERY = 30           # seconds between progress lines in a log
+MAX_PIXELS = 50_000_000       # a 50-megapixel photo is read; a bomb's header is not
+MAX_ASPECT = 50               # sides further apart than this are no picture of a digit
 
 
 def _visible(name):
@@ -60,37 +63,130 @@ def _is_image(name):
     return _visible(name) and name.lower().endswith(EXTENSIONS)
 
 
-def list_images(folder):
+def shown(path):
+    """A path as it can be printed, whatever bytes its name holds."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _kind(path):
+    """What a directory entry that is not a regular file or folder is."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return "a symbolic link to nothing (or a loop)"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
+    return ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
+
+
+class _Walk:
+    """The images under a folder: regular files only, each file and each
+    folder once however many links lead to it, and every entry that cannot
+    be read said (`skipped`, `unreadable`)."""
+
+    def __init__(self):
+        self.seenFolders, self.seenFiles = set(), set()
+        self.skipped, self.unreadable = [], []
+
+    def listing(self, folder):
+        try:
+            return sorted(e for e in os.listdir(folder) if _visible(e))
+        except OSError as e:
+            self.unreadable.append((folder, e.strerror or str(e)))
+            return []
+
+    def first_visit(self, path, seen):
+        st = os.stat(path)
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    def images(self, folder, entries):
+        found = []
+        for entry in entries:
+            path = os.path.join(folder, entry)
+            if not _is_image(entry):
+                continue
+            if not os.path.isfile(path):
+                if not os.path.isdir(path):
+                    self.skipped.append((path, _kind(path)))
+                continue
+            if self.first_visit(path, self.seenFiles):
+                found.append(path)
+        return found
+
+    def below(self, folder, counted=False):
+        """Every image below `folder`, its subfolders in name order
+        (counted: `folder` is a class folder, already marked as seen)."""
+        if not counted and not self.first_visit(folder, self.seenFolders):
+            return []
+        entries = self.listing(folder)
+        found = self.images(folder, entries)
+        for entry in entries:
+            path = os.path.join(folder, entry)
+            if os.path.isdir(path):
+                found += self.below(path)
+        return found
+
+
+def list_images(folder, log=print):
     """The images of an ImageFolder-style folder: (paths, labels, class
     names), class names None for a flat folder. DataError in words for a
-    folder that is none, is empty, or mixes images and class folders."""
+    folder that is none, is empty, cannot be read, or mixes images and class
+    folders; entries that are not regular files are skipped, in a line."""
     if not os.path.exists(folder):
-        raise DataError(f"{folder}: no such folder (--dataset folder reads the images in it)")
+        raise DataError(f"{shown(folder)}: no such folder (--dataset folder reads the images in it)")
     if not os.path.isdir(folder):
-        raise DataError(f"{folder}: is a file; --dataset folder takes a folder of images")
-    entries = sorted(e for e in os.listdir(folder) if _visible(e))
+        raise DataError(f"{shown(folder)}: is a file; --dataset folder takes a folder of images")
+    walk = _Walk()
+    walk.first_visit(folder, walk.seenFolders)
+    entries = walk.listing(folder)
+    if walk.unreadable:
+        raise DataError(f"{shown(folder)}: cannot be listed ({walk.unreadable[0][1]})")
     subfolders = [e for e in entries if os.path.isdir(os.path.join(folder, e))]
-    top = [e for e in entries if _is_image(e) and os.path.isfile(os.path.join(folder, e))]
+    top = walk.images(folder, entries)
     if subfolders and top:
-        raise DataError(f"{folder}: holds {len(top):,} images beside {len(subfolders)} "
-                        f"subfolders (e.g. {top[0]} and {subfolders[0]}/): put every image in "
-                        "a class subfolder, or use a flat folder without subfolders")
-    if not subfolders:
-        if not top:
-            raise DataError(f"{folder}: holds no images ({', '.join(EXTENSIONS)})")
-        return [os.path.join(folder, e) for e in top], [0] * len(top), None
-    paths, labels = [], []
+        raise DataError(f"{shown(folder)}: holds {len(top):,} images beside {len(subfolders)} "
+                        f"subfolders (e.g. {shown(os.path.basename(top[0]))} and "
+                        f"{shown(subfolders[0])}/): put every image in a class subfolder, or "
+                        "use a flat folder without subfolders")
+    paths, labels = top, [0] * len(top)
+    for name in subfolders:               # a link to a class from inside another is no image
+        walk.first_visit(os.path.join(folder, name), walk.seenFolders)
     for label, name in enumerate(subfolders):
-        found = []
-        for root, dirs, names in os.walk(os.path.join(folder, name), followlinks=True):
-            dirs[:] = sorted(d for d in dirs if _visible(d))
-            found += [os.path.join(root, n) for n in sorted(names) if _is_image(n)]
-        if not found:
-            raise DataError(f"{os.path.join(folder, name)}: a class folder with no images; "
-                            "remove it or add its images")
+        found = walk.below(os.path.join(folder, name), counted=True)
+        if not found and not walk.unreadable:
+            raise DataError(f"{shown(os.path.join(folder, name))}: a class folder with no images "
+                            "(or only images already counted in another class, through a "
+                            "link); remove it or add its images")
         paths += found
         labels += [label] * len(found)
-    return paths, labels, subfolders
+    if walk.unreadable:
+        path, why = walk.unreadable[0]
+        raise DataError(f"{shown(path)}: cannot be listed ({why}), so its images would be left "
+                        "out; make it readable or move it away"
+                        + (f" ({len(walk.unreadable) - 1} more like it)" if len(walk.unreadable) > 1 else ""))
+    if walk.skipped:
+        path, kind = walk.skipped[0]
+        log(f"[INFO] skipped {len(walk.skipped):,} entries named like images that are not "
+            f"regular files, e.g. {shown(path)}: {kind}")
+    if not paths:
+        raise DataError(f"{shown(folder)}: holds no images ({', '.join(EXTENSIONS)})")
+    return paths, labels, (subfolders or None)
+
+
+def check_size(image):
+    """ValueError for an image whose header promises more pixels than any
+    digit needs (a decompression bomb: a few bytes of PNG that would take
+    gigabytes), or an absurd aspect ratio, before it is decoded."""
+    w, h = image.size
+    if w < 1 or h < 1 or w * h > MAX_PIXELS:
+        raise ValueError(f"{w:,} x {h:,} pixels; at most {MAX_PIXELS:,} are read")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ValueError(f"{w:,} x {h:,} pixels, an aspect ratio over {MAX_ASPECT}:1")
 
 
 def to_digit(image, invert="auto"):
@@ -99,6 +195,9 @@ def to_digit(image, invert="auto"):
     image.seek(0)                                             # 1. the first frame
     image = ImageOps.exif_transpose(image)
     array = np.asarray(image)
+    if array.dtype.kind in "iu" and array.size and int(array.max()) > 65535:
+        raise ValueError(f"a {array.dtype.itemsize * 8}-bit integer image with values up to "
+                         f"{int(array.max()):,}, beyond 16 bits; save it with 8 or 16 bits")
     if array.dtype in (np.uint16, np.int32) or image.mode.startswith("I"):
         array = np.clip(np.round(array.astype(np.float64) / 257), 0, 255)   # 2. 16 -> 8 bits
         image = Image.fromarray(array.astype(np.uint8))
@@ -128,13 +227,36 @@ def to_digit(image, invert="auto"):
 
 
 def _fingerprint(folder, paths, invert):
-    """What the cache is keyed by: the folder, its files, their sizes and
-    modification times, the rule's version and --invert."""
-    h = hashlib.sha256(f"folder v{CACHE_VERSION} {os.path.abspath(folder)} {invert}".encode())
+    """What the cache is keyed by: the folder, its files' names and
+    contents (a file rewritten under the same name, size and time is
+    another file), the rule's version and --invert. Hashing reads the files,
+    which costs far less than decoding them."""
+    h = hashlib.sha256(os.fsencode(f"folder v{CACHE_VERSION} {os.path.abspath(folder)} {invert}"))
     for path in paths:
-        st = os.stat(path)
-        h.update(f"\0{os.path.relpath(path, folder)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        h.update(os.fsencode(f"\0{os.path.relpath(path, folder)}\0"))
+        try:
+            with open(path, "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+        except OSError:
+            h.update(b"unreadable")             # decode() names it
     return h.hexdigest()[:24]
+
+
+def _cached(cachePath, count, log):
+    """The cache entry's content if it is what load_image_folder writes for
+    `count` images, else None (said in a line: it is decoded again)."""
+    try:
+        cached = torch.load(cachePath, map_location="cpu", weights_only=True)
+        images, inverted = cached["images"], cached["inverted"]
+        if (cached.get("version") == CACHE_VERSION and isinstance(images, torch.Tensor)
+                and images.dtype == torch.uint8 and tuple(images.shape) == (count, 1, SIZE, SIZE)
+                and isinstance(inverted, int) and 0 <= inverted <= count):
+            return cached
+        problem = "not what this version writes for these images"
+    except Exception as e:  # noqa: BLE001 - whatever is wrong, the images are decoded again
+        problem = f"unreadable: {shorten(e, 80)}"
+    log(f"[INFO] ignoring the cache file {cachePath} ({problem}); decoding the images again")
+    return None
 
 
 def decode(paths, invert="auto", log=print):
@@ -151,10 +273,12 @@ def decode(paths, invert="auto", log=print):
     for i, path in enumerate(paths):
         try:
             with Image.open(path) as image:
+                check_size(image)                    # before a pixel is decoded
                 image.load()
                 out[i], flipped = to_digit(image, invert)
             inverted += flipped
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
+                Image.DecompressionBombError) as e:
             bad.append((path, shorten(e, 100)))
         if bar is not None:
             bar.update(1)
@@ -167,32 +291,27 @@ def decode(paths, invert="auto", log=print):
     if bad:
         path, reason = bad[0]
         raise DataError(f"{len(bad):,} of {len(paths):,} images cannot be read, the first "
-                        f"{path} ({reason}); remove or replace them"
-                        + (f" (the others: {', '.join(os.path.basename(p) for p, _ in bad[1:4])}"
+                        f"{shown(path)} ({reason}); remove or replace them"
+                        + (f" (the others: {', '.join(shown(os.path.basename(p)) for p, _ in bad[1:4])}"
                            + (", ..." if len(bad) > 4 else "") + ")" if len(bad) > 1 else ""))
     return out, inverted
 
 
 def load_image_folder(folder, invert="auto", log=print):
     """An ImageSet of the folder's images (decoded, or from the cache)."""
-    paths, labels, classes = list_images(folder)
+    paths, labels, classes = list_images(folder, log)
     key = _fingerprint(folder, paths, invert)
     cachePath = os.path.join(files.cache_dir(), f"folder-{key}.pt")
-    cached = None
-    if os.path.exists(cachePath):
-        try:
-            cached = torch.load(cachePath, map_location="cpu", weights_only=True)
-        except Exception:  # noqa: BLE001 - an unreadable cache entry is decoded again
-            cached = None
-    if cached is not None and len(cached["images"]) == len(paths):
+    cached = _cached(cachePath, len(paths), log) if os.path.exists(cachePath) else None
+    if cached is not None:
         images, inverted = cached["images"], cached["inverted"]
-        log(f"[INFO] {len(paths):,} images of {folder} from the cache of decoded images")
+        log(f"[INFO] {len(paths):,} images of {shown(folder)} from the cache of decoded images")
     else:
         started = time.perf_counter()
         array, inverted = decode(paths, invert, log)
         images = torch.from_numpy(array).unsqueeze(1)        # (N, 28, 28) -> (N, 1, 28, 28)
         seconds = time.perf_counter() - started
-        log(f"[INFO] decoded {len(paths):,} images of {folder} in {seconds:.1f} s "
+        log(f"[INFO] decoded {len(paths):,} images of {shown(folder)} in {seconds:.1f} s "
             f"({len(paths) / max(seconds, 1e-9):,.0f} images/s; cached for the next run)")
         try:
             os.makedirs(os.path.dirname(cachePath), exist_ok=True)
@@ -207,5 +326,5 @@ def load_image_folder(folder, invert="auto", log=print):
         log(f"[INFO] --invert yes: all {len(paths):,} images inverted")
     described = (f"{len(classes)} classes" if classes else "no class subfolders")
     return ImageSet(images=images, labels=torch.tensor(labels, dtype=torch.int64),
-                    source=f"image folder {folder} ({len(paths):,} images, {described})",
+                    source=f"image folder {shown(folder)} ({len(paths):,} images, {described})",
                     splits={"train": len(paths)}, classes=classes)

@@ -19,6 +19,7 @@ from torch import nn
 
 from .. import files
 from ..checkpoint import CheckpointError, load
+from ..errors import shorten
 from ..data.imageset import to_pixels
 
 # bump when the architecture or the training recipe changes: old cache
@@ -150,20 +151,42 @@ def cache_key(split, seed, device):
     return h.hexdigest()[:24]
 
 
+def _cached(path, split, device):
+    """(model, accuracy, None) from a cache file, or (None, None, what is
+    wrong with it). Nothing in it is trusted: its version, its number of
+    classes and its weights are checked, and its accuracy on the held-out
+    images is measured again: a foreign or planted file cannot match it."""
+    try:
+        saved = load(path)
+        if not isinstance(saved, dict) or saved.get("version") != EVALUATOR_VERSION:
+            return None, None, "another version's"
+        numClasses = int(split.trainLabels.max()) + 1
+        if saved.get("num_classes") != numClasses or not isinstance(saved.get("model"), dict):
+            return None, None, "made for other classes"
+        with torch.random.fork_rng(devices=[]):          # (its random init is overwritten)
+            model = DigitClassifier(numClasses)
+        model.load_state_dict(saved["model"])
+        if not all(torch.isfinite(t).all() for t in model.state_dict().values()):
+            return None, None, "its weights are not finite"
+        model = model.to(device).eval()
+        measured = accuracy(model, split.heldOutImages, split.heldOutLabels, device)
+        if not isinstance(saved.get("accuracy"), float) or abs(measured - saved["accuracy"]) > 1e-6:
+            return None, None, "its accuracy on the held-out images is not the one it claims"
+        return model, measured, None
+    except (CheckpointError, KeyError, RuntimeError, TypeError, ValueError) as e:
+        return None, None, f"unreadable: {shorten(e, 80)}"
+
+
 def load_or_train(split, seed=0, device="cpu", log=print):
     """The evaluator for these real images: from the cache when it was
     trained before (same images, seed, recipe and device type), else
     trained now and cached. Returns (model, accuracy, cachePath)."""
     path = os.path.join(files.cache_dir(), f"evaluator-{cache_key(split, seed, device)}.pt")
     if os.path.exists(path):
-        try:
-            saved = load(path)
-            with torch.random.fork_rng(devices=[]):      # (its random init is overwritten)
-                model = DigitClassifier(saved["num_classes"])
-            model.load_state_dict(saved["model"])
-            return model.to(device).eval(), saved["accuracy"], path
-        except (CheckpointError, KeyError, RuntimeError):
-            log(f"[INFO] ignoring an unreadable evaluator cache file {path}")
+        model, acc, problem = _cached(path, split, device)
+        if problem is None:
+            return model, acc, path
+        log(f"[INFO] ignoring the evaluator cache file {path} ({problem}); training it again")
     log(f"[INFO] training the evaluator on {split.description} "
         f"({epochs_for(len(split.trainImages))} epochs; cached afterwards)...")
     model, numClasses = train_classifier(split, seed, device)

@@ -25,6 +25,8 @@ from ..errors import UserError, shorten
 # with an error (instead of hanging forever on a peer that is stuck); long
 # enough for rank 0's evaluations and checkpoints
 TIMEOUT = datetime.timedelta(minutes=30)
+# how long processes started by hand (WORLD_SIZE without torchrun) wait to meet
+JOIN_TIMEOUT = datetime.timedelta(seconds=120)
 
 
 @dataclass
@@ -95,17 +97,38 @@ def setup(context, device):
     else:
         raise ValueError(f"torch.distributed has no backend for {device.type}; "
                          "use --device cpu or cuda")
-    if "TORCHELASTIC_RUN_ID" not in os.environ:       # not torchrun: say what it waits for
-        print(f"[INFO] WORLD_SIZE={context.worldSize} without torchrun: waiting for the other "
-              f"processes at {os.environ.get('MASTER_ADDR', '?')}:"
-              f"{os.environ.get('MASTER_PORT', '?')} (up to {TIMEOUT.seconds // 60} minutes; "
-              "Ctrl-C stops, or unset WORLD_SIZE and RANK to train in one process)",
-              file=sys.stderr, flush=True)
     try:
-        dist.init_process_group(context.backend, timeout=TIMEOUT)
+        if "TORCHELASTIC_RUN_ID" in os.environ:         # torchrun: its agent did the rendezvous
+            dist.init_process_group(context.backend, timeout=TIMEOUT)
+        else:
+            dist.init_process_group(context.backend, store=_join_by_hand(context),
+                                    rank=context.rank, world_size=context.worldSize,
+                                    timeout=TIMEOUT)
     except (ValueError, RuntimeError) as e:
         raise DistributedError(f"cannot join the torch.distributed job: {shorten(e)}") from None
     return device
+
+
+def _join_by_hand(context):
+    """WORLD_SIZE set without torchrun: meet the other processes at
+    MASTER_ADDR:MASTER_PORT, saying so, for at most JOIN_TIMEOUT (not the
+    collectives' 30 minutes)."""
+    address, port = os.environ.get("MASTER_ADDR"), os.environ.get("MASTER_PORT")
+    if not address or not (port or "").isdigit():
+        raise DistributedError(
+            f"WORLD_SIZE={context.worldSize} is set without torchrun, and MASTER_ADDR and "
+            "MASTER_PORT do not say where the processes meet; start the job with torchrun, "
+            "or unset WORLD_SIZE and RANK to train in one process")
+    print(f"[INFO] WORLD_SIZE={context.worldSize} without torchrun: waiting up to "
+          f"{JOIN_TIMEOUT.seconds} s for the other processes at {address}:{port} (Ctrl-C "
+          "stops; unset WORLD_SIZE and RANK to train in one process)", file=sys.stderr, flush=True)
+    try:
+        return dist.TCPStore(address, int(port), context.worldSize, context.rank == 0,
+                             timeout=JOIN_TIMEOUT)
+    except (RuntimeError, ValueError, OSError) as e:
+        raise DistributedError(f"the {context.worldSize - 1} other processes of WORLD_SIZE="
+                               f"{context.worldSize} did not come to {address}:{port} within "
+                               f"{JOIN_TIMEOUT.seconds} s ({shorten(e, 80)})") from None
 
 
 def barrier(context):

@@ -6,6 +6,7 @@ every epoch) to "finished" or "stopped" (--stop-after) at the end, or to
 resumed run is "running" again. The checkpoint keeps a copy of it.
 """
 
+import copy
 import platform
 
 import numpy
@@ -31,6 +32,7 @@ class RunRecord:
 
     def __init__(self, content, path):
         self.content, self.path = content, path
+        self.checkpointed = None        # the content as the last checkpoint.pt holds it
 
     @classmethod
     def new(cls, path, seed, dataset, data, fingerprint, device, ctx):
@@ -109,9 +111,16 @@ class RunRecord:
         self._set_status("finished" if finished else "stopped")
         self.write()
 
+    def saved(self):
+        """checkpoint.pt now holds this content: if the run fails before the
+        next one, run.json says what the checkpoint holds."""
+        self.checkpointed = copy.deepcopy(self.content)
+
     def end_early(self, status):
         """"interrupted" or "failed", written if it can be (the folder may be
-        what failed)."""
+        what failed), as of the last checkpoint."""
+        if self.checkpointed is not None:
+            self.content = self.checkpointed
         self._set_status(status)
         try:
             self.write()

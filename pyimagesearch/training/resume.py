@@ -4,6 +4,7 @@ checkpoint's by each option's resume rule, checking that the run can go on
 (the same processes, the same images), and restoring everything the next
 epoch depends on."""
 
+import json
 import os
 
 from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint, mismatch
@@ -11,7 +12,7 @@ from ..data.imageset import DataError
 from ..errors import UsageError, shorten
 from .options import PER_INVOCATION, SHAPES
 from .history import History
-from .output_folder import CHECKPOINT, RUN_JSON
+from .output_folder import CHECKPOINT, GENERATOR, GENERATOR_EMA, GIF, RUN_JSON
 from .record import RunRecord
 
 
@@ -48,15 +49,37 @@ def merge_arguments(saved, args, typed, rules):
     return merged
 
 
-def epochs_to_train(output, numEpochs, startEpoch, stopAfter):
+def epochs_to_train(output, numEpochs, startEpoch, stopAfter, missing=()):
     """The epoch after this invocation's last (0-based: it trains
-    startEpoch up to this): --epochs, or --stop-after's limit. SystemExit(0)
-    when a resumed run has nothing left to do."""
+    startEpoch up to this): --epochs, or --stop-after's limit. A run that
+    trained all its epochs trains none: it only writes the final files
+    `missing` (a disk that filled up at the end), or, with none missing,
+    ends here (SystemExit(0))."""
     if startEpoch >= numEpochs:
+        if missing:
+            print(f"[INFO] {output} trained all {startEpoch} epochs, but its "
+                  f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: "
+                  "writing them")
+            return startEpoch
         print(f"[INFO] {output} already finished {startEpoch} of {numEpochs} "
               "epochs; nothing to do (pass a larger --epochs to train further)")
         raise SystemExit(0)
     return numEpochs if stopAfter is None else min(numEpochs, startEpoch + stopAfter)
+
+
+def final_files_missing(output, checkpoint):
+    """What the end of a run writes that `output` lacks, for the run of
+    `checkpoint`: output.gif (if it drew montages), generator.pth,
+    generator_ema.pth (with --ema), and run.json's "finished"."""
+    names = ([GIF] if checkpoint.run.get("montages") else []) + [GENERATOR] \
+        + ([GENERATOR_EMA] if checkpoint.ema is not None else [])
+    missing = [name for name in names if not os.path.isfile(os.path.join(output, name))]
+    try:
+        with open(os.path.join(output, RUN_JSON)) as f:
+            finished = json.load(f).get("status") == "finished"
+    except (OSError, ValueError, AttributeError):
+        finished = False
+    return missing + ([] if finished or missing else [f"{RUN_JSON}'s \"finished\""])
 
 
 class Resume:

@@ -34,7 +34,8 @@ from .monitor import QualityMonitor, usable_eval_every
 from .output_folder import CHECKPOINT, HISTORY, LOSSES_PLOT, RUN_JSON, OutputFolder
 from .process import Process
 from .record import RunRecord
-from .resume import Resume, epochs_to_train, merge_arguments, save_checkpoint
+from .resume import (Resume, epochs_to_train, final_files_missing, merge_arguments,
+                     save_checkpoint)
 from .stats import EpochStats
 from .streams import RandomStreams
 
@@ -73,7 +74,8 @@ class TrainingRun:
         self.numEpochs = args["epochs"]
         self.startEpoch = self.epochsSaved = self.resume.epoch if self.resume else 0
         self.stopEpoch = epochs_to_train(self.output, self.numEpochs, self.startEpoch,
-                                         args["stop_after"])
+                                         args["stop_after"], self.resume and final_files_missing(
+                                             self.output, self.resume.checkpoint))
         if self.resume:
             self.resume.check_processes(self.ctx.worldSize)
         self.device = self.process.device(args["device"])
@@ -165,15 +167,16 @@ class TrainingRun:
         self.monitor.check_discriminator(epoch, self.stats.mean("d_g_z"))
         if self.monitor.due(epoch):
             self.history.set_metrics(self.monitor.evaluate(epoch, self.gen, self.ema))
-        self.history.write_csv(self.folder.file(HISTORY))
-        visualize.plot_losses(self.history.columns(), self.folder.file(LOSSES_PLOT))
         record.add_epoch(epoch, self.stats.seconds, *self.stats.means("loss_g", "loss_d"))
         save_checkpoint(self.folder.file(CHECKPOINT), epoch, self.gen, self.disc, self.genOpt,
                         self.discOpt, self.ema, self.benchmarkNoise, self.history, rng, record,
                         self.dataDir)
         self.epochsSaved = epoch + 1
-        record.write()
+        record.saved()               # what run.json says if what follows fails
         self.folder.saved_an_epoch()
+        self.history.write_csv(self.folder.file(HISTORY))
+        visualize.plot_losses(self.history.columns(), self.folder.file(LOSSES_PLOT))
+        record.write()
 
     def finish(self):
         """output.gif, the generator's weights, and run.json's last status."""
