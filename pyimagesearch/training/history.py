@@ -5,7 +5,7 @@ import io
 
 import torch
 
-from .. import files
+from .. import files, visualize
 
 # the columns of history.csv, one row per batch; the quality metrics
 # (--eval-every) fill the last row of an evaluated epoch and are blank (NaN
@@ -55,6 +55,11 @@ class History:
     def columns(self):
         """The history as a dict of columns (lists)."""
         return {column: self.rows[:, i].tolist() for i, column in enumerate(COLUMNS)}
+
+    def write(self, csvPath, plotPath):
+        """history.csv and losses.png."""
+        self.write_csv(csvPath)
+        visualize.plot_losses(self.columns(), plotPath)
 
     def write_csv(self, path):
         text = io.StringIO()

@@ -5,7 +5,9 @@ fingerprinted for --resume, and the embedded default's advice."""
 import hashlib
 import math
 
+from ..data.loader import DeviceLoader
 from ..data.sources import load_dataset
+from ..device import memory_format
 from ..errors import warn
 from . import distributed
 
@@ -36,6 +38,13 @@ def load_training_images(ctx, dataset, dataDir, allowDownload, limit, seed, inve
     data = fullData.head(limit)
     print(f"[INFO] {len(data):,} training images from {data.source}")
     return fullData, data, fingerprint(data)
+
+
+def device_loader(data, transform, batchSize, device, shuffle, ctx):
+    """The run's batches: shuffled by the `shuffle` stream, cut on `device`
+    in its fastest layout, this process's share under torchrun."""
+    return DeviceLoader(data, batchSize, device, transform, generator=shuffle,
+                        shard=(ctx.rank, ctx.worldSize), memoryFormat=memory_format(device))
 
 
 def fingerprint(imageSet):

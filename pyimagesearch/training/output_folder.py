@@ -78,19 +78,19 @@ class OutputFolder:
     def file(self, name):
         return os.path.join(self.path, name)
 
-    def lock_if_present(self):
+    def lock_if_present(self, main=True):
         """Hold the folder from now on, if it exists already (FolderBusy when
-        another process does)."""
-        if os.path.isdir(self.path):
+        another process does); only the `main` process holds it."""
+        if main and os.path.isdir(self.path):
             self.lock = files.FolderLock(self.path).acquire()
 
-    def plan(self, overwrite):
+    def plan(self, overwrite, resuming=False):
         """The previous-run policy for a new run: the files of an earlier
         run that `claim` will replace (the repository's showcase, a run that
         never finished an epoch, or any run with --overwrite); UsageError
-        for any other earlier run."""
+        for any other earlier run. A resumed run replaces nothing."""
         self.toReplace, self.notice, self.keep = [], None, False
-        if not os.path.isdir(self.path):
+        if resuming or not os.path.isdir(self.path):
             return self.toReplace
         if os.path.lexists(self.file(SET_ASIDE)):
             raise UsageError(

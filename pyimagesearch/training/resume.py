@@ -161,6 +161,10 @@ class Resume:
         """The run record the checkpoint kept, continued from here."""
         return RunRecord.resumed(path, self.checkpoint.run, self.epoch)
 
+    def missing(self):
+        """The final files the run's folder lacks (final_files_missing)."""
+        return final_files_missing(os.path.dirname(self.path), self.checkpoint)
+
     def say(self, output, numEpochs, weightDecay):
         """The lines that tell where the run goes on."""
         began = self.checkpoint.args["epochs"]

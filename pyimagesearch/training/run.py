@@ -25,17 +25,14 @@ checks (monitor.py). docs/architecture.md lists which writes what, when.
 
 import os
 
-from .. import visualize
-from ..data.loader import DeviceLoader
-from ..device import fused_adam, memory_format
+from ..device import fused_adam
 from . import distributed, ending, images, options, wiring
 from .history import History
 from .monitor import QualityMonitor, usable_eval_every
 from .output_folder import CHECKPOINT, HISTORY, LOSSES_PLOT, RUN_JSON, OutputFolder
 from .process import Process
 from .record import RunRecord
-from .resume import (Resume, epochs_to_train, final_files_missing, merge_arguments,
-                     save_checkpoint)
+from .resume import Resume, epochs_to_train, merge_arguments, save_checkpoint
 from .stats import EpochStats
 from .streams import RandomStreams
 
@@ -46,9 +43,9 @@ class TrainingRun:
     become the checkpoint's, in `args`: the script reads them there."""
 
     def __init__(self, ap, args, argv=None):
-        self.folder, self.resume, self.record = OutputFolder(args["output"]), None, None
-        self.output, self.claimed, self.epoch, self.epochsSaved = args["output"], False, 0, 0
-        self.process = None
+        self.folder, self.output = OutputFolder(args["output"]), args["output"]
+        self.resume = self.record = self.process = None
+        self.claimed, self.epoch, self.epochsSaved = False, 0, 0
         try:
             self.process = Process()
             self.ctx, self.main = self.process.ctx, self.process.main
@@ -67,15 +64,12 @@ class TrainingRun:
             args.update(merge_arguments(self.resume.checkpoint.args, args, typed, rules))
             self.dataDir = self.resume.data_dir(self.dataDir, typed)
         self.args = args
-        if self.main:
-            self.folder.lock_if_present()
-        if not args["resume"]:
-            self.folder.plan(args["overwrite"])
+        self.folder.lock_if_present(self.main)
+        self.folder.plan(args["overwrite"], resuming=args["resume"])
         self.numEpochs = args["epochs"]
         self.startEpoch = self.epochsSaved = self.resume.epoch if self.resume else 0
         self.stopEpoch = epochs_to_train(self.output, self.numEpochs, self.startEpoch,
-                                         args["stop_after"], self.resume and final_files_missing(
-                                             self.output, self.resume.checkpoint))
+                                         args["stop_after"], self.resume and self.resume.missing())
         if self.resume:
             self.resume.check_processes(self.ctx.worldSize)
         self.device = self.process.device(args["device"])
@@ -100,10 +94,8 @@ class TrainingRun:
 
     def dataloader(self, data, transform, batch_size):
         """Shuffled batches on the device (under torchrun, this process's share)."""
-        self.loader = DeviceLoader(data, batch_size, self.device, transform,
-                                   generator=self.streams.shuffle,
-                                   shard=(self.ctx.rank, self.ctx.worldSize),
-                                   memoryFormat=memory_format(self.device))
+        self.loader = images.device_loader(data, transform, batch_size, self.device,
+                                           self.streams.shuffle, self.ctx)
         return self.loader
 
     def start(self, gen, disc, genOpt, discOpt, benchmarkNoise):
@@ -174,8 +166,7 @@ class TrainingRun:
         self.epochsSaved = epoch + 1
         record.saved()               # what run.json says if what follows fails
         self.folder.saved_an_epoch()
-        self.history.write_csv(self.folder.file(HISTORY))
-        visualize.plot_losses(self.history.columns(), self.folder.file(LOSSES_PLOT))
+        self.history.write(self.folder.file(HISTORY), self.folder.file(LOSSES_PLOT))
         record.write()
 
     def finish(self):
@@ -191,8 +182,7 @@ class TrainingRun:
         return self
 
     def __exit__(self, kind, error, traceback, parser=None):
-        """On an error: the replaced run given back or run.json marked, then
-        its one line (ending.end); the folder and the process let go."""
+        """On an error, ending.end's line; then the folder and process let go."""
         try:
             if error is not None:
                 back = self.folder.give_back() if self.claimed else None
