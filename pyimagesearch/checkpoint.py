@@ -4,6 +4,7 @@ project or the article writes."""
 
 import dataclasses
 import os
+import warnings
 import zipfile
 
 import torch
@@ -132,7 +133,9 @@ def load(path):
         raise CheckpointError(f"{path}: not a readable PyTorch file (it starts like the zip "
                               "archive torch.save writes, but is not one: truncated or corrupt?)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():     # its guesses about odd files: ours follow
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds here
         if "Weights only load failed" in str(e):
             reason = ("it holds pickled Python objects besides tensors, which "

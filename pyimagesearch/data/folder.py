@@ -41,6 +41,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from .. import files
+from ..checkpoint import load
 from ..errors import shorten
 from .imageset import DataError, ImageSet
 
@@ -246,7 +247,7 @@ def _cached(cachePath, count, log):
     """The cache entry's content if it is what load_image_folder writes for
     `count` images, else None (said in a line: it is decoded again)."""
     try:
-        cached = torch.load(cachePath, map_location="cpu", weights_only=True)
+        cached = load(cachePath)
         images, inverted = cached["images"], cached["inverted"]
         if (cached.get("version") == CACHE_VERSION and isinstance(images, torch.Tensor)
                 and images.dtype == torch.uint8 and tuple(images.shape) == (count, 1, SIZE, SIZE)
