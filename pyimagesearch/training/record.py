@@ -63,10 +63,6 @@ class RunRecord:
         return self.content["arguments"]
 
     @property
-    def status(self):
-        return self.content["status"]
-
-    @property
     def best(self):
         """The best epoch so far by FLD ({"epoch", "fld", ...}) or None."""
         return self.content.get("best")
