@@ -6,6 +6,7 @@ from pyimagesearch.dcgan import Generator
 from pyimagesearch.dcgan import Discriminator
 from pyimagesearch.data import to_pixels
 from pyimagesearch.files import write_image
+from pyimagesearch.models import model_classes
 from pyimagesearch.training.options import add_training_options
 from pyimagesearch.training.run import TrainingRun
 from imutils import build_montages
@@ -91,17 +92,23 @@ def main(argv=None):
 
 def train(args, NUM_EPOCHS, DEVICE, dataloader, run):
     """The article's models, optimizers and epoch loop."""
+    # NOTE(deviation 18): --image-size and --channels (default 28 and 1):
+    # at 28 the article's classes, at 32 and 64 the same pattern one size
+    # up (pyimagesearch/models.py, docs/sizes.md); 3 channels for colour
+    Generator, Discriminator = model_classes(args["image_size"])
+    CHANNELS = args["channels"]
+
     # build the generator, initialize it's weights, and flash it to the
     # current device
     print("[INFO] building generator...")
-    gen = Generator(inputDim=100, outputChannels=1)
+    gen = Generator(inputDim=100, outputChannels=CHANNELS)
     gen.apply(weights_init)
     gen.to(DEVICE)
 
     # build the discriminator, initialize it's weights, and flash it to
     # the current device
     print("[INFO] building discriminator...")
-    disc = Discriminator(depth=1)
+    disc = Discriminator(depth=CHANNELS)
     disc.apply(weights_init)
     disc.to(DEVICE)
 
@@ -250,8 +257,14 @@ def visualize(gen, benchmarkNoise, epoch, args):
         images = gen(benchmarkNoise)
     images = images.detach().cpu().numpy().transpose((0, 2, 3, 1))
     images = ((images * 127.5) + 127.5).astype("uint8")
-    images = np.repeat(images, 3, axis=-1)
-    vis = build_montages(images, (28, 28), (16, 16))[0]
+    # NOTE(deviation 18): colour images (--channels 3, RGB) are reversed
+    # to the BGR order cv2 writes; the montage's cells are --image-size
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    else:
+        images = np.ascontiguousarray(images[..., ::-1])
+    size = args["image_size"]
+    vis = build_montages(images, (size, size), (16, 16))[0]
 
     # build the output path and write the visualization to disk
     p = os.path.join(args["output"], "epoch_{}.png".format(

@@ -17,7 +17,8 @@ import torch
 
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
                                       trained_with)
-from pyimagesearch.cli import MIN_EVAL_SAMPLES, check_writable_file, eval_samples, random_seed
+from pyimagesearch.cli import (MIN_EVAL_SAMPLES, add_shape_options, check_shape,
+                               check_writable_file, eval_samples, random_seed)
 from pyimagesearch.data import load_training_data, to_pixels
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
@@ -50,6 +51,7 @@ def build_arg_parser():
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
         help="which generator of a checkpoint: its EMA copy or the trained one; "
              "auto = EMA when there is one (default: auto)")
+    add_shape_options(ap)
     return ap
 
 
@@ -62,7 +64,7 @@ def nearest_montage(images, trainImages, nearest):
     index, distance = nearest
     order = torch.from_numpy(distance.argsort()[:NEAREST_PAIRS].copy())
     partners = to_pixels(trainImages[torch.from_numpy(index)[order]])
-    pairs = torch.stack([images[order], partners], dim=1)     # (pairs, 2, 1, 28, 28)
+    pairs = torch.stack([images[order], partners], dim=1)     # (pairs, 2, C, S, S)
     return build_montage(pairs.flatten(0, 1))                 # 8x8 grid
 
 
@@ -83,7 +85,9 @@ def main(argv=None):
 
     saved = load(args.checkpoint)      # read once: weights and training args
     gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
-    trained = trained_with(saved, args.checkpoint).given(args.dataset, args.data_dir, args.invert)
+    check_shape(ap, args, args.checkpoint, gen)
+    trained = trained_with(saved, args.checkpoint, gen).given(args.dataset, args.data_dir,
+                                                              args.invert)
     seed = args.seed if args.seed is not None else trained.seed
     settings = sampler_settings(args)
     sampler = settings.sampler
@@ -92,7 +96,8 @@ def main(argv=None):
 
     imageSet, trainedOn = load_training_data(trained.dataset, trained.dataDir, trained.invert,
                                              trained.limit,
-                                             allowDownload=not args.no_download, log=log)
+                                             allowDownload=not args.no_download, log=log,
+                                             size=gen.imageSize, channels=gen.channels)
     if not metrics.can_score(imageSet):
         raise UserError(f"cannot score {imageSet.source}: {metrics.why_not_scorable(imageSet)}")
     trainedSha = saved.get("run", {}).get("data_sha256") if isinstance(saved, dict) else None

@@ -19,12 +19,13 @@ import sys
 from pyimagesearch import visualize
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
                                       trained_with)
-from pyimagesearch.cli import (check_output_folder, check_writable_file, confidence,
-                               positive_int, random_seed)
+from pyimagesearch.cli import (add_shape_options, check_output_folder, check_shape,
+                               check_writable_file, confidence, positive_int, random_seed)
 from pyimagesearch.data import load_training_data
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, one_line_errors
+from pyimagesearch.models import describe as shape_of
 from pyimagesearch.files import write_image
 from pyimagesearch.quality.evaluator import load_or_train, split_real
 from pyimagesearch.quality.selection import MIN_CONFIDENCE, DigitSelector
@@ -73,6 +74,7 @@ def build_arg_parser():
         help="also write OUTPUT-morph-A-B.gif: a spherical walk from a confident A "
              "to a confident B (default: off)")
     add_real_image_options(ap, "for --rejection, --langevin, --digit, --morph")
+    add_shape_options(ap)
     return ap
 
 
@@ -113,15 +115,17 @@ def main(argv=None):
 
     saved = load(args.checkpoint)
     gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
+    check_shape(ap, args, args.checkpoint, gen)
     disc = build_discriminator(args.checkpoint, saved, DEVICE) if discriminatorSampler else None
-    print(f"[INFO] {description}, on {describe(DEVICE)}")
+    print(f"[INFO] {description} ({shape_of(gen.imageSize, gen.channels)} images), on {describe(DEVICE)}")
     noiseDim = gen.ct1.in_channels            # 100 for the article's generator
 
     if discriminatorSampler or args.digit or args.morph:
-        trained = trained_with(saved, args.checkpoint).given(args.dataset, args.data_dir,
-                                                             args.invert)
+        trained = trained_with(saved, args.checkpoint, gen).given(args.dataset, args.data_dir,
+                                                                  args.invert)
         imageSet, _ = load_training_data(trained.dataset, trained.dataDir, trained.invert,
-                                         allowDownload=not args.no_download)
+                                         allowDownload=not args.no_download,
+                                         size=gen.imageSize, channels=gen.channels)
         split = split_real(imageSet, trained.seed)
     if args.digit or args.morph:
         if imageSet.classes is None:
@@ -151,13 +155,14 @@ def main(argv=None):
         else:
             (_, zA, _), (_, zB, _) = (selector.sample(label, 1, args.min_confidence)
                                       for label in (a, b))
-        walk = latent.morph(gen, zA, zB, 4 * args.steps, DEVICE)            # (frames, 1, 28, 28)
+        walk = latent.morph(gen, zA, zB, 4 * args.steps, DEVICE)            # (frames, C, S, S)
     write_image(args.output, visualize.build_montage(images))
     print(f"[INFO] wrote {args.num} digits to {args.output}")
     if args.morph:
         path = f"{args.output[:-4]}-morph-{args.morph[0]}-{args.morph[1]}.gif"
         frames = [visualize.build_montage(frame[None]) for frame in walk]
-        frames = [f.repeat(4, axis=0).repeat(4, axis=1) for f in frames]     # 112x112
+        zoom = max(1, 112 // gen.imageSize)                                 # 112x112 at 28
+        frames = [f.repeat(zoom, axis=0).repeat(zoom, axis=1) for f in frames]
         visualize.write_digit_gif(path, frames + frames[-2:0:-1], duration=60)   # and back
         print(f"[INFO] wrote a {len(walk)}-frame walk from a {args.morph[0]} to a "
               f"{args.morph[1]}, and back, to {path}")
@@ -166,7 +171,7 @@ def main(argv=None):
         os.makedirs(args.individual, exist_ok=True)
         for i, image in enumerate(visualize.to_uint8_images(images)):
             write_image(os.path.join(args.individual, f"digit_{i:04d}.png"),
-                                  image[:, :, 0])
+                        image[:, :, 0] if gen.channels == 1 else image)
         print(f"[INFO] wrote {args.num} single digits to {args.individual}")
 
     if args.interpolate:

@@ -10,8 +10,11 @@ import zipfile
 import torch
 
 from . import files
-from .dcgan import Discriminator, Generator
 from .errors import UserError, shorten
+from .models import describe, discriminator_geometry, generator_geometry, model_classes
+
+# what a checkpoint written before --image-size and --channels trained: the article's
+SHAPE_BEFORE_SIZES = {"image_size": 28, "channels": 1}
 
 
 class CheckpointError(UserError):
@@ -49,6 +52,8 @@ class Checkpoint:
                                   "(a generator.pth holds weights only and cannot be resumed)")
         if isinstance(obj["rng"], dict):                           # written by version 1
             obj = dict(obj, rng=[obj["rng"]])
+        if isinstance(obj["args"], dict):                 # written before --image-size
+            obj = dict(obj, args={**SHAPE_BEFORE_SIZES, **obj["args"]})
         problem = field_problem(obj)
         if problem:
             raise CheckpointError(f"{path}: not a training checkpoint of dcgan_mnist.py "
@@ -153,13 +158,15 @@ def load_checkpoint(path):
 @dataclasses.dataclass(frozen=True)
 class TrainedWith:
     """What a saved run trained on: its --dataset, --data-dir (absolute, so
-    that it is found from any working folder), --invert, --limit and
-    --seed; the defaults for weights alone."""
+    that it is found from any working folder), --invert, --limit, --seed,
+    --image-size and --channels; the defaults for weights alone."""
     dataset: str = "mnist"
     dataDir: str = "data"
     invert: str = "auto"
     limit: int = None
     seed: int = 0
+    imageSize: int = 28
+    channels: int = 1
 
     def given(self, dataset=None, dataDir=None, invert=None):
         """The same, with what a command gives instead (None: the run's)."""
@@ -167,17 +174,21 @@ class TrainedWith:
                                    dataDir=dataDir or self.dataDir, invert=invert or self.invert)
 
 
-def trained_with(obj, path):
+def trained_with(obj, path, gen=None):
     """The TrainedWith of the run that wrote `obj` (a loaded file) when it is
-    a checkpoint.pt; the defaults for weights alone."""
+    a checkpoint.pt; for weights alone the defaults, at the size and
+    channels of the generator `gen` built from them."""
     if not (isinstance(obj, dict) and "generator" in obj):
-        return TrainedWith()
+        if gen is None:
+            return TrainedWith()
+        return TrainedWith(imageSize=gen.imageSize, channels=gen.channels)
     checkpoint = Checkpoint.from_dict(obj, path)
     args, default = checkpoint.args, TrainedWith()
     return TrainedWith(dataset=args.get("dataset") or default.dataset,
                        dataDir=checkpoint.dataDir or args.get("data_dir") or default.dataDir,
                        invert=args.get("invert") or default.invert, limit=args.get("limit"),
-                       seed=args.get("seed", default.seed))
+                       seed=args.get("seed", default.seed), imageSize=args["image_size"],
+                       channels=args["channels"])
 
 
 def generator_state(path, which="auto", loaded=None):
@@ -209,37 +220,46 @@ def generator_state(path, which="auto", loaded=None):
 
 
 def build_generator(path, which="auto", device="cpu", loaded=None):
-    """A Generator in eval mode with the weights of `path` (see
-    generator_state). Raises CheckpointError when they do not fit."""
+    """The Generator (of the size its weights have: models.py) in eval mode
+    with the weights of `path` (see generator_state); `gen.imageSize` and
+    `gen.channels` say what it draws. Raises CheckpointError when they do
+    not fit."""
     state, description = generator_state(path, which, loaded)
-    first, last = state.get("ct1.weight"), state.get("ct4.weight")
-    if first is None or last is None or first.dim() != 4 or last.dim() != 4:
-        raise CheckpointError(f"{path}: no 'ct1.weight' and 'ct4.weight' convolutions, so not "
-                              "the article's Generator")
-    if last.shape[1] != 1:
-        raise CheckpointError(f"{path}: this generator draws {last.shape[1]}-channel images; "
-                              "these scripts take the article's 1-channel 28x28 digits")
+    geometry = generator_geometry(state)
+    if geometry is None:
+        raise CheckpointError(f"{path}: no 'ct1.weight' ... 'ct4.weight' (or 'ct5.weight') "
+                              "convolutions, so not the article's Generator at any size")
+    inputDim, channels, imageSize = geometry
+    if channels not in (1, 3):
+        raise CheckpointError(f"{path}: this generator draws {channels}-channel images; "
+                              "these scripts take 1 (grey) or 3 (colour)")
     if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
         raise CheckpointError(f"{path}: the weights hold NaN or infinite values (the "
                               "training diverged); use an earlier checkpoint")
-    gen = Generator(inputDim=first.shape[0], outputChannels=1)
+    Generator, _ = model_classes(imageSize)
+    gen = Generator(inputDim=inputDim, outputChannels=channels)
     try:
         gen.load_state_dict(state, strict=True)
     except RuntimeError as e:
         said = mismatch(gen, state) or shorten(e)
-        raise CheckpointError(f"{path}: weights do not fit the article's Generator ({said})") from None
+        raise CheckpointError(f"{path}: weights do not fit the article's Generator at "
+                              f"{describe(imageSize, channels)} ({said})") from None
+    gen.imageSize, gen.channels = imageSize, channels
     return gen.to(device).eval(), description
 
 
 def build_discriminator(path, loaded=None, device="cpu"):
-    """The article's Discriminator with the weights of a checkpoint.pt
-    (a generator.pth holds none: CheckpointError says so)."""
+    """The article's Discriminator (of its checkpoint's size) with the
+    weights of a checkpoint.pt (a generator.pth holds none:
+    CheckpointError says so)."""
     obj = load(path) if loaded is None else loaded
     if not (isinstance(obj, dict) and "generator" in obj):
         raise CheckpointError(f"{path}: holds a generator's weights only; the discriminator "
                               "is in the run's checkpoint.pt (pass that instead)")
-    disc = Discriminator(depth=1)
     state = Checkpoint.from_dict(obj, path).discriminator
+    depth, imageSize = discriminator_geometry(state) or (1, 28)
+    _, Discriminator = model_classes(imageSize)
+    disc = Discriminator(depth=depth)
     try:
         disc.load_state_dict(state, strict=True)
     except RuntimeError as e:

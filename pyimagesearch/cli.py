@@ -115,3 +115,25 @@ def positive_float(text):
     return _number(text, float, lambda v: v > 0 and math.isfinite(v), "a number above 0")
 
 
+
+
+def add_shape_options(ap):
+    """--image-size and --channels for the scripts that read a saved
+    generator: they say what the caller expects, which it must draw."""
+    from .models import CHANNELS, IMAGE_SIZES   # (models imports torch: kept off --help's path)
+    ap.add_argument("--image-size", type=int, choices=IMAGE_SIZES, default=None, metavar="S",
+        help="the size the generator must draw, one of 28, 32, 64 (default: whatever the "
+             "checkpoint's weights draw)")
+    ap.add_argument("--channels", type=int, choices=CHANNELS, default=None,
+        help="1 or 3: the channels the generator must draw (default: the checkpoint's)")
+
+
+def check_shape(ap, args, path, gen):
+    """argparse's usage error when --image-size or --channels differ from
+    what the generator `gen` (built from `path`) draws."""
+    for option, asked, has in (("--image-size", args.image_size, gen.imageSize),
+                               ("--channels", args.channels, gen.channels)):
+        if asked is not None and asked != has:
+            ap.error(f"argument {option}: {asked}, but {path} holds a generator of "
+                     f"{gen.channels}-channel {gen.imageSize}x{gen.imageSize} images; leave "
+                     f"{option} out to use the checkpoint's")

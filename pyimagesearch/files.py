@@ -156,7 +156,9 @@ def write_image(path, image):
 
 
 def write_gif(path, frames, duration=500):
-    """Grey frames (H, W) uint8 as a looping GIF, `duration` ms each."""
+    """Frames (H, W) grey or (H, W, 3) RGB uint8 as a looping GIF, `duration`
+    ms each (colour frames reduced to a 256-colour palette each, as GIF
+    holds no more)."""
     from PIL import Image   # imported when first used, like cv2 above
 
     if not frames:

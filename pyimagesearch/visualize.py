@@ -13,10 +13,22 @@ from . import files
 
 
 def to_uint8_images(images):
-    """Generator output (N, 1, H, W) in [-1, 1] -> a list of (H, W, 3) uint8,
-    the article's arithmetic (x * 127.5 + 127.5, truncated) in torch."""
-    pixels = images.detach().float().cpu().mul(127.5).add(127.5).to(torch.uint8)   # (N, 1, H, W)
-    return list(pixels.permute(0, 2, 3, 1).repeat(1, 1, 1, 3).numpy())            # (H, W, 3) each
+    """Generator output (N, C, H, W) in [-1, 1] -> a list of (H, W, 3) uint8
+    in OpenCV's BGR order, the article's arithmetic (x * 127.5 + 127.5,
+    truncated) in torch: grey (C = 1) copied to the three channels, colour
+    (C = 3, RGB) reordered."""
+    pixels = images.detach().float().cpu().mul(127.5).add(127.5).to(torch.uint8)   # (N, C, H, W)
+    pixels = pixels.permute(0, 2, 3, 1)                                            # (N, H, W, C)
+    return list(to_bgr(pixels.numpy()))                                            # (H, W, 3) each
+
+
+def to_bgr(images):
+    """uint8 images (..., H, W, C) of 1 (grey) or 3 (RGB) channels -> the
+    (..., H, W, 3) BGR that OpenCV and imutils write: the article's
+    np.repeat for grey, the channels reversed for colour."""
+    if images.shape[-1] == 1:
+        return np.repeat(images, 3, axis=-1)
+    return np.ascontiguousarray(images[..., ::-1])
 
 
 def build_montage(images, grid=None):
@@ -32,24 +44,32 @@ def build_montage(images, grid=None):
 def animate_montages(path, montagePaths, duration=500):
     """The GIF at `path` animating the image files `montagePaths`, in their
     order (files that cannot be read, e.g. deleted montages, are left out)."""
-    frames = [f for f in (_read_grey(p) for p in montagePaths) if f is not None]
+    frames = [f for f in (_read(p) for p in montagePaths) if f is not None]
     if frames:
-        files.write_gif(path, frames, duration)
+        files.write_gif(path, [gif_frame(f) for f in frames], duration)
 
 
-def _read_grey(path):
-    """A grey image file as (H, W) uint8, None if it cannot be read. Read by
-    Python, decoded by OpenCV: cv2.imread takes no names that are not UTF-8."""
+def _read(path):
+    """An image file as (H, W, 3) BGR uint8, None if it cannot be read. Read
+    by Python, decoded by OpenCV: cv2.imread takes no names that are not UTF-8."""
     try:
         data = np.fromfile(os.fspath(path), dtype=np.uint8)
     except OSError:
         return None
-    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+
+
+def gif_frame(image):
+    """A (H, W, 3) BGR montage as a GIF frame: (H, W) grey when its three
+    channels are equal (the article's montages), else (H, W, 3) RGB."""
+    if (image == image[:, :, :1]).all():
+        return np.ascontiguousarray(image[:, :, 0])
+    return np.ascontiguousarray(image[:, :, ::-1])
 
 
 def write_digit_gif(path, frames, duration=500):
-    """The GIF at `path` animating (H, W, 3) uint8 arrays of grey digits."""
-    files.write_gif(path, [f[:, :, 0] for f in frames], duration)
+    """The GIF at `path` animating (H, W, 3) BGR uint8 montages, grey or colour."""
+    files.write_gif(path, [gif_frame(f) for f in frames], duration)
 
 
 def smooth(values, weight=None):

@@ -27,8 +27,9 @@ def test_every_option_of_the_script_has_a_resume_rule():
     rules = resume_rules(the_scripts_parser())
     assert rules["output"] == rules["resume"] == rules["stop_after"] == PER_INVOCATION
     assert all(rules[name] == SHAPES for name in
-               ("batch_size", "dataset", "limit", "seed", "ema", "invert"))
-    assert len(rules) == 19
+               ("batch_size", "dataset", "limit", "seed", "ema", "invert", "image_size",
+                "channels"))
+    assert len(rules) == 21
 
 
 def test_an_option_without_a_rule_is_refused_by_name():

@@ -121,7 +121,9 @@ def test_save_then_restore_continues_exactly(tmp_path):
     expected = torch.randn(4, generator=streams.noise)         # what comes next
 
     resume = Resume.load(str(tmp_path))
-    assert resume.epoch == 2 and resume.checkpoint.args == {"epochs": 4}
+    # (arguments written without --image-size and --channels read as the article's 28 and 1)
+    assert resume.epoch == 2 and resume.checkpoint.args == {"epochs": 4, "image_size": 28,
+                                                            "channels": 1}
     fresh = RandomStreams(seed=99, rank=0, device="cpu")
     gen2, disc2 = Tiny(), Tiny()
     genOpt2 = torch.optim.Adam(gen2.parameters(), lr=0.1)

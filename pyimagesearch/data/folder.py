@@ -1,4 +1,6 @@
-"""Your own images: a folder of pictures made into the article's 28x28 digits.
+"""Your own images: a folder of pictures made into the article's 28x28
+digits, or with --image-size and --channels into S x S grey or colour
+images.
 
 The folder follows torchvision's ImageFolder convention, DIR/<class>/...,
 one subfolder per class (images anywhere below it); a folder with images and
@@ -6,27 +8,37 @@ no subfolders is one unlabelled class. Hidden files and folders and files
 that are not images (a README, .DS_Store, Thumbs.db) are skipped. Pillow,
 the reader torchvision's ImageFolder uses, decodes PNG, JPEG, BMP, GIF,
 WebP, TIFF (and PPM/PGM): any size, colour or grayscale, 8 or 16 bit, with
-or without alpha.
+or without alpha, palette or CMYK.
 
-Every image becomes 1x28x28 uint8 by this rule, in this order (`to_digit`):
+Every image becomes C x S x S uint8 (1 x 28 x 28 by default) by this rule,
+in this order (`to_image`):
 
 1. the first frame (GIF, multi-page TIFF), turned upright as its EXIF
    orientation says (photos);
 2. 16-bit samples scaled to 8 bits (x / 257, rounded);
-3. transparency composited onto a ground that contrasts with the opaque
-   pixels: black under light strokes, white under dark ones (an icon drawn
-   only by its alpha keeps its shape);
-4. grayscale by ITU-R 601-2 luma (Pillow's convert("L"));
-5. padded to a square, centred, with the colour of its ground (the median of
-   the border pixels): nothing is cropped;
-6. resized to 28x28 with Pillow's Lanczos filter, which antialiases;
+3. transparency (an alpha channel, or a palette's transparent colour)
+   composited onto a ground that contrasts with the opaque pixels: black
+   under light strokes, white under dark ones (an icon drawn only by its
+   alpha keeps its shape);
+4. --channels 1: grayscale by ITU-R 601-2 luma (Pillow's convert("L"));
+   --channels 3: RGB by Pillow's convert("RGB"): a palette's colours looked
+   up, CMYK converted naively (R = 255 - C - K, ...), a grey image's one
+   channel copied to all three (said in a line: it trains as colour all
+   the same);
+5. padded to a square, centred, with the colour of its ground (the median
+   of the border pixels, per channel): nothing is cropped;
+6. resized to S x S (--image-size: 28, 32 or 64) with Pillow's Lanczos
+   filter, which antialiases;
 7. light strokes on a dark ground, as MNIST and the article: with
-   --invert auto an image whose ground (border median) is light, above 127,
-   is inverted (255 - value); --invert yes inverts every image, no none.
+   --invert auto a grey image whose ground (border median) is light, above
+   127, is inverted (255 - value), while colour images (--channels 3) are
+   kept as they are, their ground being part of the picture; --invert yes
+   inverts every image, no none.
 
 The decoded images are cached (under the evaluator's cache folder) by the
-folder's file names, sizes and modification times, so a second run on an
-unchanged folder does not decode again.
+folder's file names and contents, the rule's version, --invert, the size
+and the channels, so a second run on an unchanged folder does not decode
+again.
 """
 
 import hashlib
@@ -191,8 +203,15 @@ def check_size(image):
 
 
 def to_digit(image, invert="auto"):
-    """A Pillow image -> ((28, 28) uint8 array, whether it was inverted),
-    by the rule in the module's docstring."""
+    """A Pillow image -> ((28, 28) uint8 array, whether it was inverted):
+    the article's digit, by the rule in the module's docstring."""
+    digit, inverted, _ = to_image(image, invert)
+    return digit[0], inverted
+
+
+def to_image(image, invert="auto", size=SIZE, channels=1):
+    """A Pillow image -> ((channels, size, size) uint8 array, whether it was
+    inverted, whether it was grey), by the rule in the module's docstring."""
     image.seek(0)                                             # 1. the first frame
     image = ImageOps.exif_transpose(image)
     array = np.asarray(image)
@@ -214,25 +233,33 @@ def to_digit(image, invert="auto"):
         ground = 0 if opaque.size == 0 or opaque.mean() > LIGHT_GROUND else 255
         base = Image.new("RGBA", rgba.size, (ground, ground, ground, 255))
         image = Image.alpha_composite(base, rgba)
-    grey = np.asarray(image.convert("L"))                     # 4. grayscale
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    ground = int(np.median(border))
-    h, w = grey.shape                                         # 5. pad to a square
+    pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"))   # 4. grey or RGB
+    pixels = pixels.reshape(*pixels.shape[:2], -1)            # (H, W, channels)
+    grey = channels == 1 or bool((pixels == pixels[:, :, :1]).all())
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    ground = np.median(border, axis=0).astype(np.uint8)      # (channels,)
+    h, w = pixels.shape[:2]                                   # 5. pad to a square
     side = max(h, w)
-    square = np.full((side, side), ground, dtype=np.uint8)
+    square = np.empty((side, side, channels), dtype=np.uint8)
+    square[:] = ground
     top, left = (side - h) // 2, (side - w) // 2
-    square[top:top + h, left:left + w] = grey
-    small = np.asarray(Image.fromarray(square).resize((SIZE, SIZE), Image.Resampling.LANCZOS))
-    inverted = invert == "yes" or (invert == "auto" and ground > LIGHT_GROUND)   # 7.
-    return (255 - small if inverted else small), inverted
+    square[top:top + h, left:left + w] = pixels
+    picture = Image.fromarray(np.ascontiguousarray(square[:, :, 0]) if channels == 1 else square)
+    small = np.asarray(picture.resize((size, size), Image.Resampling.LANCZOS))   # 6.
+    small = small.reshape(size, size, channels).transpose(2, 0, 1)   # (channels, size, size)
+    inverted = invert == "yes" or (invert == "auto" and channels == 1
+                                   and int(ground[0]) > LIGHT_GROUND)        # 7.
+    return (255 - small if inverted else small), inverted, grey
 
 
-def _fingerprint(folder, paths, invert):
+def _fingerprint(folder, paths, invert, size=SIZE, channels=1):
     """What the cache is keyed by: the folder, its files' names and
     contents (a file rewritten under the same name, size and time is
-    another file), the rule's version and --invert. Hashing reads the files,
-    which costs far less than decoding them."""
-    h = hashlib.sha256(os.fsencode(f"folder v{CACHE_VERSION} {os.path.abspath(folder)} {invert}"))
+    another file), the rule's version, --invert, the size and the channels.
+    Hashing reads the files, which costs far less than decoding them."""
+    shape = "" if (size, channels) == (SIZE, 1) else f" {channels}x{size}x{size}"
+    h = hashlib.sha256(os.fsencode(f"folder v{CACHE_VERSION} {os.path.abspath(folder)} {invert}"
+                                   + shape))
     for path in paths:
         h.update(os.fsencode(f"\0{os.path.relpath(path, folder)}\0"))
         try:
@@ -243,15 +270,18 @@ def _fingerprint(folder, paths, invert):
     return h.hexdigest()[:24]
 
 
-def _cached(cachePath, count, log):
+def _cached(cachePath, shape, log):
     """The cache entry's content if it is what load_image_folder writes for
-    `count` images, else None (said in a line: it is decoded again)."""
+    images of `shape` (N, C, S, S), else None (said in a line: they are
+    decoded again)."""
+    count = shape[0]
     try:
         cached = load(cachePath)
-        images, inverted = cached["images"], cached["inverted"]
+        images, inverted, grey = cached["images"], cached["inverted"], cached.get("grey", 0)
         if (cached.get("version") == CACHE_VERSION and isinstance(images, torch.Tensor)
-                and images.dtype == torch.uint8 and tuple(images.shape) == (count, 1, SIZE, SIZE)
-                and isinstance(inverted, int) and 0 <= inverted <= count):
+                and images.dtype == torch.uint8 and tuple(images.shape) == shape
+                and isinstance(inverted, int) and 0 <= inverted <= count
+                and isinstance(grey, int) and 0 <= grey <= count):
             return cached
         problem = "not what this version writes for these images"
     except Exception as e:  # noqa: BLE001 - whatever is wrong, the images are decoded again
@@ -260,11 +290,12 @@ def _cached(cachePath, count, log):
     return None
 
 
-def decode(paths, invert="auto", log=print):
-    """All images as (N, 28, 28) uint8 and how many were inverted. Reads
-    every file first and names the bad ones together (DataError)."""
-    out = np.empty((len(paths), SIZE, SIZE), dtype=np.uint8)
-    bad, inverted = [], 0
+def decode(paths, invert="auto", log=print, size=SIZE, channels=1):
+    """All images as (N, channels, size, size) uint8, how many were
+    inverted and how many were grey. Reads every file first and names the
+    bad ones together (DataError)."""
+    out = np.empty((len(paths), channels, size, size), dtype=np.uint8)
+    bad, inverted, grey = [], 0, 0
     interactive = sys.stderr.isatty()
     bar = None
     if interactive and len(paths) > 2000:
@@ -276,8 +307,9 @@ def decode(paths, invert="auto", log=print):
             with Image.open(path) as image:
                 check_size(image)                    # before a pixel is decoded
                 image.load()
-                out[i], flipped = to_digit(image, invert)
+                out[i], flipped, isGrey = to_image(image, invert, size, channels)
             inverted += flipped
+            grey += isGrey
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
                 Image.DecompressionBombError) as e:
             bad.append((path, shorten(e, 100)))
@@ -295,28 +327,30 @@ def decode(paths, invert="auto", log=print):
                         f"{shown(path)} ({reason}); remove or replace them"
                         + (f" (the others: {', '.join(shown(os.path.basename(p)) for p, _ in bad[1:4])}"
                            + (", ..." if len(bad) > 4 else "") + ")" if len(bad) > 1 else ""))
-    return out, inverted
+    return out, inverted, grey
 
 
-def load_image_folder(folder, invert="auto", log=print):
-    """An ImageSet of the folder's images (decoded, or from the cache)."""
+def load_image_folder(folder, invert="auto", log=print, size=SIZE, channels=1):
+    """An ImageSet of the folder's images (decoded, or from the cache) at
+    `size` x `size` pixels and `channels` channels."""
     paths, labels, classes = list_images(folder, log)
-    key = _fingerprint(folder, paths, invert)
+    key = _fingerprint(folder, paths, invert, size, channels)
     cachePath = os.path.join(files.cache_dir(), f"folder-{key}.pt")
-    cached = _cached(cachePath, len(paths), log) if os.path.exists(cachePath) else None
+    shape = (len(paths), channels, size, size)
+    cached = _cached(cachePath, shape, log) if os.path.exists(cachePath) else None
     if cached is not None:
-        images, inverted = cached["images"], cached["inverted"]
+        images, inverted, grey = cached["images"], cached["inverted"], cached.get("grey", 0)
         log(f"[INFO] {len(paths):,} images of {shown(folder)} from the cache of decoded images")
     else:
         started = time.perf_counter()
-        array, inverted = decode(paths, invert, log)
-        images = torch.from_numpy(array).unsqueeze(1)        # (N, 28, 28) -> (N, 1, 28, 28)
+        array, inverted, grey = decode(paths, invert, log, size, channels)
+        images = torch.from_numpy(array)                     # (N, C, S, S)
         seconds = time.perf_counter() - started
         log(f"[INFO] decoded {len(paths):,} images of {shown(folder)} in {seconds:.1f} s "
             f"({len(paths) / max(seconds, 1e-9):,.0f} images/s; cached for the next run)")
         try:
             os.makedirs(os.path.dirname(cachePath), exist_ok=True)
-            files.save_torch(cachePath, {"images": images, "inverted": inverted,
+            files.save_torch(cachePath, {"images": images, "inverted": inverted, "grey": grey,
                                          "version": CACHE_VERSION})
         except (OSError, files.WriteError) as e:
             log(f"[INFO] could not cache the decoded images ({e}); they are decoded again next time")
@@ -325,6 +359,9 @@ def load_image_folder(folder, invert="auto", log=print):
             "to the article's light strokes on a dark ground (--invert no keeps them as they are)")
     elif invert == "yes":
         log(f"[INFO] --invert yes: all {len(paths):,} images inverted")
+    if channels == 3 and grey:
+        log(f"[INFO] {grey:,} of {len(paths):,} images are grey: their one channel is copied to "
+            "all three and they train as colour images all the same (--channels 1 trains grey)")
     described = (f"{len(classes)} classes" if classes else "no class subfolders")
     return ImageSet(images=images, labels=torch.tensor(labels, dtype=torch.int64),
                     source=f"image folder {shown(folder)} ({len(paths):,} images, {described})",

@@ -1,15 +1,20 @@
 """What every data source gives: an `ImageSet`, all images as one uint8
-tensor (N, 1, 28, 28) with their labels, train split first, then test split
-(the article concatenates both); and `to_pixels`, the article's
-ToTensor() + Normalize on whole batches."""
+tensor (N, C, S, S) with their labels, train split first, then test split
+(the article concatenates both): C channels (1 grey, 3 RGB) of S x S pixels,
+the article's (N, 1, 28, 28) by default; `conform`, which brings square
+images to another size or channel count by the folder rule's steps
+(docs/sizes.md); and `to_pixels`, the article's ToTensor() + Normalize on
+whole batches."""
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
+from PIL import Image
 
 from ..errors import UserError
 
-IMAGE_SHAPE = (28, 28)
+IMAGE_SHAPE = (28, 28)          # the MNIST formats' images, and the article's
 
 
 class DataError(UserError):
@@ -18,7 +23,7 @@ class DataError(UserError):
 
 @dataclass
 class ImageSet:
-    images: torch.Tensor        # (N, 1, 28, 28) uint8, pixels in [0, 255]
+    images: torch.Tensor        # (N, C, S, S) uint8, pixels in [0, 255]
     labels: torch.Tensor        # (N,) int64
     source: str                 # where the images came from, in words
     splits: dict = field(default_factory=dict)   # split name -> count, in order
@@ -29,7 +34,7 @@ class ImageSet:
         return self.images.shape[0]
 
     def __getitem__(self, index):
-        """(image (1, 28, 28) uint8, label), as a torch Dataset gives."""
+        """(image (C, S, S) uint8, label), as a torch Dataset gives."""
         return self.images[index], self.labels[index]
 
     def head(self, count):
@@ -38,6 +43,16 @@ class ImageSet:
             return self
         return ImageSet(self.images[:count], self.labels[:count], self.source,
                         {"train": count}, self.fallback, self.classes)
+
+    @property
+    def size(self):
+        """The images' side in pixels: 28 for the article's."""
+        return self.images.shape[-1]
+
+    @property
+    def channels(self):
+        """1 (grey) or 3 (RGB)."""
+        return self.images.shape[1]
 
     def split_range(self, name):
         """(start, stop) of a split inside `images`, or None if absent."""
@@ -48,10 +63,37 @@ class ImageSet:
             start += count
         return None
 
+def conform(imageSet, size, channels, log=print):
+    """`imageSet` at `size` x `size` pixels and `channels` channels, by the
+    folder rule's steps (pyimagesearch/data/folder.py): RGB to grey by
+    ITU-R 601-2 luma, grey to RGB by copying the channel, resized with
+    Lanczos. The same ImageSet when it already is; a line says what changed."""
+    if imageSet.size == size and imageSet.channels == channels:
+        return imageSet
+    if imageSet.images.shape[-2] != imageSet.size:
+        raise DataError(f"{imageSet.source}: images of {imageSet.images.shape[-2]}x{imageSet.size} "
+                        "pixels, not square")
+    out = np.empty((len(imageSet), channels, size, size), dtype=np.uint8)
+    mode = "L" if imageSet.channels == 1 else "RGB"
+    for i, image in enumerate(imageSet.images.numpy()):
+        picture = Image.fromarray(image[0] if mode == "L" else image.transpose(1, 2, 0), mode)
+        if channels == 1:
+            picture = picture.convert("L")
+        if picture.size != (size, size):
+            picture = picture.resize((size, size), Image.Resampling.LANCZOS)
+        array = np.asarray(picture)
+        out[i] = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    changes = ([f"{imageSet.size}x{imageSet.size} resized to {size}x{size} (Lanczos)"]
+               if imageSet.size != size else []) \
+        + (["colour made grey (ITU-R 601-2 luma)" if channels == 1
+            else "grey copied to all three channels"] if imageSet.channels != channels else [])
+    log(f"[INFO] {len(imageSet):,} images: {', '.join(changes)}")
+    return ImageSet(torch.from_numpy(out), imageSet.labels, imageSet.source, imageSet.splits,
+                    imageSet.fallback, imageSet.classes)
 
 
 def to_pixels(images):
-    """uint8 images (N, 1, 28, 28) -> float32 pixels in [-1, 1], on their
+    """uint8 images (N, C, S, S) -> float32 pixels in [-1, 1], on their
     device.
 
     Exactly the article's ToTensor() then Normalize((0.5), (0.5)): divide by

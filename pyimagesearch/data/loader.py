@@ -9,7 +9,7 @@ from .imageset import to_pixels
 class DeviceLoader:
     """Shuffled batches of an ImageSet, as the article's
     `DataLoader(data, shuffle=True, batch_size=...)` yields them: tuples
-    (images (bs, 1, 28, 28) in [-1, 1], labels (bs,)), the last batch
+    (images (bs, C, S, S) in [-1, 1], labels (bs,)), the last batch
     possibly short. The uint8 images wait on `device` as one tensor, and
     each batch is cut from it and normalised there: nothing is copied per
     batch, no worker processes.
@@ -23,7 +23,7 @@ class DeviceLoader:
     def __init__(self, dataset, batch_size, device, transform=to_pixels, generator=None,
                  shard=(0, 1), memoryFormat=torch.contiguous_format):
         self.dataset, self.batchSize, self.transform = dataset, batch_size, transform
-        self.images = dataset.images.to(device)          # (N, 1, 28, 28) uint8
+        self.images = dataset.images.to(device)          # (N, C, S, S) uint8
         self.labels = dataset.labels.to(device)
         self.generator = generator
         self.rank, self.worldSize = shard
@@ -42,6 +42,6 @@ class DeviceLoader:
                 break
             self.lastBatchImages = len(index)
             index = index[self.rank::self.worldSize].to(self.images.device)
-            x = self.transform(self.images[index])             # (bs, 1, 28, 28) in [-1, 1]
+            x = self.transform(self.images[index])             # (bs, C, S, S) in [-1, 1]
             yield x.contiguous(memory_format=self.memoryFormat), self.labels[index]
 

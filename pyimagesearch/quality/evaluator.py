@@ -33,13 +33,14 @@ MIN_EPOCHS, MAX_EPOCHS = 3, 30  # ... images, within these many epochs
 
 class DigitClassifier(nn.Module):
     """LeNet-style: two conv/pool blocks, a 128-d feature layer, a linear
-    read-out. Takes images in [-1, 1], like the generator's output."""
+    read-out. Takes images (N, channels, size, size) in [-1, 1], like the
+    generator's output (shapes below for the article's 1 x 28 x 28)."""
 
-    def __init__(self, numClasses=10):
+    def __init__(self, numClasses=10, channels=1, size=28):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)    # (N, 32, 28, 28)
+        self.conv1 = nn.Conv2d(channels, 32, kernel_size=3, padding=1)   # (N, 32, 28, 28)
         self.conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)   # (N, 64, 14, 14)
-        self.fc1 = nn.Linear(64 * 7 * 7, FEATURE_DIM)
+        self.fc1 = nn.Linear(64 * (size // 4) * (size // 4), FEATURE_DIM)
         self.dropout = nn.Dropout(0.3)
         self.fc2 = nn.Linear(FEATURE_DIM, numClasses)
 
@@ -56,7 +57,7 @@ class DigitClassifier(nn.Module):
 class Split:
     """Real images for the evaluator: what it trains on and what it is
     tested on (and what generated samples are compared with)."""
-    trainImages: torch.Tensor     # (N, 1, 28, 28) uint8
+    trainImages: torch.Tensor     # (N, C, S, S) uint8
     trainLabels: torch.Tensor
     heldOutImages: torch.Tensor
     heldOutLabels: torch.Tensor
@@ -102,7 +103,7 @@ def train_classifier(split, seed=0, device="cpu", batchSize=128, log=None):
     epochs = epochs_for(len(split.trainImages))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = DigitClassifier(numClasses).to(device)
+        model = DigitClassifier(numClasses, *image_shape(split)).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         steps = epochs * math.ceil(len(split.trainImages) / batchSize)
         schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
@@ -137,6 +138,11 @@ def predict(model, images, device, batchSize=1000):
     return torch.cat(feats), torch.cat(probs)
 
 
+def image_shape(split):
+    """(channels, size) of the split's images."""
+    return split.trainImages.shape[1], split.trainImages.shape[-1]
+
+
 def accuracy(model, images, labels, device):
     _, probs = predict(model, images, device)
     return (probs.argmax(1) == labels).double().mean().item()
@@ -164,7 +170,7 @@ def _cached(path, split, device):
         if saved.get("num_classes") != numClasses or not isinstance(saved.get("model"), dict):
             return None, None, "made for other classes"
         with torch.random.fork_rng(devices=[]):          # (its random init is overwritten)
-            model = DigitClassifier(numClasses)
+            model = DigitClassifier(numClasses, *image_shape(split))
         model.load_state_dict(saved["model"])
         if not all(torch.isfinite(t).all() for t in model.state_dict().values()):
             return None, None, "its weights are not finite"

@@ -18,23 +18,27 @@ ARTICLE_IMAGES, ARTICLE_EPOCHS, ARTICLE_BATCH = 70_000, 20, 128
 CPU_IMAGES_PER_SECOND = 750
 
 
-def load_in_turn(ctx, dataset, dataDir, allowDownload, fakeSize, seed, invert):
-    """load_dataset's ImageSet in every process of `ctx`; only the first
-    process prints what happened."""
+def load_in_turn(ctx, dataset, dataDir, allowDownload, fakeSize, seed, invert, size=28,
+                 channels=1):
+    """load_dataset's ImageSet in every process of `ctx`, at `size` and
+    `channels`; only the first process prints what happened."""
     quiet = dict(log=lambda line: None, warn=lambda lines: None)
     for turn in ("first", "others"):
         if (turn == "first") == ctx.local_main:
             imageSet = load_dataset(dataset, dataDir, allowDownload=allowDownload and ctx.local_main,
-                                    fakeSize=fakeSize, seed=seed, invert=invert,
-                                    **({} if ctx.main else quiet))
+                                    fakeSize=fakeSize, seed=seed, invert=invert, size=size,
+                                    channels=channels, **({} if ctx.main else quiet))
         distributed.barrier(ctx)
     return imageSet
 
 
-def load_training_images(ctx, dataset, dataDir, allowDownload, limit, seed, invert):
+def load_training_images(ctx, dataset, dataDir, allowDownload, limit, seed, invert, size=28,
+                         channels=1):
     """(every image of the data set, the first --limit of them that the
-    GAN trains on, their fingerprint), in every process of `ctx`."""
-    fullData = load_in_turn(ctx, dataset, dataDir, allowDownload, limit or 1000, seed, invert)
+    GAN trains on, their fingerprint), in every process of `ctx`, at
+    --image-size and --channels."""
+    fullData = load_in_turn(ctx, dataset, dataDir, allowDownload, limit or 1000, seed, invert,
+                            size, channels)
     data = fullData.head(limit)
     print(f"[INFO] {len(data):,} training images from {data.source}")
     return fullData, data, fingerprint(data)

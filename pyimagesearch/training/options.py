@@ -20,8 +20,9 @@ import os
 from ..cli import (MIN_EVAL_SAMPLES, DefaultsHelpFormatter, check_output_folder, eval_samples,
                    positive_int, random_seed)
 from ..data.folder import INVERT_CHOICES
-from ..data.sources import DATASETS
+from ..data.sources import DATASETS, GREY_DATASETS
 from ..device import DEVICES
+from ..models import CHANNELS, IMAGE_SIZES
 
 DEFAULT_SEED = 42
 
@@ -68,7 +69,16 @@ def add_training_options(ap):
     option(ap, "--dataset", choices=DATASETS, default="mnist", resume=SHAPES,
         help="which data: an MNIST-format set; 'folder', your own images in "
              "--data-dir (one subfolder per class, or none; docs/folder.md); "
+             "'cifar10', torchvision's CIFAR-10 in --data-dir (docs/sizes.md); "
              "'fake', torchvision FakeData for smoke runs (default: mnist)")
+    option(ap, "--image-size", type=int, choices=IMAGE_SIZES, default=28, metavar="S",
+        resume=SHAPES,
+        help="train on S x S images, one of 28 (the article's networks), 32 "
+             "or 64 (the same pattern, sized by docs/sizes.md); other sizes of "
+             "images are resized (default: 28)")
+    option(ap, "--channels", type=int, choices=CHANNELS, default=1, resume=SHAPES,
+        help="1: grey, as the article; 3: colour (RGB), for --dataset folder "
+             "or cifar10 (default: 1)")
     option(ap, "--invert", choices=INVERT_CHOICES, default="auto", resume=SHAPES,
         help="with --dataset folder: make dark-on-light images light on dark, "
              "as the article's digits: auto decides image by image from its "
@@ -142,6 +152,9 @@ def check(ap, args):
         ap.error(f"argument --ema: a decay in (0, 1), or 0 for off; got {args['ema']}")
     if args["invert"] != "auto" and args["dataset"] != "folder":
         ap.error(f"argument --invert: applies to --dataset folder, not {args['dataset']}")
+    if args["channels"] == 3 and args["dataset"] in GREY_DATASETS:
+        ap.error(f"argument --channels: {args['dataset']} is grey; --channels 3 takes colour "
+                 "images (--dataset cifar10, or folder)")
     if args["eval_every"] and args["dataset"] == "fake":
         ap.error("argument --eval-every: --dataset fake is random noise, with no classes "
                  "to score generated images against")

@@ -41,6 +41,7 @@ class RunRecord:
         return cls({"arguments": {}, "seed": seed, "dataset": dataset,
                     "data_source": data.source, "embedded_fallback": data.fallback,
                     "num_train_images": len(data), "data_sha256": fingerprint,
+                    "image_size": data.size, "channels": data.channels,
                     "device": describe(device), "world_size": ctx.worldSize,
                     "distributed_backend": ctx.backend or None, "versions": versions(),
                     "seconds_per_epoch": [], "losses": [], "montages": [],

@@ -82,7 +82,7 @@ class TrainingRun:
         a = self.args
         self.fullData, data, self.fingerprint = images.load_training_images(
             self.ctx, a["dataset"], self.dataDir, not a["no_download"], a["limit"], a["seed"],
-            a["invert"])
+            a["invert"], a["image_size"], a["channels"])
         if self.resume:
             self.resume.check_images(self.fingerprint, data)
         elif data.fallback and self.main:

@@ -1,0 +1,144 @@
+"""The article's DCGAN at each image size: at 28x28 its own classes
+(`dcgan.Generator`, `dcgan.Discriminator`), at 32x32 and 64x64 the same
+layer pattern, sized by the table in docs/sizes.md.
+
+    Generator:     CONVT => RELU => BN blocks, then CONVT => TANH
+    Discriminator: CONV => LEAKYRELU blocks, FC => LEAKYRELU, FC => SIGMOID
+
+The layers keep the article's attribute names, numbered the same way
+(ct1, relu1, batchNorm1, ..., tanh; conv1, leakyRelu1, ..., fc1, fc2,
+sigmoid), so a 32 or 64 state_dict reads like the article's, one block
+longer at 64. `channels` is the article's `outputChannels` / `depth`: 1
+for grey, 3 for colour (RGB).
+"""
+
+from functools import partial
+
+from torch import flatten, nn
+from torch.nn import (BatchNorm2d, Conv2d, ConvTranspose2d, LeakyReLU, Linear, ReLU, Sigmoid,
+                      Tanh)
+
+from .dcgan import Discriminator, Generator
+
+IMAGE_SIZES = (28, 32, 64)
+CHANNELS = (1, 3)
+
+# the generator's transposed convolutions after the first, which maps the
+# (N, inputDim, 1, 1) noise to (N, width[0], 4, 4) (kernel 4, stride 2,
+# padding 0, as the article's ct1): (out channels, kernel, stride, padding);
+# the last one's out channels are the image's
+GENERATOR_WIDTHS = {32: (128, 64, 32), 64: (256, 128, 64, 32)}
+# the discriminator's convolutions, each kernel 4, stride 2, padding 1
+# (halving the size, as the article's conv1 and conv2), then FC => 512
+DISCRIMINATOR_WIDTHS = {32: (32, 64), 64: (32, 64, 128)}
+HIDDEN = 512
+
+
+class SizedGenerator(nn.Module):
+    """The article's Generator at 32x32 or 64x64: the first CONVT => RELU =>
+    BN block makes 4x4, every further one doubles the size, the last CONVT
+    => TANH gives (N, outputChannels, imageSize, imageSize) in [-1, 1]."""
+
+    def __init__(self, inputDim=100, outputChannels=1, imageSize=32):
+        super().__init__()
+        widths = GENERATOR_WIDTHS[imageSize]
+        self.numBlocks = len(widths)
+        previous = inputDim
+        for i, width in enumerate(widths, start=1):
+            # (N, previous, s, s) -> (N, width, 2s, 2s); 1x1 -> 4x4 first
+            self.add_module(f"ct{i}", ConvTranspose2d(in_channels=previous, out_channels=width,
+                kernel_size=4, stride=2, padding=0 if i == 1 else 1, bias=False))
+            self.add_module(f"relu{i}", ReLU())
+            self.add_module(f"batchNorm{i}", BatchNorm2d(width))
+            previous = width
+        # (N, widths[-1], imageSize / 2, ...) -> (N, outputChannels, imageSize, imageSize)
+        self.add_module(f"ct{self.numBlocks + 1}", ConvTranspose2d(in_channels=previous,
+            out_channels=outputChannels, kernel_size=4, stride=2, padding=1, bias=False))
+        self.tanh = Tanh()
+
+    def forward(self, x):
+        for i in range(1, self.numBlocks + 1):
+            x = getattr(self, f"ct{i}")(x)
+            x = getattr(self, f"relu{i}")(x)
+            x = getattr(self, f"batchNorm{i}")(x)
+        x = getattr(self, f"ct{self.numBlocks + 1}")(x)
+        return self.tanh(x)
+
+
+class SizedDiscriminator(nn.Module):
+    """The article's Discriminator at 32x32 or 64x64: CONV => LEAKYRELU
+    blocks halving the size, FC => LEAKYRELU to 512, FC => SIGMOID to one
+    probability (N, 1)."""
+
+    def __init__(self, depth, alpha=0.2, imageSize=32):
+        super().__init__()
+        widths = DISCRIMINATOR_WIDTHS[imageSize]
+        self.numBlocks = len(widths)
+        previous, size = depth, imageSize
+        for i, width in enumerate(widths, start=1):
+            # (N, previous, size, size) -> (N, width, size / 2, size / 2)
+            self.add_module(f"conv{i}", Conv2d(in_channels=previous, out_channels=width,
+                kernel_size=4, stride=2, padding=1))
+            self.add_module(f"leakyRelu{i}", LeakyReLU(alpha, inplace=True))
+            previous, size = width, size // 2
+        # (N, widths[-1] * size * size) -> (N, 512)
+        self.fc1 = Linear(in_features=previous * size * size, out_features=HIDDEN)
+        self.add_module(f"leakyRelu{self.numBlocks + 1}", LeakyReLU(alpha, inplace=True))
+        # (N, 512) -> (N, 1), a probability in (0, 1)
+        self.fc2 = Linear(in_features=HIDDEN, out_features=1)
+        self.sigmoid = Sigmoid()
+
+    def forward(self, x):
+        for i in range(1, self.numBlocks + 1):
+            x = getattr(self, f"conv{i}")(x)
+            x = getattr(self, f"leakyRelu{i}")(x)
+        x = flatten(x, 1)
+        x = self.fc1(x)
+        x = getattr(self, f"leakyRelu{self.numBlocks + 1}")(x)
+        x = self.fc2(x)
+        return self.sigmoid(x)
+
+
+def model_classes(imageSize):
+    """(Generator class, Discriminator class) for `imageSize`, both built as
+    the article builds its own: Generator(inputDim=..., outputChannels=...),
+    Discriminator(depth=...). At 28: the article's classes themselves."""
+    if imageSize == 28:
+        return Generator, Discriminator
+    if imageSize not in GENERATOR_WIDTHS:
+        raise ValueError(f"image size {imageSize}: the models take {', '.join(map(str, IMAGE_SIZES))}")
+    return (partial(SizedGenerator, imageSize=imageSize),
+            partial(SizedDiscriminator, imageSize=imageSize))
+
+
+def generator_geometry(state):
+    """(inputDim, channels, imageSize) of a generator state_dict of any of
+    the sizes, or None when it is none of them."""
+    convs = sorted((k for k in state if k.startswith("ct") and k.endswith(".weight")
+                    and k[2:-7].isdigit()), key=lambda k: int(k[2:-7]))
+    if not convs or any(state[k].dim() != 4 for k in convs):
+        return None
+    inputDim, channels = state[convs[0]].shape[0], state[convs[-1]].shape[1]
+    if len(convs) == 4:
+        # the article's ct2 is kernel 3 (4x4 -> 7x7); at 32 it is kernel 4 (4x4 -> 8x8)
+        return inputDim, channels, 28 if state["ct2.weight"].shape[-1] == 3 else 32
+    if len(convs) == 5:
+        return inputDim, channels, 64
+    return None
+
+
+def discriminator_geometry(state):
+    """(depth, imageSize) of a discriminator state_dict, or None."""
+    convs = [k for k in state if k.startswith("conv") and k.endswith(".weight")]
+    fc1 = state.get("fc1.weight")
+    if "conv1.weight" not in state or fc1 is None or fc1.dim() != 2:
+        return None
+    depth = state["conv1.weight"].shape[1]
+    if len(convs) == 3:
+        return depth, 64
+    return depth, 28 if fc1.shape[1] == 64 * 7 * 7 else 32
+
+
+def describe(imageSize, channels):
+    """'grey 28x28', 'colour 64x64'."""
+    return f"{'grey' if channels == 1 else 'colour'} {imageSize}x{imageSize}"
