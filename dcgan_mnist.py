@@ -2,11 +2,12 @@
 # python dcgan_mnist.py --output output
 
 # import the necessary packages
-from pyimagesearch.dcgan import Generator
-from pyimagesearch.dcgan import Discriminator
+# NOTE(deviation 18): the article imports Generator and Discriminator from
+# pyimagesearch.dcgan; model_classes gives those very classes at the default
+# --image-size 28, the same pattern at 32 and 64
+from pyimagesearch.models import model_classes
 from pyimagesearch.data import to_pixels
 from pyimagesearch.files import write_image
-from pyimagesearch.models import model_classes
 from pyimagesearch.training.options import add_training_options
 from pyimagesearch.training.run import TrainingRun
 from imutils import build_montages

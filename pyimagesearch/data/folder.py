@@ -360,8 +360,9 @@ def load_image_folder(folder, invert="auto", log=print, size=SIZE, channels=1):
     elif invert == "yes":
         log(f"[INFO] --invert yes: all {len(paths):,} images inverted")
     if channels == 3 and grey:
-        log(f"[INFO] {grey:,} of {len(paths):,} images are grey: their one channel is copied to "
-            "all three and they train as colour images all the same (--channels 1 trains grey)")
+        log(f"[INFO] {grey:,} of {len(paths):,} images are grey (a grey file's one channel is "
+            "copied to all three): they train as colour images all the same (--channels 1 "
+            "trains grey)")
     described = (f"{len(classes)} classes" if classes else "no class subfolders")
     return ImageSet(images=images, labels=torch.tensor(labels, dtype=torch.int64),
                     source=f"image folder {shown(folder)} ({len(paths):,} images, {described})",

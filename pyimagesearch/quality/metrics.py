@@ -159,7 +159,7 @@ class Scorer:
         return self.copying
 
     def score_images(self, images, nearest=False):
-        """Metrics of images in [-1, 1] (N, 1, 28, 28). nearest=True also
+        """Metrics of images in [-1, 1] (N, C, S, S). nearest=True also
         returns, for every image, the index of its nearest training image
         (in trainedOn) and the distance to it in feature space."""
         features, probs = predict(self.model, images, self.device)

@@ -14,7 +14,7 @@ def noise(num, seed, dim=NOISE_DIM):
 
 @torch.no_grad()
 def generate(gen, z, device, batchSize=1000):
-    """G(z) in eval mode, in batches; (N, 1, 28, 28) on the CPU, in [-1, 1].
+    """G(z) in eval mode, in batches; (N, C, S, S) on the CPU, in [-1, 1].
     The generator is left in the mode it was in."""
     wasTraining = gen.training
     gen.eval()

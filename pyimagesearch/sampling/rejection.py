@@ -97,7 +97,7 @@ class Logits:
 
 def calibrate(disc, gen, realImages, device, seed, steps=CALIBRATION_STEPS, log=print):
     """A copy of `disc` trained on, G fixed, then Platt-scaled: returns
-    Logits. realImages: uint8 (N, 1, 28, 28); the first half trains, the
+    Logits. realImages: uint8 (N, C, S, S); the first half trains, the
     second fits the scaling."""
     from sklearn.linear_model import LogisticRegression   # scikit-learn imports in ~2 s: when used
 
@@ -155,7 +155,7 @@ class RejectionSampler:
         return latent.generate(self.gen, z, self.device)
 
     def sample(self, num, maxDraws=None):
-        """`num` kept samples (num, 1, 28, 28) in [-1, 1] and the numbers:
+        """`num` kept samples (num, C, S, S) in [-1, 1] and the numbers:
         draws, acceptance rate. TooFewAccepted rather than looping forever
         (after maxDraws, by default MAX_DRAWS, samples)."""
         maxDraws = MAX_DRAWS if maxDraws is None else maxDraws

@@ -57,7 +57,8 @@ def resume_rules(ap):
 
 def add_training_options(ap):
     """Add dcgan_mnist.py's own options to the article's parser `ap`."""
-    ap.description = "Train the article's DCGAN on MNIST-format digits."
+    ap.description = ("Train the article's DCGAN on MNIST-format digits, or on other images "
+                      "in grey or colour at 28, 32 or 64 pixels.")
     ap.formatter_class = DefaultsHelpFormatter
     for action in ap._actions:
         if action.dest in ARTICLE_RULES:
