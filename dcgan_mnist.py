@@ -116,10 +116,12 @@ def train(args, NUM_EPOCHS, DEVICE, dataloader, run):
     # initialize optimizer for both generator and discriminator
     # NOTE(deviation 12): fused=True where the device has it: Adam's update
     # in one kernel instead of about ten small ones per tensor, same math
-    genOpt = Adam(gen.parameters(), lr=0.0002, betas=(0.5, 0.999),
+    # NOTE(deviation 19): the learning rates of --recipe, --lr-g, --lr-d
+    # (the article's 0.0002 by default)
+    genOpt = Adam(gen.parameters(), lr=run.recipe.lrG, betas=(0.5, 0.999),
         fused=run.fusedAdam,
         weight_decay=0.0002 / NUM_EPOCHS)
-    discOpt = Adam(disc.parameters(), lr=0.0002, betas=(0.5, 0.999),
+    discOpt = Adam(disc.parameters(), lr=run.recipe.lrD, betas=(0.5, 0.999),
         fused=run.fusedAdam,
         weight_decay=0.0002 / NUM_EPOCHS)
 
@@ -168,6 +170,9 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
     # define real and fake label values
     realLabel = 1
     fakeLabel = 0
+    # NOTE(deviation 19): --recipe and its options, used at four places
+    # below (pyimagesearch/training/recipes.py; the article's by default)
+    recipe = run.recipe
 
     for x in dataloader:
         # zero out the discriminator gradients
@@ -193,7 +198,9 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
         # NOTE(deviation 10): one pass over the real and the (detached) fake
         # images together: D has no batch statistics, so its outputs, the
         # losses and their summed gradients are the article's, only faster
-        output = disc(torch.cat((images, fake.detach()))).view(-1)
+        # NOTE(deviation 19): --diffaug augments what D sees (off by default:
+        # the images as they are)
+        output = disc(recipe.augment(torch.cat((images, fake.detach())))).view(-1)
         # (D's mean verdict on the real and on the fake images: history.csv)
         meanDx, meanDGz = output[:bs].detach().mean(), output[bs:].detach().mean()
 
@@ -206,6 +213,8 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
         # compute the error for discriminator, calculate gradients by
         # performing a backward pass, and update it
         errorD = errorReal + errorFake
+        # NOTE(deviation 19): plus --cr's consistency term (off by default)
+        errorD = recipe.regularise(errorD, disc, images, fake.detach())
         errorD.backward()
         discOpt.step()
 
@@ -220,11 +229,12 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
         # computes their gradients only for disc.zero_grad() to throw them
         # away; skipping them saves a third of this backward pass
         disc.requires_grad_(False)
-        output = disc(fake).view(-1)
+        output = disc(recipe.augment(fake)).view(-1)
 
         # calculate generator's loss based on output from
         # discriminator and calculate gradients for generator
-        errorG = criterion(output, labels)
+        # NOTE(deviation 19): with --top-k, on the most realistic fakes only
+        errorG = criterion(*recipe.top_k(output, labels))
         errorG.backward()
         disc.requires_grad_(True)
 

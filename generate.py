@@ -119,6 +119,9 @@ def main(argv=None):
     disc = build_discriminator(args.checkpoint, saved, DEVICE) if discriminatorSampler else None
     print(f"[INFO] {description} ({shape_of(gen.imageSize, gen.channels)} images), on {describe(DEVICE)}")
     noiseDim = gen.ct1.in_channels            # 100 for the article's generator
+    recipe = saved.get("run", {}).get("recipe") if isinstance(saved, dict) else None
+    if recipe:
+        print(f"[INFO] trained with the recipe: {recipe}")
 
     if discriminatorSampler or args.digit or args.morph:
         trained = trained_with(saved, args.checkpoint, gen).given(args.dataset, args.data_dir,

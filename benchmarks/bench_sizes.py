@@ -2,7 +2,7 @@
 script's training speed (images/s) and its peak memory, measured by running
 dcgan_mnist.py itself on FakeData of that shape (docs/sizes.md).
 
-    python benchmarks/bench_sizes.py [--images 2048] [--epochs 3] [--device auto]
+    python benchmarks/bench_sizes.py [--images 2048] [--epochs 5] [--device auto]
 
 Each shape trains --epochs epochs in a fresh process; the speed is that of
 the epochs after the first (which pays for warming up), the memory the
@@ -34,7 +34,7 @@ def parameters(size, channels):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--images", type=int, default=2048, help="FakeData images (default: 2048)")
-    ap.add_argument("--epochs", type=int, default=3, help="epochs per shape (default: 3)")
+    ap.add_argument("--epochs", type=int, default=5, help="epochs per shape (default: 5)")
     ap.add_argument("--device", default="auto", help="as for dcgan_mnist.py (default: auto)")
     ap.add_argument("--out", default=None, help="the JSON to write (default: results/...)")
     args = ap.parse_args()
@@ -49,6 +49,7 @@ def main():
         seconds = statistics.median(record["seconds_per_epoch"][1:])
         rows.append({"image_size": size, "channels": channels, "generator_parameters": g,
                      "discriminator_parameters": d, "seconds_per_epoch": seconds,
+                     "every_epoch_seconds": record["seconds_per_epoch"],
                      "images_per_second": args.images / seconds, "peak_rss_mib": peak})
         print(f"{shape_name(size, channels):14s} G {g:>9,}  D {d:>9,}  "
               f"{args.images / seconds:8,.0f} images/s  peak {peak:6,.0f} MiB", flush=True)

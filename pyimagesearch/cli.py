@@ -137,3 +137,13 @@ def check_shape(ap, args, path, gen):
             ap.error(f"argument {option}: {asked}, but {path} holds a generator of "
                      f"{gen.channels}-channel {gen.imageSize}x{gen.imageSize} images; leave "
                      f"{option} out to use the checkpoint's")
+
+
+def nonnegative_float(text):
+    """argparse type: a number of at least 0."""
+    return _number(text, float, lambda v: v >= 0 and math.isfinite(v), "0 or a positive number")
+
+
+def fraction(text):
+    """argparse type: a number in (0, 1]."""
+    return _number(text, float, lambda v: 0 < v <= 1, "a fraction in (0, 1]")

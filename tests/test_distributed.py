@@ -119,3 +119,20 @@ def _worker_pid(parent, rank):
         if ppid == parent and f"RANK={rank}".encode() in env:
             return int(pid)
     raise AssertionError(f"no worker of rank {rank} under {parent}")
+
+
+def test_a_recipe_under_torchrun_keeps_the_replicas_identical_and_resumes(tmp_path):
+    """Each process augments with its own stream; the averaged gradients
+    keep one model, and a resumed job continues every stream."""
+    data = make_idx_folder(tmp_path / "data")
+    recipe = ["-b", "16", "-e", "2", "--cr", "1", "--diffaug", "translation,cutout",
+              "--top-k", "0.5"]
+    whole = torchrun(tmp_path / "whole", data, *recipe)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    assert json.loads((tmp_path / "whole" / "run.json").read_text())["replicas_identical"] is True
+    saved = load(tmp_path / "whole" / "checkpoint.pt")
+    assert not torch.equal(saved["rng"][0]["augment"], saved["rng"][1]["augment"])
+    assert torchrun(tmp_path / "parts", data, *recipe, "--stop-after", "1").returncode == 0
+    assert torchrun(tmp_path / "parts", data, "--resume").returncode == 0
+    a, b = load(tmp_path / "whole" / "generator.pth"), load(tmp_path / "parts" / "generator.pth")
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -18,11 +18,12 @@ import argparse
 import os
 
 from ..cli import (MIN_EVAL_SAMPLES, DefaultsHelpFormatter, check_output_folder, eval_samples,
-                   positive_int, random_seed)
+                   fraction, nonnegative_float, positive_float, positive_int, random_seed)
 from ..data.folder import INVERT_CHOICES
 from ..data.sources import DATASETS, GREY_DATASETS
 from ..device import DEVICES
 from ..models import CHANNELS, IMAGE_SIZES
+from .recipes import PRESETS, parse_policies
 
 DEFAULT_SEED = 42
 
@@ -117,6 +118,7 @@ def add_training_options(ap):
              "statistics re-estimated for it) and draw the montages and "
              "generator_ema.pth from it; 0.99 is recommended (docs/ema.md); "
              "0 = off, as the article (default: 0)")
+    add_recipe_options(ap)
     option(ap, "--amp", action="store_true", resume=INHERITED,
         help="mixed precision: bf16 autocast for G and D, BCE in float32; for "
              "GPUs and CPUs with bf16 units (docs/speed.md), while the default "
@@ -128,6 +130,45 @@ def add_training_options(ap):
         resume=PER_INVOCATION,
         help="stop after this many epochs in this invocation, checkpoint "
              "saved; continue later with --resume (default: run to --epochs)")
+
+
+def add_recipe_options(ap):
+    """--recipe and the training recipes it combines (training/recipes.py,
+    docs/recipes.md): each keeps the article's networks; all are off by
+    default, and every one shapes the training (a resumed run keeps it)."""
+    group = ap.add_argument_group("training recipes (the article's networks, trained otherwise; "
+                                  "docs/recipes.md)")
+    option(group, "--recipe", choices=tuple(PRESETS), default="article", resume=SHAPES,
+        help="'article': the article's training; 'better': the combination measured "
+             "best in docs/recipes.md; the options below change either (default: article)")
+    option(group, "--lr-d", type=positive_float, default=None, metavar="LR", resume=SHAPES,
+        help="the discriminator's Adam learning rate (TTUR) (default: the recipe's; "
+             "the article's 0.0002)")
+    option(group, "--lr-g", type=positive_float, default=None, metavar="LR", resume=SHAPES,
+        help="the generator's Adam learning rate (default: the recipe's; 0.0002)")
+    option(group, "--cr", type=nonnegative_float, default=None, metavar="LAMBDA", resume=SHAPES,
+        help="balanced consistency regularisation: LAMBDA times the squared change of D's "
+             "logits when real and fake images move by up to --cr-shift pixels; 0 = off "
+             "(default: the recipe's; 0)")
+    option(group, "--cr-shift", type=positive_int, default=None, metavar="PX", resume=SHAPES,
+        help="largest shift of --cr's translations, in pixels (no flips: digits have a "
+             "handedness) (default: 1)")
+    option(group, "--top-k", type=fraction, default=None, metavar="NU", resume=SHAPES,
+        help="top-k generator updates: G learns from the most realistic fakes only, the "
+             "whole batch at the first epoch down linearly to the fraction NU at the last; "
+             "1 = off (default: the recipe's; 1)")
+    option(group, "--diffaug", type=policies, default=None, metavar="POLICIES", resume=SHAPES,
+        help="differentiable augmentation of every image D sees: a comma list of "
+             "translation, colour, cutout, or none (default: the recipe's; none)")
+
+
+def policies(text):
+    """argparse type: DiffAugment's policies, as typed (checked)."""
+    try:
+        parse_policies(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def explicit(ap, argv):

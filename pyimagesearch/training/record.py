@@ -54,9 +54,12 @@ class RunRecord:
         record.content["resumed_at_epochs"].append(epoch)
         return record
 
-    def begin(self, args):
-        """This invocation's arguments (a dict), and "running"."""
+    def begin(self, args, recipe=None):
+        """This invocation's arguments (a dict), the training recipe in
+        words (recipes.Recipe.describe), and "running"."""
         self.content["arguments"] = dict(args)
+        if recipe is not None:
+            self.content["recipe"] = recipe
         self.content["status"] = "running"
 
     @property

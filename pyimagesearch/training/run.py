@@ -31,6 +31,7 @@ from .history import History
 from .monitor import QualityMonitor, usable_eval_every
 from .output_folder import CHECKPOINT, HISTORY, LOSSES_PLOT, RUN_JSON, OutputFolder
 from .process import Process
+from .recipes import RecipeInTraining, recipe_of
 from .record import RunRecord
 from .resume import Resume, epochs_to_train, merge_arguments, save_checkpoint
 from .stats import EpochStats
@@ -73,9 +74,14 @@ class TrainingRun:
         if self.resume:
             self.resume.check_processes(self.ctx.worldSize)
         self.device = self.process.device(args["device"])
-        self.streams = RandomStreams(args["seed"], self.ctx.rank, self.device)
+        recipe = recipe_of(args)
+        self.streams = RandomStreams(args["seed"], self.ctx.rank, self.device, recipe.random,
+                                     self.ctx.worldSize)
         self.noiseGen, self.fusedAdam = self.streams.noise, fused_adam(self.device)
+        self.recipe = RecipeInTraining(recipe, self.numEpochs, self.streams.augment)
         self.process.say(self.device, args["seed"], args["batch_size"])
+        if not recipe.is_article:
+            print(f"[INFO] training recipe: {recipe.describe()}")
 
     def load_data(self):
         """The training images (an ImageSet); with --resume, the checkpoint's."""
@@ -114,12 +120,13 @@ class TrainingRun:
             self.history = History()
             self.record = RunRecord.new(path, self.args["seed"], self.args["dataset"], self.data,
                                         self.fingerprint, self.device, self.ctx)
-        self.record.begin(self.args)
+        self.record.begin(self.args, self.recipe.recipe.describe())
         self.benchmarkNoise = benchmarkNoise
         self.monitor = QualityMonitor(self.folder, self.record, self.evalEvery, self.numEpochs,
                                       self.fullData, self.data.images, self.args["seed"],
                                       self.device, self.args["eval_num"])
         wiring.hook_steps(gen, genOpt, discOpt, self.ema, self.ctx)
+        self.recipe.watch(disc)
         if self.main:
             self.folder.claim(newRun=not self.args["resume"])
             self.record.write()
@@ -132,6 +139,7 @@ class TrainingRun:
         for epoch in range(self.startEpoch, self.stopEpoch):
             self.epoch, self.stats = epoch, EpochStats.shown(
                 epoch, self.numEpochs, self.loader, self.main and not self.args["no_progress"])
+            self.recipe.start_epoch(epoch)
             yield epoch
 
     def add_batch(self, errorG, errorD, meanDx, meanDGz):

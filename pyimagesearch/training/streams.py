@@ -10,17 +10,25 @@ class RandomStreams:
     """torch's global stream (the weights, the benchmark noise) seeded with
     `seed`, and two streams of their own: the training noise (`noise`, one
     per process: seed + rank) and the shuffling (`shuffle`, the same in
-    every process: each takes its share of one permutation)."""
+    every process: each takes its share of one permutation); with
+    augment=True a third, for a training recipe's augmentations (one per
+    process, after the noise's: seed + worldSize + rank)."""
 
-    def __init__(self, seed, rank, device):
+    def __init__(self, seed, rank, device, augment=False, worldSize=1):
         torch.manual_seed(seed)
         self.noise = torch.Generator(device=device).manual_seed((seed + rank) % (MAX_SEED + 1))
         self.shuffle = torch.Generator().manual_seed(seed)
+        self.augment = None
+        if augment:
+            self.augment = torch.Generator(device=device).manual_seed(
+                (seed + worldSize + rank) % (MAX_SEED + 1))
 
     def capture(self):
         """Every random state the training loop draws from."""
         state = {"torch": torch.get_rng_state(), "noise": self.noise.get_state(),
                  "shuffle": self.shuffle.get_state()}
+        if self.augment is not None:
+            state["augment"] = self.augment.get_state()
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["cuda"] = torch.cuda.get_rng_state_all()
         return state
@@ -30,5 +38,7 @@ class RandomStreams:
         torch.set_rng_state(state["torch"])
         self.noise.set_state(state["noise"])
         self.shuffle.set_state(state["shuffle"])
+        if self.augment is not None and "augment" in state:
+            self.augment.set_state(state["augment"])
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
