@@ -221,7 +221,6 @@ PRESETS = {
     "article": Recipe(),
     "better": Recipe(cr=1.0, crShift=1),
 }
-RECIPE_OPTIONS = ("lr_d", "lr_g", "cr", "cr_shift", "top_k", "diffaug")
 
 
 def recipe_of(args):
