@@ -45,6 +45,8 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="(default: 1 2 3)")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), help="(default: all)")
     ap.add_argument("--extra", default="", help="options for every run, e.g. '--ema 0.99'")
+    ap.add_argument("--keep", metavar="DIR", help="keep each run's output folder in DIR/NAME-sSEED "
+                    "(for generate.py or evaluate.py afterwards); default: delete it")
     ap.add_argument("--out-json", default=os.path.join(ROOT, "benchmarks", "results",
                                                         "recipe_sweep-cpu-2core.json"))
     args = ap.parse_args()
@@ -61,7 +63,11 @@ def main():
             record, folder, peak = run_script(
                 "--data-dir", args.data_dir, "--epochs", args.epochs, "--seed", seed,
                 "--eval-every", args.epochs, *options, *args.extra.split())
-            shutil.rmtree(folder)
+            if args.keep:
+                os.makedirs(args.keep, exist_ok=True)
+                shutil.move(folder, os.path.join(args.keep, f"{name}-s{seed}"))
+            else:
+                shutil.rmtree(folder)
             final = record["metrics"][-1]
             results[key] = {"variant": name, "options": options + args.extra.split(),
                             "seed": seed, "recipe": record.get("recipe"),
