@@ -6,11 +6,13 @@
 # python generate.py --checkpoint output/checkpoint.pt --output kept.png --rejection
 # python generate.py --checkpoint output/checkpoint.pt --output moved.png --langevin
 # python generate.py --checkpoint output/checkpoint.pt --output walk.png --morph 3 8
+# python generate.py --checkpoint output/checkpoint.pt --export my-dcgan
 
 """Draw new digits from a trained generator: a montage, one PNG per digit,
 a GIF walking the latent space; optionally only the samples the
 discriminator keeps (rejection sampling), samples it moved (latent
-Langevin), or only one digit."""
+Langevin), or only one digit; or export it for sharing (safetensors with
+config.json in the Hugging Face Hub's layout, ONNX, a model card)."""
 
 import argparse
 import os
@@ -32,6 +34,7 @@ from pyimagesearch.quality.selection import MIN_CONFIDENCE, DigitSelector
 from pyimagesearch.sampling import latent
 from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
 from pyimagesearch.sampling.rejection import better_samples
+from pyimagesearch.sharing import export
 
 MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
 MAX_WALK_IMAGES = 100_000   # digits drawn for --interpolate: frames x cells
@@ -40,10 +43,15 @@ MAX_WALK_IMAGES = 100_000   # digits drawn for --interpolate: frames x cells
 def build_arg_parser():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--checkpoint", required=True,
-        help="a checkpoint.pt or generator.pth of dcgan_mnist.py, or a generator "
-             "state_dict saved by the article's code")
-    ap.add_argument("--output", required=True,
-        help="the montage to write, e.g. samples.png")
+        help="a checkpoint.pt or generator.pth of dcgan_mnist.py, a generator "
+             "state_dict saved by the article's code, a folder written by --export, or "
+             "a Hugging Face Hub repository id (owner/name) holding one")
+    ap.add_argument("--output", default=None,
+        help="the montage to write, e.g. samples.png (required unless --export)")
+    ap.add_argument("--export", metavar="DIR", default=None,
+        help="write the generator into the new folder DIR: model.safetensors and "
+             "config.json (huggingface_hub's from_pretrained loads them), generator.onnx "
+             "(checked against PyTorch) and a model card, README.md (default: off)")
     ap.add_argument("--num", type=positive_int, default=64,
         help="how many digits, at most 10000; the montage is the smallest square "
              "grid that holds them (default: 64, an 8x8 grid)")
@@ -87,16 +95,25 @@ def label_of(name, classes):
     raise UserError(f"no class {name!r}: the classes are {', '.join(classes)}")
 
 
-@one_line_errors
-def main(argv=None):
-    ap = build_arg_parser()
-    args = ap.parse_args(argv)
+def check_arguments(ap, args):
+    """What argparse's types cannot check alone, before anything is read or
+    written: argparse's usage error (exit 2) otherwise."""
     if args.num > MAX_NUM:
         ap.error(f"argument --num: at most {MAX_NUM:,} (a {MAX_NUM ** 0.5:.0f}x"
                  f"{MAX_NUM ** 0.5:.0f} montage), got {args.num:,}")
-    check_writable_file(ap, "--output", args.output, ".png")
-    discriminatorSampler = args.rejection or args.langevin
-    if discriminatorSampler and args.digit:
+    if args.output is None and args.export is None:
+        ap.error("the following arguments are required: --output (or --export)")
+    if args.output:
+        check_writable_file(ap, "--output", args.output, ".png")
+    else:
+        for name in ("individual", "interpolate", "morph", "digit", "rejection", "langevin"):
+            if getattr(args, name):
+                ap.error(f"argument --{name}: draws for the montage: give --output too")
+    if args.export:
+        check_output_folder(ap, args.export, "--export")
+        if export.folder_problem(args.export):
+            ap.error(f"argument --export: {export.folder_problem(args.export)}")
+    if (args.rejection or args.langevin) and args.digit:
         ap.error(f"argument --digit: not with --{'rejection' if args.rejection else 'langevin'} "
                  "(choose one way of selecting)")
     if args.interpolate:
@@ -108,6 +125,23 @@ def main(argv=None):
                      f"{MAX_WALK_IMAGES:,}: ask for fewer frames or a smaller --num")
     if args.individual:
         check_output_folder(ap, args.individual, "--individual")
+
+
+def export_generator(args, saved, gen, description):
+    """--export: the folder written whole (sharing/export.py), and a line."""
+    done = export.export(args.export, gen,
+                         export.describe_export(saved, args.checkpoint, gen, description))
+    sizes = ", ".join(f"{name} ({size / 1024:,.0f} KiB)" for name, size in done["bytes"].items())
+    print(f"[INFO] exported the generator to {args.export}: {sizes}; ONNX matches PyTorch "
+          f"to {done['onnx_difference']:.1e}")
+
+
+@one_line_errors
+def main(argv=None):
+    ap = build_arg_parser()
+    args = ap.parse_args(argv)
+    check_arguments(ap, args)
+    discriminatorSampler = args.rejection or args.langevin
     try:
         DEVICE = select_device(args.device)
     except ValueError as e:
@@ -122,6 +156,11 @@ def main(argv=None):
     recipe = saved.get("run", {}).get("recipe") if isinstance(saved, dict) else None
     if recipe:
         print(f"[INFO] trained with the recipe: {recipe}")
+    if args.export:
+        export_generator(args, saved, gen, description)
+        if args.output is None:
+            return 0
+        gen = gen.to(DEVICE)
 
     if discriminatorSampler or args.digit or args.morph:
         trained = trained_with(saved, args.checkpoint, gen).given(args.dataset, args.data_dir,

@@ -9,7 +9,7 @@ import zipfile
 
 import torch
 
-from . import files
+from . import exported, files
 from .errors import UserError, shorten
 from .models import describe, discriminator_geometry, generator_geometry, model_classes
 
@@ -123,12 +123,16 @@ def mismatch(model, state):
 
 def load(path):
     """torch.load of a file we or the article wrote, without running any
-    pickled code (weights_only). Raises CheckpointError in words."""
+    pickled code (weights_only); or, for a folder that generate.py --export
+    wrote or a Hugging Face Hub repository id, an exported.Exported. Raises
+    CheckpointError (or exported.ExportError) in words."""
     path = os.fspath(path)
+    if exported.looks_like_hub_id(path):
+        return exported.read_folder(exported.download(path))
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such file")
     if os.path.isdir(path):
-        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+        return exported.read_folder(path)
     with open(path, "rb") as f:
         head = f.read(4)
     # torch.save writes a zip archive ("PK\x03\x04"); PyTorch < 1.6 a pickle
@@ -178,6 +182,14 @@ def trained_with(obj, path, gen=None):
     """The TrainedWith of the run that wrote `obj` (a loaded file) when it is
     a checkpoint.pt; for weights alone the defaults, at the size and
     channels of the generator `gen` built from them."""
+    if isinstance(obj, exported.Exported):
+        was = obj.config.get("training_arguments") or {}
+        default = TrainedWith()
+        return TrainedWith(dataset=was.get("dataset") or default.dataset,
+                           invert=was.get("invert") or default.invert, limit=was.get("limit"),
+                           seed=obj.config.get("seed", default.seed),
+                           imageSize=obj.config["imageSize"],
+                           channels=obj.config["outputChannels"])
     if not (isinstance(obj, dict) and "generator" in obj):
         if gen is None:
             return TrainedWith()
@@ -201,6 +213,11 @@ def generator_state(path, which="auto", loaded=None):
     already read it with load(path). Returns (state_dict, description).
     """
     obj = load(path) if loaded is None else loaded
+    if isinstance(obj, exported.Exported):
+        if which == "ema":
+            raise CheckpointError(f"{path}: an exported generator is one set of weights (the "
+                                  "one it was exported with), so there is no EMA copy to choose")
+        return obj.state, f"exported generator in {path}"
     if isinstance(obj, dict) and "generator" in obj:        # checkpoint.pt
         checkpoint = Checkpoint.from_dict(obj, path)
         hasEma = checkpoint.ema is not None

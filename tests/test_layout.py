@@ -8,7 +8,7 @@ from conftest import ROOT
 
 PACKAGE = os.path.join(ROOT, "pyimagesearch")
 # bottom to top: a module may import its own layer and the ones before it
-LAYERS = ["shared", "data", "sampling", "quality", "training"]
+LAYERS = ["shared", "data", "sampling", "quality", "sharing", "training"]
 
 
 def modules():

@@ -183,11 +183,25 @@ def _cached(path, split, device):
         return None, None, f"unreadable: {shorten(e, 80)}"
 
 
+def cache_path(split, seed, device):
+    return os.path.join(files.cache_dir(), f"evaluator-{cache_key(split, seed, device)}.pt")
+
+
+def find_cached(split, seed=0, device="cpu"):
+    """(model, accuracy) of the evaluator for these real images when it was
+    trained and cached before, else (None, what is missing); never trains."""
+    path = cache_path(split, seed, device)
+    if not os.path.exists(path):
+        return None, "not trained for these images yet"
+    model, acc, problem = _cached(path, split, device)
+    return (model, acc) if problem is None else (None, f"its cache file is {problem}")
+
+
 def load_or_train(split, seed=0, device="cpu", log=print):
     """The evaluator for these real images: from the cache when it was
     trained before (same images, seed, recipe and device type), else
     trained now and cached. Returns (model, accuracy, cachePath)."""
-    path = os.path.join(files.cache_dir(), f"evaluator-{cache_key(split, seed, device)}.pt")
+    path = cache_path(split, seed, device)
     if os.path.exists(path):
         model, acc, problem = _cached(path, split, device)
         if problem is None:

@@ -112,6 +112,11 @@ def add_training_options(ap):
              "(default: 0)")
     option(ap, "--eval-num", type=eval_samples, default=10_000, metavar="N", resume=INHERITED,
         help=f"samples per evaluation, at least {MIN_EVAL_SAMPLES} (default: 10000)")
+    option(ap, "--tensorboard", nargs="?", const=True, default=None, metavar="DIR",
+        resume=INHERITED,
+        help="log the run for TensorBoard (`tensorboard --logdir DIR`): G and D losses "
+             "and D's verdicts per batch, the montages, the scores, the options; "
+             "without DIR into OUTPUT/tensorboard (default: off)")
     option(ap, "--ema", type=float, default=0.0, metavar="DECAY", resume=SHAPES,
         help="also keep an exponential moving average of the generator's "
              "weights (decay per generator step, with warm-up; BatchNorm "

@@ -20,13 +20,13 @@ Each concern is a part of its own: the process (process.py), the output
 folder (output_folder.py), --resume (resume.py), the random streams
 (streams.py), the images (images.py), the models' wiring (wiring.py), the
 epoch's statistics (stats.py), the run record (record.py), the quality
-checks (monitor.py). docs/architecture.md lists which writes what, when.
+checks (monitor.py), --tensorboard (board.py). docs/architecture.md lists which writes what, when.
 """
 
 import os
 
 from ..device import fused_adam
-from . import distributed, ending, images, options, wiring
+from . import board, distributed, ending, images, options, wiring
 from .history import History
 from .monitor import QualityMonitor, usable_eval_every
 from .output_folder import CHECKPOINT, HISTORY, LOSSES_PLOT, RUN_JSON, OutputFolder
@@ -46,6 +46,7 @@ class TrainingRun:
     def __init__(self, ap, args, argv=None):
         self.folder, self.output = OutputFolder(args["output"]), args["output"]
         self.resume = self.record = self.process = None
+        self.board = board.NoTensorBoard()
         self.claimed, self.epoch, self.epochsSaved = False, 0, 0
         try:
             self.process = Process()
@@ -67,6 +68,7 @@ class TrainingRun:
         self.args = args
         self.folder.lock_if_present(self.main)
         self.folder.plan(args["overwrite"], resuming=args["resume"])
+        self.boardFolder = board.checked_folder(args, bool(self.folder.toReplace))
         self.numEpochs = args["epochs"]
         self.startEpoch = self.epochsSaved = self.resume.epoch if self.resume else 0
         self.stopEpoch = epochs_to_train(self.output, self.numEpochs, self.startEpoch,
@@ -131,6 +133,9 @@ class TrainingRun:
             self.folder.claim(newRun=not self.args["resume"])
             self.record.write()
             self.claimed = True
+            self.board = board.start(self.boardFolder, len(self.history.rows),
+                                     live=not self.ctx.enabled, options=None if self.resume
+                                     else (self.args, self.recipe.recipe.describe()))
         return (*wiring.modules_to_train(gen, disc, self.device.type, self.args["amp"],
                                          self.args["compile"]), benchmarkNoise)
 
@@ -140,10 +145,12 @@ class TrainingRun:
             self.epoch, self.stats = epoch, EpochStats.shown(
                 epoch, self.numEpochs, self.loader, self.main and not self.args["no_progress"])
             self.recipe.start_epoch(epoch)
+            self.board.start_epoch(len(self.history.rows))
             yield epoch
 
     def add_batch(self, errorG, errorD, meanDx, meanDGz):
         self.stats.add(errorG, errorD, meanDx, meanDGz)
+        self.board.batches(self.stats.batches)
 
     def epoch_losses(self):
         """The epoch's mean G and D losses (over all processes under torchrun)."""
@@ -165,8 +172,10 @@ class TrainingRun:
             record.add_montage(os.path.basename(montage))
         self.history.add_epoch(epoch, self.stats.table)
         self.monitor.check_discriminator(epoch, self.stats.mean("d_g_z"))
-        if self.monitor.due(epoch):
-            self.history.set_metrics(self.monitor.evaluate(epoch, self.gen, self.ema))
+        scores = self.monitor.evaluate(epoch, self.gen, self.ema) if self.monitor.due(epoch) else None
+        if scores:
+            self.history.set_metrics(scores)
+        self.board.end_epoch(epoch, self.stats.table, montage, scores)
         record.add_epoch(epoch, self.stats.seconds, *self.stats.means("loss_g", "loss_d"))
         save_checkpoint(self.folder.file(CHECKPOINT), epoch, self.gen, self.disc, self.genOpt,
                         self.discOpt, self.ema, self.benchmarkNoise, self.history, rng, record,
@@ -199,6 +208,7 @@ class TrainingRun:
                                self.output, self.claimed, self.epoch, self.epochsSaved,
                                self.folder.file(CHECKPOINT)), back)
         finally:
+            self.board.close()
             self.folder.release()
             if self.process is not None:
                 self.process.close()

@@ -1,0 +1,126 @@
+"""The model card of an exported generator (README.md in the folder, as the
+Hugging Face Hub shows it): what the model is, how it was trained and
+scored, and how to load it."""
+
+from ..models import describe
+
+SCORES = (("fld", "FLD (Fréchet distance in the evaluator's features; lower is better)", "{:.1f}"),
+          ("inception_score", "Inception Score (higher is better)", "{:.2f}"),
+          ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}"),
+          ("density", "density", "{:.3f}"), ("coverage", "coverage", "{:.3f}"),
+          ("classes_covered", "classes covered", "{}"))
+
+
+def _scores(config, name):
+    scores = config.get("scores")
+    if not scores:
+        return ("Not scored: the run had no `--eval-every`. "
+                f"`python evaluate.py --checkpoint {name} --data-dir DIR` scores it "
+                "against the real images (the companion code's docs/quality.md).")
+    rows = [f"| {label} | {form.format(scores[key])} |" for key, label, form in SCORES
+            if scores.get(key) is not None]
+    real = scores.get("real_fld")
+    return "\n".join([
+        f"Scored at epoch {scores.get('epoch', '?')} by the project's evaluator (a small "
+        f"classifier trained on the real images; the companion code's docs/quality.md), on "
+        f"{scores.get('num_samples', 10000):,} samples"
+        + (f"; the real data's own FLD is {real:.1f}" if real is not None else "") + ":",
+        "", "| metric | value |", "| --- | --- |", *rows])
+
+
+def _how_trained(config):
+    """The card's lines on the training, from config.json."""
+    args = config.get("training_arguments") or {}
+    dataset = config.get("dataset") or "unknown data"
+    classes = config.get("class_names")
+    count = config.get("num_train_images")
+    trained = [f"- data: {config.get('data_source') or dataset}"
+               + (f", {count:,} images" if count else ""),
+               f"- classes: {', '.join(map(str, classes))}" if classes else "- classes: not recorded",
+               f"- epochs: {config.get('epochs_trained', '?')}, batch size "
+               f"{args.get('batch_size', '?')}, seed {config.get('seed', '?')}",
+               f"- recipe: {config.get('recipe') or 'the article’s'}",
+               f"- weights: {config.get('weights', 'the generator')}"]
+    if args.get("ema"):
+        trained.append(f"- `--ema {args['ema']}`: an average of the generator's weights")
+    versions = config.get("library_versions") or {}
+    if versions:
+        trained.append("- libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    return trained
+
+
+def model_card(config, name="THIS_FOLDER"):
+    """README.md's text for an export described by `config` (config.json),
+    loaded from the folder (or Hub repository) `name`."""
+    shape = describe(config["imageSize"], config["outputChannels"])
+    dataset = config.get("dataset") or "unknown data"
+    tags = ["dcgan", "gan", "pyimagesearch", dataset]
+    trained = _how_trained(config)
+    return "\n".join([
+        "---",
+        "library_name: pytorch",
+        "pipeline_tag: unconditional-image-generation",
+        "tags:", *[f"- {t}" for t in tags],
+        "---",
+        "",
+        f"# DCGAN generator, {shape}, trained on {dataset}",
+        "",
+        "The generator of PyImageSearch's tutorial \"Training a DCGAN in PyTorch\" "
+        "(Devjyoti Chakraborty, 2021), trained with its companion code's `dcgan_mnist.py`: "
+        f"it turns {config['inputDim']} normal noise values, shape `(N, {config['inputDim']}, 1, 1)`, "
+        f"into {shape} images, shape `(N, {config['outputChannels']}, {config['imageSize']}, "
+        f"{config['imageSize']})`, with pixels in [-1, 1] (`(x + 1) / 2` gives [0, 1]). "
+        "The state_dict keeps the article's layer names (`ct1`, `batchNorm1`, ...), so the "
+        "article's own `Generator` loads it.",
+        "",
+        "## How it was trained",
+        "",
+        *trained,
+        "",
+        "## How it scores",
+        "",
+        _scores(config, name),
+        "",
+        "## How to load it",
+        "",
+        "With the companion code's package (huggingface_hub's `PyTorchModelHubMixin`):",
+        "",
+        "```python",
+        "from pyimagesearch.hub import DCGANGenerator",
+        f"gen = DCGANGenerator.from_pretrained(\"{name}\").eval()   # or a Hub repository id",
+        f"images = gen(torch.randn(16, {config['inputDim']}, 1, 1))  # (16, "
+        f"{config['outputChannels']}, {config['imageSize']}, {config['imageSize']}) in [-1, 1]",
+        "```",
+        "",
+        "With the article's class and safetensors alone:",
+        "",
+        "```python",
+        "from safetensors.torch import load_file",
+        f"gen = Generator(inputDim={config['inputDim']}, outputChannels={config['outputChannels']})"
+        + ("" if config["imageSize"] == 28 else "   # at 32 or 64: pyimagesearch.models"),
+        f"gen.load_state_dict(load_file(\"{name}/model.safetensors\"))",
+        "```",
+        "",
+        "Without PyTorch, with ONNX Runtime:",
+        "",
+        "```python",
+        "import numpy as np, onnxruntime",
+        f"session = onnxruntime.InferenceSession(\"{name}/generator.onnx\")",
+        f"images = session.run(None, {{\"noise\": np.random.randn(16, {config['inputDim']}, 1, 1)"
+        ".astype(np.float32)})[0]",
+        "```",
+        "",
+        f"`python generate.py --checkpoint {name} --output samples.png` draws a montage, "
+        f"`python demo.py --checkpoint {name}` opens the demo page.",
+        "",
+        "## Files",
+        "",
+        "| file | what |",
+        "| --- | --- |",
+        "| `model.safetensors` | the generator's state_dict |",
+        "| `config.json` | the constructor's arguments (`inputDim`, `outputChannels`, "
+        "`imageSize`), the data, class names, seed, recipe and scores |",
+        "| `generator.onnx` | the same network for ONNX Runtime (input `noise`, output "
+        "`images`, any batch size) |",
+        "",
+    ])

@@ -1,0 +1,113 @@
+"""The demo's web page (Gradio), over a Playground: new samples for a seed
+(with the Langevin switch), "give me a 7", and a slider that morphs one
+sample into another. A part the file cannot serve is greyed out and says
+why; an error becomes Gradio's message on the page, never a traceback."""
+
+import functools
+import os
+
+from ..errors import UserError
+from ..sampling.rejection import TooFewAccepted
+from ..quality.selection import MIN_CONFIDENCE
+from .playground import ANY, MAX_GRID
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # no calls home from a local demo
+
+
+def shown_errors(function):
+    """A handler whose UserError (and a sampler that keeps too few) becomes
+    gradio.Error: a message on the page."""
+    import gradio as gr     # imported with the page, as build_page does
+
+    @functools.wraps(function)
+    def wrapper(*args):
+        try:
+            return function(*args)
+        except (UserError, TooFewAccepted) as e:
+            raise gr.Error(str(e)) from None
+    return wrapper
+
+
+def summary_of(play):
+    return ("# Training a DCGAN in PyTorch: the demo\n"
+            + "\n".join(f"- {line}" for line in play.summary()))
+
+
+def build_page(play):
+    """The gradio.Blocks page for the Playground `play`."""
+    import gradio as gr     # Gradio takes seconds to import: only the demo pays
+
+    classes = list(play.classes or [])
+    canDigits = play.selector is not None
+    canLangevin = play.whyNoLangevin is None
+    state = {"path": None, "key": None}
+
+    def morph_frame(seedA, seedB, nameA, nameB, t):
+        key = (int(seedA), int(seedB), nameA, nameB)
+        if state["key"] != key:
+            state["path"], state["key"] = play.morph_path(*key), key
+        return play.frame(state["path"], t)
+
+    def train():
+        said = play.train_evaluator()
+        ready, ends = gr.update(interactive=True), gr.update(choices=[ANY] + classes,
+                                                             interactive=True)
+        return summary_of(play), said, ready, ready, ready, ends, ends, gr.update(visible=False)
+
+    with gr.Blocks(title="DCGAN demo") as page:
+        summary = gr.Markdown(summary_of(play), elem_id="summary")
+        with gr.Row():
+            with gr.Column(scale=1):
+                seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed")
+                num = gr.Slider(4, MAX_GRID, value=64, step=1, label="samples", elem_id="num")
+                langevin = gr.Checkbox(value=False, interactive=canLangevin, elem_id="langevin",
+                                       label="Langevin sampler (the discriminator moves the samples)",
+                                       info=None if canLangevin else f"off: {play.whyNoLangevin}")
+                again = gr.Button("New samples", elem_id="new-samples")
+            grid = gr.Image(label="samples", type="numpy", interactive=False, elem_id="grid",
+                            scale=2)
+        gr.Markdown("## Give me a digit" if play.gen.channels == 1 else "## Give me a class")
+        with gr.Row():
+            with gr.Column(scale=1):
+                name = gr.Dropdown(choices=classes, value=classes[min(7, len(classes) - 1)]
+                                   if classes else None, label="class", interactive=canDigits,
+                                   elem_id="digit")
+                confidence = gr.Slider(0.1, 0.99, value=MIN_CONFIDENCE, step=0.01,
+                                       label="the evaluator's least probability for it",
+                                       interactive=canDigits, elem_id="confidence")
+                give = gr.Button("Give me this one", interactive=canDigits, elem_id="give")
+                why = gr.Markdown("" if canDigits else f"Off: {play.whyNoDigits}.",
+                                  elem_id="digit-why")
+                trainButton = gr.Button("Train the evaluator (once, then cached)",
+                                        visible=not canDigits and play.split is not None
+                                        and bool(classes), elem_id="train-evaluator")
+                said = gr.Markdown("", elem_id="digit-said")
+            chosen = gr.Image(label="chosen", type="numpy", interactive=False, elem_id="chosen",
+                              scale=2)
+        gr.Markdown("## Morph one sample into another")
+        with gr.Row():
+            with gr.Column(scale=1):
+                seedA = gr.Number(value=1, precision=0, label="from seed", elem_id="seed-a")
+                seedB = gr.Number(value=2, precision=0, label="to seed", elem_id="seed-b")
+                nameA = gr.Dropdown(choices=[ANY] + classes if canDigits else [ANY], value=ANY,
+                                    label="from class", interactive=canDigits, elem_id="class-a")
+                nameB = gr.Dropdown(choices=[ANY] + classes if canDigits else [ANY], value=ANY,
+                                    label="to class", interactive=canDigits, elem_id="class-b")
+                t = gr.Slider(0, 1, value=0, step=1 / 24, label="morph", elem_id="morph")
+            morphed = gr.Image(label="morph", type="numpy", interactive=False, elem_id="morphed",
+                               scale=2)
+
+        draw = shown_errors(play.grid)
+        for event in (seed.change, num.release, langevin.change):
+            event(draw, [seed, num, langevin], grid)
+        again.click(lambda s: int(s) + 1, seed, seed)
+        give.click(shown_errors(lambda n, s, c: play.digit(n, s, 16, c)), [name, seed, confidence],
+                   [chosen, said])
+        morphInputs = [seedA, seedB, nameA, nameB, t]
+        for event in (t.change, seedA.change, seedB.change, nameA.change, nameB.change):
+            event(shown_errors(morph_frame), morphInputs, morphed)
+        trainButton.click(shown_errors(train), None,
+                          [summary, why, name, confidence, give, nameA, nameB, trainButton])
+        page.load(draw, [seed, num, langevin], grid)
+        page.load(shown_errors(morph_frame), morphInputs, morphed)
+    return page

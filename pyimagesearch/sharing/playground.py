@@ -1,0 +1,160 @@
+"""What the demo page does, without the page: a trained generator and what
+can be asked of it (demo.py puts a Gradio page over it, page.py).
+
+    grid      new samples for a seed; with the discriminator, the Langevin
+              sampler as a switch (sampling/rejection.py)
+    digit     "give me a 7": the evaluator's selection, as generate.py --digit
+    morph     one sample into another along the spherical path, by a slider
+
+What needs a part the file lacks is refused in words, never faked: the
+Langevin sampler needs a checkpoint.pt's discriminator and the run's real
+images; the digits need the evaluator, which is read from its cache and
+trained only when asked (`train_evaluator`).
+"""
+
+import numpy as np
+
+from ..checkpoint import CheckpointError, build_discriminator, build_generator, load, trained_with
+from ..data import load_training_data
+from ..data.imageset import DataError
+from ..errors import UserError, shorten
+from ..models import describe as shape_of
+from ..quality.evaluator import find_cached, load_or_train, split_real
+from ..quality.selection import MIN_CONFIDENCE, DigitSelector
+from ..sampling import latent
+from ..sampling.rejection import LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, calibrate, latent_langevin
+from ..visualize import build_montage
+
+MORPH_STEPS = 24                  # frames from one end of the morph to the other
+MAX_GRID = 100
+SHOWN = 224                       # pixels on a side a single image is enlarged to (28 -> 224)
+MONTAGE_SHOWN = 448               # ... and a montage at least (8 x 8 of 28 -> 448)
+ANY = "any"                       # a morph's end that is a plain sample of its seed
+
+
+def to_rgb(montage):
+    """build_montage's BGR (H, W, 3) uint8 -> the RGB a web page shows."""
+    return np.ascontiguousarray(montage[:, :, ::-1])
+
+
+def enlarged(images, side=SHOWN):
+    """Samples (N, C, S, S) as one RGB montage enlarged (whole pixels, so
+    crisp) to about `side` pixels on a side."""
+    montage = to_rgb(build_montage(images))
+    zoom = max(1, round(side / montage.shape[0]))
+    return montage.repeat(zoom, axis=0).repeat(zoom, axis=1)
+
+
+class Playground:
+    """The generator of `path` (checkpoint.pt, generator.pth, an exported
+    folder or a Hub id), on `device`, and what it can do; `real` names the
+    real images (dataset, dataDir, invert) for the parts that need them,
+    None: the run's. calibrationSteps: the Langevin sampler's (0: the
+    checkpoint's discriminator as it is, only Platt-scaled: seconds)."""
+
+    def __init__(self, path, device="cpu", weights="auto", real=(None, None, None),
+                 allowDownload=False, calibrationSteps=0, log=print):
+        self.device, self.log, self.calibrationSteps = device, log, calibrationSteps
+        saved = load(path)
+        self.gen, self.description = build_generator(path, weights, device, loaded=saved)
+        self.inputDim = self.gen.ct1.in_channels
+        self.shape = shape_of(self.gen.imageSize, self.gen.channels)
+        self.split = self.classes = self.selector = self.logits = self.disc = None
+        self.whyNoDigits = self.whyNoLangevin = None
+        try:
+            self.disc = build_discriminator(path, saved, device)
+        except CheckpointError as e:
+            self.whyNoLangevin = str(e).split(": ", 1)[-1]
+        self.trained = trained_with(saved, path, self.gen).given(*real)
+        try:
+            imageSet, _ = load_training_data(self.trained.dataset, self.trained.dataDir,
+                                             self.trained.invert, allowDownload=allowDownload,
+                                             size=self.gen.imageSize, channels=self.gen.channels)
+            self.split, self.classes = split_real(imageSet, self.trained.seed), imageSet.classes
+        except (DataError, UserError) as e:
+            why = f"the real images are not at hand ({shorten(e, 120)}); pass --data-dir"
+            self.whyNoDigits = why
+            self.whyNoLangevin = self.whyNoLangevin or why
+            return
+        if self.classes is None:
+            self.whyNoDigits = f"{imageSet.source} has no classes"
+            return
+        model, problem = find_cached(self.split, self.trained.seed, device)
+        if model is None:
+            self.whyNoDigits = (f"the evaluator that labels the samples is {problem}: "
+                                "train it (once; it is cached), or run evaluate.py")
+        else:
+            self.selector = DigitSelector(self.gen, model, device, 0)
+
+    # ------------------------------------------------------------ asked for
+
+    def train_evaluator(self):
+        """Train (or read) the evaluator for the digits; returns a line."""
+        if self.split is None or self.classes is None:
+            raise UserError(self.whyNoDigits)
+        model, accuracy, _ = load_or_train(self.split, self.trained.seed, self.device,
+                                           log=self.log)
+        self.selector, self.whyNoDigits = DigitSelector(self.gen, model, self.device, 0), None
+        return f"the evaluator is ready: {accuracy:.1%} right on held-out real images"
+
+    def grid(self, seed, num=64, langevin=False):
+        """An RGB montage of `num` samples from `seed` (Langevin-moved ones)."""
+        seed, num = int(seed), max(1, min(int(num), MAX_GRID))
+        if langevin:
+            if self.whyNoLangevin:
+                raise UserError(f"the Langevin sampler is off: {self.whyNoLangevin}")
+            if self.logits is None:
+                self.logits = calibrate(self.disc, self.gen, self.split.heldOutImages,
+                                        self.device, self.trained.seed, self.calibrationSteps,
+                                        log=self.log)
+            images, _ = latent_langevin(self.gen, self.logits, self.device, seed, num,
+                                        LANGEVIN_STEPS, LANGEVIN_STEP_SIZE)
+        else:
+            images = latent.generate(self.gen, latent.noise(num, seed, self.inputDim), self.device)
+        return enlarged(images, MONTAGE_SHOWN)
+
+    def label_of(self, name):
+        if self.selector is None:
+            raise UserError(f"choosing a class is off: {self.whyNoDigits}")
+        if name not in self.classes:
+            raise UserError(f"no class {name!r}: the classes are {', '.join(self.classes)}")
+        return self.classes.index(name)
+
+    def digit(self, name, seed, num=16, minConfidence=MIN_CONFIDENCE):
+        """An RGB montage of `num` samples the evaluator calls `name`, and a
+        line with the share of samples that were."""
+        label = self.label_of(name)
+        self.selector.seed = int(seed)
+        images, _, numbers = self.selector.sample(label, int(num), minConfidence)
+        return enlarged(images, MONTAGE_SHOWN), (
+            f"{numbers['acceptance_rate']:.1%} of {numbers['draws']:,} samples are a {name} "
+            f"with probability {minConfidence:g} or more")
+
+    def end(self, seed, name):
+        """A morph's end: the noise of seed `seed`, or (a class name) the
+        first sample from there the evaluator calls `name`."""
+        if name in (None, "", ANY):
+            return latent.noise(1, int(seed), self.inputDim)
+        self.selector.seed = int(seed)
+        _, z, _ = self.selector.sample(self.label_of(name), 1)
+        return z
+
+    def morph_path(self, seedA, seedB, nameA=ANY, nameB=ANY):
+        """(MORPH_STEPS + 1, C, S, S) images from one end to the other."""
+        return latent.morph(self.gen, self.end(seedA, nameA), self.end(seedB, nameB),
+                            MORPH_STEPS, self.device)
+
+    @staticmethod
+    def frame(path, t):
+        """The image of a morph path at t in [0, 1], RGB, enlarged."""
+        index = round(min(max(float(t), 0.0), 1.0) * (len(path) - 1))
+        return enlarged(path[index:index + 1])
+
+    def summary(self):
+        """Lines saying what the page can do here."""
+        return [f"{self.description}: {self.shape} images",
+                "Langevin sampler: " + (f"off ({self.whyNoLangevin})" if self.whyNoLangevin
+                                        else f"on ({self.calibrationSteps} calibration steps)"),
+                "digits: " + (f"off ({self.whyNoDigits})" if self.whyNoDigits
+                              else f"classes {', '.join(self.classes)}")]
+

@@ -1,0 +1,188 @@
+"""--tensorboard DIR: the run as TensorBoard shows it, live
+(`tensorboard --logdir DIR`), written with torch.utils.tensorboard by the
+first process only. What is logged, and at which step:
+
+    loss/generator, loss/discriminator        each batch (history.csv's loss_g, loss_d)
+    verdict/real, verdict/fake                each batch: D's mean output on real and
+                                              generated images (d_x, d_g_z)
+    montage                                   each montage, when it is drawn
+    quality/..., quality_ema/...              the --eval-every scores
+    hparams                                   the run's options, at its start
+
+The step is the batch's row in history.csv (its `step` column), so a
+resumed run continues the same curves: it opens DIR with purge_step at the
+checkpoint's step, and TensorBoard hides what a killed invocation logged
+after that checkpoint (no step twice). In one process the batches go out
+every LIVE_EVERY batches, as they are trained; under torchrun at the end of
+each epoch, averaged over the processes as in history.csv.
+"""
+
+import glob
+import os
+
+import cv2
+import numpy as np
+
+from ..errors import UsageError
+from ..files import WriteError
+
+DEFAULT_FOLDER = "tensorboard"      # inside --output, for --tensorboard without DIR
+LIVE_EVERY = 25                     # batches between writes within an epoch (one device sync)
+FLUSH_SECONDS = 10
+BATCH_TAGS = ("loss/generator", "loss/discriminator", "verdict/real", "verdict/fake")
+QUALITY = ("fld", "inception_score", "classes_covered", "precision", "recall", "density",
+           "coverage")
+
+
+def folder_of(args):
+    """The folder --tensorboard names (None: off); without DIR, --output's
+    tensorboard/."""
+    value = args.get("tensorboard")
+    if value is None or value is False:
+        return None
+    return os.path.join(args["output"], DEFAULT_FOLDER) if value is True else value
+
+
+def event_files(folder):
+    return glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*"))
+
+
+def check_folder(folder, resuming, replacing):
+    """Refuse (UsageError, nothing written) a folder that cannot be written,
+    or that holds another run's events: a new run may write over old events
+    only where it replaces that run (--overwrite, or what the output
+    folder's policy replaces); TensorBoard then hides them."""
+    option = "argument --tensorboard"
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"{option}: {folder} is a file, not a folder")
+    parent = os.path.abspath(folder)
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UsageError(f"{option}: {parent} is not a folder, so {folder} cannot be created")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option}: {parent} is not writable; choose another folder")
+    if not resuming and not replacing and event_files(folder):
+        raise UsageError(f"{option}: {folder} already holds TensorBoard events of another run; "
+                         "choose another folder (TensorBoard shows each subfolder of --logdir "
+                         "as one run), or --overwrite to replace that run's curves")
+
+
+def checked_folder(args, replacing):
+    """--tensorboard's folder (None: off), checked by check_folder;
+    replacing: whether the run replaces an earlier one in --output."""
+    folder = folder_of(args)
+    if folder:
+        check_folder(folder, args["resume"], args["overwrite"] or replacing)
+    return folder
+
+
+def start(folder, purgeStep, live, options=None):
+    """The log of this process: a TensorBoardLog on `folder` (None: the
+    NoTensorBoard of a run without the option, or of a process other than
+    the first); options: (args, recipe) written as hparams (a new run)."""
+    if folder is None:
+        return NoTensorBoard()
+    log = TensorBoardLog.open(folder, purgeStep, live)
+    if options:
+        log.hparams(*options)
+    return log
+
+
+def scalar(value):
+    """An option's value as the hparams plugin takes it (a number, a string
+    or a bool)."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return "none" if value is None else str(value)
+
+
+class TensorBoardLog:
+    """The event file of one invocation: `open`, then `start_epoch`,
+    `batches` (as they come), `end_epoch`; `close` at the end."""
+
+    def __init__(self, writer, live):
+        self.writer, self.live = writer, live
+        self.first = self.written = 0
+
+    @classmethod
+    def open(cls, folder, purgeStep, live):
+        """A writer on `folder` that hides events at purgeStep and after
+        (a resumed run's step; 0 for a new run). live: write within epochs."""
+        from torch.utils.tensorboard import SummaryWriter   # imports tensorboard: only when asked
+        try:
+            os.makedirs(folder, exist_ok=True)
+            writer = SummaryWriter(log_dir=folder, purge_step=purgeStep,
+                                   flush_secs=FLUSH_SECONDS)
+        except OSError as e:
+            raise WriteError(f"--tensorboard: cannot write in {folder}: {e.strerror or e}") from None
+        print(f"[INFO] logging for TensorBoard in {folder}: watch it with "
+              f"`tensorboard --logdir {folder}`")
+        return cls(writer, live)
+
+    def hparams(self, args, recipe):
+        """The run's options (and its recipe) as TensorBoard's hparams, with
+        the scores the HParams table shows beside them."""
+        from torch.utils.tensorboard.summary import hparams     # as open: only when asked
+        options = {name: scalar(value) for name, value in sorted(args.items())}
+        options["recipe"] = recipe
+        metrics = {f"quality/{name}": float("nan") for name in ("fld", "recall", "coverage")}
+        for summary in hparams(options, metrics):
+            self.writer.file_writer.add_summary(summary)
+
+    def start_epoch(self, firstStep):
+        """firstStep: the step (history.csv row) of the epoch's first batch."""
+        self.first, self.written = firstStep, 0
+
+    def batches(self, rows):
+        """rows: this epoch's (4,) tensors so far [loss_g, loss_d, d_x, d_g_z];
+        written every LIVE_EVERY batches when live."""
+        if self.live and len(rows) - self.written >= LIVE_EVERY:
+            self._write_rows([row.tolist() for row in rows[self.written:]])
+
+    def _write_rows(self, values):
+        for i, row in enumerate(values):
+            for tag, value in zip(BATCH_TAGS, row):
+                self.writer.add_scalar(tag, value, self.first + self.written + i)
+        self.written += len(values)
+
+    def end_epoch(self, epoch, table, montage=None, scores=None):
+        """The epoch's batches not written yet (table: the epoch's (batches,
+        4) statistics, as history.csv's), the montage (the PNG the script
+        wrote, or None) and the scores of an evaluation."""
+        self._write_rows(table[self.written:].tolist())
+        last = self.first + len(table) - 1
+        self.writer.add_scalar("epoch", epoch + 1, last)
+        image = cv2.imread(montage, cv2.IMREAD_COLOR) if montage else None   # (H, W, 3) BGR
+        if image is not None:
+            self.writer.add_image("montage", np.ascontiguousarray(image[:, :, ::-1]), last,
+                                  dataformats="HWC")
+        for prefix, values in (("quality", scores or {}),
+                               ("quality_ema", (scores or {}).get("ema") or {})):
+            for name in QUALITY:
+                if name in values:
+                    self.writer.add_scalar(f"{prefix}/{name}", float(values[name]), last)
+        self.writer.flush()
+
+    def close(self):
+        self.writer.close()
+
+
+class NoTensorBoard:
+    """What a run without --tensorboard (or a process other than the first)
+    logs: nothing."""
+
+    def hparams(self, args, recipe):
+        pass
+
+    def start_epoch(self, firstStep):
+        pass
+
+    def batches(self, rows):
+        pass
+
+    def end_epoch(self, epoch, table, montage=None, scores=None):
+        pass
+
+    def close(self):
+        pass

@@ -1,0 +1,117 @@
+"""--tensorboard: the event files read back with TensorBoard's own reader
+find every batch's losses and verdicts (the values of history.csv), the
+montages, the scores and the options; a resume continues the curves with
+no step twice; nothing is written without the option."""
+
+import csv
+import os
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from conftest import make_idx_folder, snapshot, train, usage_error
+from pyimagesearch.training.board import BATCH_TAGS
+
+pytestmark = pytest.mark.slow
+
+
+def events(folder):
+    reader = EventAccumulator(str(folder), size_guidance={"scalars": 0, "images": 0})
+    reader.Reload()
+    return reader
+
+
+def history(folder):
+    with open(folder / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def scalars(reader, tag):
+    return [(e.step, e.value) for e in reader.Scalars(tag)]
+
+
+def test_every_batch_montage_score_and_option_is_in_the_events(tmp_path):
+    data = make_idx_folder(tmp_path / "data", train=96, test=0)
+    out = tmp_path / "run"
+    # 96 images in batches of 2: 48 batches an epoch, so the live writes
+    # (every 25 batches) and the end of the epoch both take part
+    result = train(out, data, "-e", "2", "-b", "2", "--tensorboard", "--eval-every", "2",
+                   "--eval-num", "256")
+    assert result.returncode == 0, result.stderr
+    reader = events(out / "tensorboard")
+    rows = history(out)
+    assert len(rows) == 96
+    for tag, column in zip(BATCH_TAGS, ("loss_g", "loss_d", "d_x", "d_g_z")):
+        logged = scalars(reader, tag)
+        assert [step for step, _ in logged] == list(range(96))
+        assert [v for _, v in logged] == pytest.approx([float(r[column]) for r in rows], abs=1e-5)
+    montages = reader.Images("montage")
+    assert [m.step for m in montages] == [95]              # epoch 2's montage, at its last batch
+    assert (montages[0].width, montages[0].height) == (16 * 28, 16 * 28)
+    fld = scalars(reader, "quality/fld")
+    assert [step for step, _ in fld] == [95]
+    metrics = [r for r in rows if r["fld"]]
+    assert fld[0][1] == pytest.approx(float(metrics[-1]["fld"]), rel=1e-5)
+    options = reader.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    hparams = plugin_data_pb2.HParamsPluginData.FromString(options).session_start_info.hparams
+    assert hparams["batch_size"].number_value == 2
+    assert hparams["epochs"].number_value == 2
+
+
+def test_a_resume_continues_the_curves_with_no_step_twice(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+    data = make_idx_folder(tmp_path / "data")
+    out = tmp_path / "run"
+    assert train(out, data, "-e", "2", "-b", "16", "--tensorboard", "--stop-after", "1").returncode == 0
+    perEpoch = len(history(out))                    # 96 images in batches of 16: 6
+    # what a process killed during epoch 2 would have logged after the checkpoint
+    killed = SummaryWriter(str(out / "tensorboard"))
+    for step in range(perEpoch, perEpoch + 3):
+        killed.add_scalar("loss/generator", 1000.0, step)
+    killed.close()
+    assert train(out, data, "--resume").returncode == 0
+    reader = events(out / "tensorboard")
+    logged = scalars(reader, "loss/generator")
+    assert [step for step, _ in logged] == list(range(2 * perEpoch))
+    assert [v for _, v in logged] == pytest.approx([float(r["loss_g"]) for r in history(out)],
+                                                   abs=1e-5)
+    assert [e.step for e in reader.Images("montage")] == [2 * perEpoch - 1]
+
+
+def test_nothing_is_written_without_the_option_and_the_run_is_the_same(tmp_path):
+    data = make_idx_folder(tmp_path / "data")
+    plain, logged = tmp_path / "plain", tmp_path / "logged"
+    assert train(plain, data, "-e", "2", "-b", "16").returncode == 0
+    board = tmp_path / "elsewhere"
+    assert train(logged, data, "-e", "2", "-b", "16", "--tensorboard", board).returncode == 0
+    assert not (plain / "tensorboard").exists()
+    assert os.listdir(board)
+    a, b = snapshot(plain), snapshot(logged)
+    assert a.keys() == b.keys()
+    # the same training: every file but the record (arguments, times) and the
+    # checkpoint that holds that record is identical
+    assert {k for k in a if a[k] != b[k]} <= {"run.json", "checkpoint.pt"}
+    assert a["generator.pth"] == b["generator.pth"]
+
+
+def test_an_unwritable_or_taken_folder_is_refused_before_anything(tmp_path):
+    data = make_idx_folder(tmp_path / "data")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):        # (root may write anywhere)
+            result = train(tmp_path / "a", data, "-e", "1", "--tensorboard", locked / "tb")
+            usage_error(result, "--tensorboard", "not writable")
+            assert not (tmp_path / "a").exists()
+    finally:
+        locked.chmod(0o700)
+    file = tmp_path / "file"
+    file.write_text("x")
+    usage_error(train(tmp_path / "b", data, "-e", "1", "--tensorboard", file),
+                "--tensorboard", "is a file")
+    assert train(tmp_path / "c", data, "-e", "1", "--tensorboard", tmp_path / "tb").returncode == 0
+    result = train(tmp_path / "d", data, "-e", "1", "--tensorboard", tmp_path / "tb")
+    usage_error(result, "--tensorboard", "already holds TensorBoard events")
+    assert not (tmp_path / "d").exists()
