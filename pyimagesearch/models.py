@@ -142,3 +142,25 @@ def discriminator_geometry(state):
 def describe(imageSize, channels):
     """'grey 28x28', 'colour 64x64'."""
     return f"{'grey' if channels == 1 else 'colour'} {imageSize}x{imageSize}"
+
+
+def discriminator_logits(disc, images):
+    """D's logits (N,): the input of its final Sigmoid, read at fc2 with a
+    forward hook, so the article's model is unchanged; with their graph.
+    `disc` may be wrapped (--amp's autocast, --compile, DDP)."""
+    seen = []
+    handle = final_layer(disc).register_forward_hook(lambda m, i, o: seen.append(o))
+    try:
+        disc(images)
+    finally:
+        handle.remove()
+    return seen[0].view(-1)
+
+
+def final_layer(disc):
+    """The article's fc2 of `disc`, or of the model inside its --amp
+    (Autocast) or --compile wrapper."""
+    inner = disc
+    while not hasattr(inner, "fc2"):
+        inner = getattr(inner, "_orig_mod", None) or inner.module
+    return inner.fc2

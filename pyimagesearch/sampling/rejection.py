@@ -39,6 +39,7 @@ from torch.nn import BCELoss
 
 from ..data.imageset import to_pixels
 from ..errors import UserError
+from ..models import discriminator_logits
 from . import latent
 
 EPSILON = 1e-6
@@ -80,14 +81,8 @@ class Logits:
 
     def differentiable(self, images):
         """The logits of one batch, with their autograd graph (float32)."""
-        seen = []
-        handle = self.disc.fc2.register_forward_hook(lambda m, i, o: seen.append(o))
-        try:
-            self.disc.eval()
-            self.disc(images)
-        finally:
-            handle.remove()
-        return seen[0].view(-1) * self.scale + self.shift
+        self.disc.eval()
+        return discriminator_logits(self.disc, images) * self.scale + self.shift
 
     @torch.no_grad()
     def __call__(self, images, batchSize=BATCH):

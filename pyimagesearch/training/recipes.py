@@ -23,6 +23,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..models import discriminator_logits, final_layer
+
 ARTICLE_LR = 0.0002
 DIFFAUG_POLICIES = ("translation", "colour", "cutout")
 TRANSLATION_RATIO = 0.125      # DiffAugment's: up to 1/8 of the side (3 px at 28)
@@ -130,27 +132,6 @@ def top_k_count(batch, fraction, epoch, numEpochs):
     return max(1, math.ceil(batch * (1 - (1 - fraction) * progress)))
 
 
-def logits(disc, images):
-    """D's logits (the input of its final Sigmoid, read at fc2 with a
-    forward hook, so the article's model is unchanged), with their graph."""
-    seen = []
-    handle = final_layer(disc).register_forward_hook(lambda m, i, o: seen.append(o))
-    try:
-        disc(images)
-    finally:
-        handle.remove()
-    return seen[0].view(-1)
-
-
-def final_layer(disc):
-    """The article's fc2 of `disc`, or of the model inside its --amp
-    (Autocast) or --compile wrapper."""
-    inner = disc
-    while not hasattr(inner, "fc2"):
-        inner = getattr(inner, "_orig_mod", None) or inner.module
-    return inner.fc2
-
-
 def translate(images, maxShift, generator, fill):
     """Each image moved by its own random whole-pixel offset in
     [-maxShift, maxShift] on both axes, `fill` filling the space left."""
@@ -173,10 +154,10 @@ def consistency(disc, images, moved, numReal, imageLogits=None):
     `moved` being T(x), the images augmented; imageLogits: D~(x) when
     already computed (with its graph)."""
     if imageLogits is None:
-        both = logits(disc, torch.cat((images, moved)))           # one pass over 2 x the batch
+        both = discriminator_logits(disc, torch.cat((images, moved)))           # one pass over 2 x the batch
         imageLogits, movedLogits = both[:len(images)], both[len(images):]
     else:
-        movedLogits = logits(disc, moved)
+        movedLogits = discriminator_logits(disc, moved)
     diff = (imageLogits - movedLogits) ** 2
     return diff[:numReal].mean() + diff[numReal:].mean()
 
