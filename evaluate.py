@@ -34,7 +34,8 @@ from pyimagesearch.visualize import build_montage
 def build_arg_parser():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--checkpoint", required=True,
-        help="a checkpoint.pt or generator.pth of dcgan_mnist.py")
+        help="a checkpoint.pt or generator.pth of dcgan_mnist.py, a folder written by "
+             "generate.py --export, or a Hugging Face Hub repository id (owner/name)")
     add_real_image_options(ap, "to score against")
     ap.add_argument("--num", type=eval_samples, default=10_000,
         help=f"generated samples to score, at least {MIN_EVAL_SAMPLES} (default: 10000)")

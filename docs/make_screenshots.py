@@ -82,9 +82,16 @@ def tensorboard(browser, folder):
     proc = serve([sys.executable, "-m", "tensorboard.main", "--logdir", folder, "--host",
                   "127.0.0.1", "--port", str(port)], url)
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1150})
         page.goto(url + "#timeseries")
-        page.wait_for_timeout(8000)                       # the charts draw themselves
+        page.wait_for_timeout(6000)                       # the charts draw themselves
+        settings = page.get_by_role("button", name="Settings")
+        if page.get_by_text("Horizontal Axis").count():   # its side pane: closed
+            settings.first.click()
+        page.get_by_role("combobox", name="Filter tags (regex)").fill("^(loss|verdict|quality/(fld|recall))")
+        page.keyboard.press("Escape")                     # its suggestions, closed
+        page.mouse.click(700, 1100)
+        page.wait_for_timeout(4000)
         path = os.path.join(IMAGES, "tensorboard.png")
         page.screenshot(path=path)
         page.close()

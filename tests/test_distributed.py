@@ -35,10 +35,11 @@ def torchrun(output, data, *extra, nproc=2, timeout=300):
 
 @pytest.fixture(scope="module")
 def two_process_run(tmp_path_factory):
-    """Two processes, 2 epochs on a tiny folder: (data, output, result)."""
+    """Two processes, 2 epochs on a tiny folder, logged for TensorBoard:
+    (data, output, result)."""
     root = tmp_path_factory.mktemp("ddp")
     data = make_idx_folder(root / "data")
-    result = torchrun(root / "ddp", data, "-e", "2", "-b", "16")
+    result = torchrun(root / "ddp", data, "-e", "2", "-b", "16", "--tensorboard")
     return data, root / "ddp", result
 
 
@@ -61,6 +62,15 @@ def test_two_processes_train_one_model(two_process_run):
     assert len(saved["rng"]) == 2
     # every process drew its own noise: the two streams differ
     assert not torch.equal(saved["rng"][0]["noise"], saved["rng"][1]["noise"])
+    # TensorBoard: one event file, the first process's, with history.csv's steps and values
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    assert len(list((out / "tensorboard").iterdir())) == 1
+    reader = EventAccumulator(str(out / "tensorboard"))
+    reader.Reload()
+    logged = [(e.step, e.value) for e in reader.Scalars("loss/generator")]
+    assert [step for step, _ in logged] == list(range(6))
+    assert [v for _, v in logged] == pytest.approx([float(r.split(",")[2]) for r in history],
+                                                   abs=1e-5)
 
 
 def test_resume_under_torchrun_is_exact(tmp_path, two_process_run):
