@@ -232,8 +232,14 @@ def test_ctrl_c_in_the_middle_of_a_save_waits_for_the_file_to_be_whole(tmp_path)
             pass
         f.write(b"second half")
 
-    with pytest.raises(KeyboardInterrupt):
-        write_atomic(tmp_path / "f.bin", writer)
+    # Python's own Ctrl-C handler, even where pytest was started with SIGINT
+    # ignored (a background job, nohup)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            write_atomic(tmp_path / "f.bin", writer)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert (tmp_path / "f.bin").read_bytes() == b"first half, second half"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]          # no temporary file left
 
