@@ -25,14 +25,13 @@ import torch
 
 from .. import files
 from ..checkpoint import Checkpoint
+from ..data.cifar import CLASS_NAMES as CIFAR10
 from ..data.sources import CLASS_NAMES
 from ..exported import CARD, CONFIG, FORMAT, ONNX, WEIGHTS, Exported, ExportError
 from .card import model_card
 
 ONNX_TOLERANCE = 1e-5         # largest |ONNX - PyTorch| on a batch, pixels in [-1, 1]
 CHECK_BATCH = 16
-CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-           "truck")
 SCORE_KEYS = ("epoch", "fld", "real_fld", "inception_score", "precision", "recall", "density",
               "coverage", "classes_covered", "num_classes", "num_samples")
 # arguments that name this machine's paths or one invocation: not in config.json

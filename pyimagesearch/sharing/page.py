@@ -11,8 +11,6 @@ from ..sampling.rejection import TooFewAccepted
 from ..quality.selection import MIN_CONFIDENCE
 from .playground import ANY, MAX_GRID
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # no calls home from a local demo
-
 
 def shown_errors(function):
     """A handler whose UserError (and a sampler that keeps too few) becomes
@@ -35,6 +33,7 @@ def summary_of(play):
 
 def build_page(play):
     """The gradio.Blocks page for the Playground `play`."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # no calls home from a local demo
     import gradio as gr     # Gradio takes seconds to import: only the demo pays
 
     classes = list(play.classes or [])

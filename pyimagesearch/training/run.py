@@ -20,7 +20,8 @@ Each concern is a part of its own: the process (process.py), the output
 folder (output_folder.py), --resume (resume.py), the random streams
 (streams.py), the images (images.py), the models' wiring (wiring.py), the
 epoch's statistics (stats.py), the run record (record.py), the quality
-checks (monitor.py), --tensorboard (board.py). docs/architecture.md lists which writes what, when.
+checks (monitor.py), --tensorboard (board.py). docs/architecture.md lists
+which writes what, when.
 """
 
 import os
