@@ -30,7 +30,7 @@ from pyimagesearch.errors import UserError, one_line_errors
 from pyimagesearch.models import describe as shape_of
 from pyimagesearch.files import write_image
 from pyimagesearch.quality.evaluator import load_or_train, split_real
-from pyimagesearch.quality.selection import MIN_CONFIDENCE, DigitSelector
+from pyimagesearch.quality.selection import MIN_CONFIDENCE, DigitSelector, label_of
 from pyimagesearch.sampling import latent
 from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
 from pyimagesearch.sampling.rejection import better_samples
@@ -84,15 +84,6 @@ def build_arg_parser():
     add_real_image_options(ap, "for --rejection, --langevin, --digit, --morph")
     add_shape_options(ap)
     return ap
-
-
-def label_of(name, classes):
-    """The label of a class given by name or number, or UserError."""
-    if name in classes:
-        return classes.index(name)
-    if name.isdigit() and int(name) < len(classes):
-        return int(name)
-    raise UserError(f"no class {name!r}: the classes are {', '.join(classes)}")
 
 
 def check_arguments(ap, args):

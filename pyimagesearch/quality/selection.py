@@ -9,9 +9,19 @@ import torch
 from ..sampling import latent
 from ..sampling import rejection
 from ..sampling.rejection import BATCH, TooFewAccepted, acceptance_message, hopeless
+from ..errors import UserError
 from .evaluator import predict
 
 MIN_CONFIDENCE = 0.9
+
+
+def label_of(name, classes):
+    """The label of a class given by name or number, or UserError."""
+    if name in classes:
+        return classes.index(name)
+    if name.isdigit() and int(name) < len(classes):
+        return int(name)
+    raise UserError(f"no class {name!r}: the classes are {', '.join(classes)}")
 
 
 class DigitSelector:

@@ -20,7 +20,7 @@ from ..data.imageset import DataError
 from ..errors import UserError, shorten
 from ..models import describe as shape_of
 from ..quality.evaluator import find_cached, load_or_train, split_real
-from ..quality.selection import MIN_CONFIDENCE, DigitSelector
+from ..quality.selection import MIN_CONFIDENCE, DigitSelector, label_of
 from ..sampling import latent
 from ..sampling.rejection import LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, calibrate, latent_langevin
 from ..visualize import build_montage
@@ -116,9 +116,7 @@ class Playground:
     def label_of(self, name):
         if self.selector is None:
             raise UserError(f"choosing a class is off: {self.whyNoDigits}")
-        if name not in self.classes:
-            raise UserError(f"no class {name!r}: the classes are {', '.join(self.classes)}")
-        return self.classes.index(name)
+        return label_of(name, self.classes)
 
     def digit(self, name, seed, num=16, minConfidence=MIN_CONFIDENCE):
         """An RGB montage of `num` samples the evaluator calls `name`, and a
