@@ -131,9 +131,10 @@ def default_signals():
 
 
 def start(out, data, *extra, script=("dcgan_mnist.py",)):
-    """dcgan_mnist.py (or `script`) on a tiny folder as a background process."""
+    """dcgan_mnist.py (or `script`) on a tiny folder as a background process
+    (with faulthandler: a crash prints where each thread was)."""
     return subprocess.Popen(
-        [sys.executable, *script, "-o", str(out), "--data-dir", str(data), "--no-progress",
+        [sys.executable, "-X", "faulthandler", *script, "-o", str(out), "--data-dir", str(data), "--no-progress",
          "-b", "16", *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=default_signals)
 

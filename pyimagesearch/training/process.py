@@ -1,5 +1,6 @@
 """The process a run lives in: its place among torchrun's processes, its
-standard output (one log: the first process's), and its device."""
+standard output (one log: the first process's), its device, and how Ctrl-C
+and SIGTERM reach it."""
 
 import os
 import signal
@@ -28,7 +29,7 @@ class Process:
             sys.stdout.reconfigure(line_buffering=True)
         # SIGTERM stops a run as Ctrl-C does (under torchrun its agent owns
         # the signals: a process blocked in a collective must still die)
-        self.sigterm = None
+        self.sigterm, self.stops = None, StopRequests()
         if not self.ctx.enabled and threading.current_thread() is threading.main_thread():
             self.sigterm = signal.signal(signal.SIGTERM, raise_terminated)
 
@@ -50,8 +51,20 @@ class Process:
               + (f", {self.ctx.worldSize} processes ({self.ctx.backend}), batch "
                  f"{batchSize} each" if self.ctx.enabled else ""))
 
+    def stop_at_safe_points(self):
+        """From now on (the epochs), Ctrl-C and SIGTERM wait for a safe point
+        (`stop_if_asked`). Not under torchrun: a process blocked in a
+        collective must still die at once."""
+        if self.sigterm is not None:
+            self.stops.defer()
+
+    def stop_if_asked(self):
+        """A safe point: a Ctrl-C or SIGTERM that came since is raised here."""
+        self.stops.take()
+
     def close(self):
-        """Leave the process group and give standard output back."""
+        """Leave the process group, give the signals and standard output back."""
+        self.stops.restore()
         distributed.cleanup(self.ctx)
         if self.sigterm is not None:
             signal.signal(signal.SIGTERM, self.sigterm)
@@ -59,3 +72,41 @@ class Process:
         if sys.stdout is not self.stdout:
             sys.stdout.close()
             sys.stdout = self.stdout
+
+
+class StopRequests:
+    """Ctrl-C and SIGTERM noted when they come and raised at the next safe
+    point (`take`: a batch's end, an epoch's start), not wherever the
+    interpreter happens to be. Raised at once, an interrupt can land inside
+    an import (matplotlib's, drawing the first losses.png, catches Exception
+    around one of its own and a signal raised there came out as one) or a C
+    extension's callback, and be lost or end the process without its line.
+    A second signal before the safe point stops at once, as before. Only
+    Python handlers are deferred: an ignored SIGINT (nohup, `&`) stays
+    ignored."""
+
+    def __init__(self):
+        self.previous, self.pending = {}, None
+
+    def defer(self):
+        for number in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(number)
+            if callable(handler) and handler != self._asked:
+                self.previous[number] = handler
+                signal.signal(number, self._asked)
+
+    def _asked(self, signum, frame):
+        if self.pending is not None:          # asked twice: now
+            self.pending = None
+            self.previous[signum](signum, frame)
+        self.pending = (signum, frame)
+
+    def take(self):
+        if self.pending is not None:
+            (signum, frame), self.pending = self.pending, None
+            self.previous[signum](signum, frame)          # raises, as it would have
+
+    def restore(self):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        self.previous, self.pending = {}, None

@@ -137,14 +137,17 @@ class TrainingRun:
             self.board = board.start(self.boardFolder, len(self.history.rows),
                                      live=not self.ctx.enabled, options=None if self.resume
                                      else (self.args, self.recipe.recipe.describe()))
+        self.process.stop_at_safe_points()
         return (*wiring.modules_to_train(gen, disc, self.device.type, self.args["amp"],
                                          self.args["compile"]), benchmarkNoise)
 
     def epochs(self):
         """This invocation's epochs (0-based), up to --epochs or --stop-after."""
         for epoch in range(self.startEpoch, self.stopEpoch):
-            self.epoch, self.stats = epoch, EpochStats.shown(
-                epoch, self.numEpochs, self.loader, self.main and not self.args["no_progress"])
+            self.epoch = epoch
+            self.process.stop_if_asked()      # a stop asked during the last epoch's files
+            self.stats = EpochStats.shown(epoch, self.numEpochs, self.loader,
+                                          self.main and not self.args["no_progress"])
             self.recipe.start_epoch(epoch)
             self.board.start_epoch(len(self.history.rows))
             yield epoch
@@ -152,6 +155,7 @@ class TrainingRun:
     def add_batch(self, errorG, errorD, meanDx, meanDGz):
         self.stats.add(errorG, errorD, meanDx, meanDGz)
         self.board.batches(self.stats.batches)
+        self.process.stop_if_asked()
 
     def epoch_losses(self):
         """The epoch's mean G and D losses (over all processes under torchrun)."""
