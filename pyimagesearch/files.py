@@ -11,19 +11,17 @@ advisory lock (flock) on the folder itself, which the kernel releases when
 the process ends, however it ends.
 """
 
-import contextlib
 import errno
 import io
 import json
 import os
 import re
-import signal
 import tempfile
-import threading
 
 import torch
 
 from .errors import UserError, shorten
+from .interrupts import interrupts_deferred
 
 TMP_SUFFIX = ".tmp"
 
@@ -60,33 +58,6 @@ def _cause(error, folder):
     if full or "unexpected pos" in text or "file write failed" in text:
         return "the disk is full (the write stopped short)"
     return text
-
-
-@contextlib.contextmanager
-def interrupts_deferred():
-    """Ctrl-C and SIGTERM wait until the block is done, then take effect.
-
-    A KeyboardInterrupt raised in the middle of torch.save comes back out of
-    its C++ writer as a RuntimeError that looks like a full disk; held here,
-    the file is finished (or not started) and the interrupt then arrives as
-    itself. Only Python handlers are held (an ignored signal stays ignored),
-    and only in the main thread, the one signals are delivered to."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending, previous = [], {}
-    for number in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(number)
-        if callable(handler):
-            previous[number] = handler
-            signal.signal(number, lambda signum, frame: pending.append((signum, frame)))
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        for signum, frame in pending[:1]:
-            previous[signum](signum, frame)          # raises, as it would have
 
 
 def write_atomic(path, write):

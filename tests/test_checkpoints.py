@@ -286,9 +286,9 @@ def test_sigterm_during_an_epochs_files_is_not_lost_and_stops_at_the_next_epoch(
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL        # given back
 
 
-def test_stop_requests_wait_for_a_safe_point_and_a_second_stops_at_once():
+def test_held_signals_wait_for_a_safe_point_and_a_second_stops_at_once():
     from pyimagesearch.errors import Terminated, raise_terminated
-    from pyimagesearch.training.process import StopRequests
+    from pyimagesearch.interrupts import HeldSignals
 
     def burn():
         for _ in range(10_000):                       # Python runs its handlers here
@@ -296,9 +296,9 @@ def test_stop_requests_wait_for_a_safe_point_and_a_second_stops_at_once():
 
     previous = (signal.signal(signal.SIGINT, signal.SIG_IGN),
                 signal.signal(signal.SIGTERM, raise_terminated))
-    stops = StopRequests()
+    stops = HeldSignals(secondAtOnce=True)
     try:
-        stops.defer()
+        stops.hold()
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN        # ignored stays ignored
         os.kill(os.getpid(), signal.SIGTERM)
         burn()                                        # noted, not raised
@@ -312,7 +312,7 @@ def test_stop_requests_wait_for_a_safe_point_and_a_second_stops_at_once():
             burn()
         stops.take()
     finally:
-        stops.restore()
+        stops.release(take=False)
         assert signal.getsignal(signal.SIGTERM) is raise_terminated
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])

@@ -11,6 +11,7 @@ import torch
 
 from ..device import describe, select_device
 from ..errors import UsageError, raise_terminated
+from ..interrupts import HeldSignals
 from . import distributed
 
 
@@ -29,7 +30,7 @@ class Process:
             sys.stdout.reconfigure(line_buffering=True)
         # SIGTERM stops a run as Ctrl-C does (under torchrun its agent owns
         # the signals: a process blocked in a collective must still die)
-        self.sigterm, self.stops = None, StopRequests()
+        self.sigterm, self.stops = None, HeldSignals(secondAtOnce=True)
         if not self.ctx.enabled and threading.current_thread() is threading.main_thread():
             self.sigterm = signal.signal(signal.SIGTERM, raise_terminated)
 
@@ -56,7 +57,7 @@ class Process:
         (`stop_if_asked`). Not under torchrun: a process blocked in a
         collective must still die at once."""
         if self.sigterm is not None:
-            self.stops.defer()
+            self.stops.hold()
 
     def stop_if_asked(self):
         """A safe point: a Ctrl-C or SIGTERM that came since is raised here."""
@@ -64,7 +65,7 @@ class Process:
 
     def close(self):
         """Leave the process group, give the signals and standard output back."""
-        self.stops.restore()
+        self.stops.release(take=False)
         distributed.cleanup(self.ctx)
         if self.sigterm is not None:
             signal.signal(signal.SIGTERM, self.sigterm)
@@ -73,40 +74,3 @@ class Process:
             sys.stdout.close()
             sys.stdout = self.stdout
 
-
-class StopRequests:
-    """Ctrl-C and SIGTERM noted when they come and raised at the next safe
-    point (`take`: a batch's end, an epoch's start), not wherever the
-    interpreter happens to be. Raised at once, an interrupt can land inside
-    an import (matplotlib's, drawing the first losses.png, catches Exception
-    around one of its own and a signal raised there came out as one) or a C
-    extension's callback, and be lost or end the process without its line.
-    A second signal before the safe point stops at once, as before. Only
-    Python handlers are deferred: an ignored SIGINT (nohup, `&`) stays
-    ignored."""
-
-    def __init__(self):
-        self.previous, self.pending = {}, None
-
-    def defer(self):
-        for number in (signal.SIGINT, signal.SIGTERM):
-            handler = signal.getsignal(number)
-            if callable(handler) and handler != self._asked:
-                self.previous[number] = handler
-                signal.signal(number, self._asked)
-
-    def _asked(self, signum, frame):
-        if self.pending is not None:          # asked twice: now
-            self.pending = None
-            self.previous[signum](signum, frame)
-        self.pending = (signum, frame)
-
-    def take(self):
-        if self.pending is not None:
-            (signum, frame), self.pending = self.pending, None
-            self.previous[signum](signum, frame)          # raises, as it would have
-
-    def restore(self):
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
-        self.previous, self.pending = {}, None
