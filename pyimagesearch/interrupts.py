@@ -39,11 +39,11 @@ class HeldSignals:
                 signal.signal(number, self._note)
 
     def _note(self, signum, frame):
-        if self.pending is not None and self.secondAtOnce:
-            self.pending = None
-            self.previous[signum](signum, frame)
         if self.pending is None:
             self.pending = (signum, frame)
+        elif self.secondAtOnce:               # asked twice: now
+            self.pending = None
+            self.previous[signum](signum, frame)
 
     def take(self):
         """Raise the noted signal here, as its handler would have."""

@@ -73,4 +73,3 @@ class Process:
         if sys.stdout is not self.stdout:
             sys.stdout.close()
             sys.stdout = self.stdout
-
