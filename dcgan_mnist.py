@@ -7,6 +7,7 @@
 # --image-size 28, the same pattern at 32 and 64
 from pyimagesearch.models import model_classes
 from pyimagesearch.data import to_pixels
+from pyimagesearch.errors import as_script
 from pyimagesearch.files import write_image
 from pyimagesearch.training.options import add_training_options
 from pyimagesearch.training.run import TrainingRun
@@ -78,7 +79,8 @@ def main(argv=None):
         # points so we have additional training data
         # NOTE(deviation 2): from --data-dir's IDX files, torchvision's
         # download, or offline the embedded 5,000 real digits
-        print("[INFO] loading MNIST dataset...")
+        # NOTE(deviation 20): other data sets say their own name
+        print("[INFO] loading {} dataset...".format(run.dataName))
         data = run.load_data()
 
         # initialize our dataloader
@@ -289,5 +291,8 @@ def visualize(gen, benchmarkNoise, epoch, args):
     return p
 
 
+# NOTE(deviation 17): SIGTERM ends the process with status 143 as it stops
+# a run, also before and after the run's own handling, and is ignored once
+# main() has returned: never a process killed by the bare signal
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(as_script(main))

@@ -35,6 +35,7 @@ from pyimagesearch.sampling import latent
 from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
 from pyimagesearch.sampling.rejection import better_samples
 from pyimagesearch.sharing import export
+from pyimagesearch.training.output_folder import run_holding
 
 MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
 MAX_WALK_IMAGES = 100_000   # digits drawn for --interpolate: frames x cells
@@ -96,6 +97,7 @@ def check_arguments(ap, args):
         ap.error("the following arguments are required: --output (or --export)")
     if args.output:
         check_writable_file(ap, "--output", args.output, ".png")
+        check_not_a_run_file(ap, "--output", args.output)
     else:
         for name in ("individual", "interpolate", "morph", "digit", "rejection", "langevin"):
             if getattr(args, name):
@@ -109,6 +111,7 @@ def check_arguments(ap, args):
                  "(choose one way of selecting)")
     if args.interpolate:
         check_writable_file(ap, "--interpolate", args.interpolate, ".gif")
+        check_not_a_run_file(ap, "--interpolate", args.interpolate)
         frames = args.keyframes * args.steps
         if frames * args.num > MAX_WALK_IMAGES:
             ap.error(f"argument --interpolate: {frames:,} frames (--keyframes x --steps) of "
@@ -116,6 +119,20 @@ def check_arguments(ap, args):
                      f"{MAX_WALK_IMAGES:,}: ask for fewer frames or a smaller --num")
     if args.individual:
         check_output_folder(ap, args.individual, "--individual")
+
+
+def check_not_a_run_file(ap, option, path):
+    """A training run's own files are never replaced (its montage, its
+    output.gif): argparse's usage error for one of them."""
+    folder = run_holding(path)
+    if folder:
+        ap.error(f"argument {option}: {path} is one of the files of the training run in "
+                 f"{folder}; choose another name")
+
+
+def replaced(path):
+    """What the line after a write adds when `path` held a file before."""
+    return " (replaced the file that was there)" if os.path.lexists(path) else ""
 
 
 def export_generator(args, saved, gen, description):
@@ -189,8 +206,9 @@ def main(argv=None):
             (_, zA, _), (_, zB, _) = (selector.sample(label, 1, args.min_confidence)
                                       for label in (a, b))
         walk = latent.morph(gen, zA, zB, 4 * args.steps, DEVICE)            # (frames, C, S, S)
+    said = replaced(args.output)
     write_image(args.output, visualize.build_montage(images))
-    print(f"[INFO] wrote {args.num} digits to {args.output}")
+    print(f"[INFO] wrote {args.num} digits to {args.output}{said}")
     if args.morph:
         path = f"{args.output[:-4]}-morph-{args.morph[0]}-{args.morph[1]}.gif"
         frames = [visualize.build_montage(frame[None]) for frame in walk]
@@ -211,8 +229,9 @@ def main(argv=None):
         walk = latent.latent_walk(args.num, args.keyframes, args.steps, args.seed, noiseDim)
         frames = [visualize.build_montage(latent.generate(gen, z, DEVICE))
                   for z in walk]                 # (frames) x (H, W, 3) uint8
+        said = replaced(args.interpolate)
         visualize.write_digit_gif(args.interpolate, frames, duration=80)
-        print(f"[INFO] wrote a {len(frames)}-frame latent walk to {args.interpolate}")
+        print(f"[INFO] wrote a {len(frames)}-frame latent walk to {args.interpolate}{said}")
     return 0
 
 

@@ -4,6 +4,7 @@ project or the article writes."""
 
 import dataclasses
 import os
+import stat
 import warnings
 import zipfile
 
@@ -15,6 +16,9 @@ from .models import describe, discriminator_geometry, generator_geometry, model_
 
 # what a checkpoint written before --image-size and --channels trained: the article's
 SHAPE_BEFORE_SIZES = {"image_size": 28, "channels": 1}
+# inside a run's folder: where --overwrite sets the previous run aside until
+# the new one has saved an epoch (training/output_folder.py)
+SET_ASIDE = ".previous-run"
 
 
 class CheckpointError(UserError):
@@ -130,9 +134,12 @@ def load(path):
     if exported.looks_like_hub_id(path):
         return exported.read_folder(exported.download(path))
     if not os.path.exists(path):
-        raise CheckpointError(f"{path}: no such file")
+        raise CheckpointError(f"{path}: no such file" + set_aside_note(path))
     if os.path.isdir(path):
         return exported.read_folder(path)
+    if not stat.S_ISREG(os.stat(path).st_mode):        # a FIFO would block open() forever
+        raise CheckpointError(f"{path}: not a regular file (a pipe, a device or a socket); "
+                              "give the file itself")
     with open(path, "rb") as f:
         head = f.read(4)
     # torch.save writes a zip archive ("PK\x03\x04"); PyTorch < 1.6 a pickle
@@ -152,6 +159,17 @@ def load(path):
         else:
             reason = shorten(shorten(e, 10_000).split(". ")[0])
         raise CheckpointError(f"{path}: not a readable PyTorch file ({reason})") from None
+
+
+def set_aside_note(path):
+    """Where a missing file of a run's folder is, when an --overwrite killed
+    before its first epoch set that run aside ("" when it did not)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    if not os.path.lexists(os.path.join(folder, SET_ASIDE, name)):
+        return ""
+    return (f"; the run in {folder} was set aside in {os.path.join(folder, SET_ASIDE)} by an "
+            "--overwrite killed before its first epoch: the next `python dcgan_mnist.py "
+            f"--output {folder}` (plain, --resume or --overwrite) puts it back")
 
 
 def load_checkpoint(path):

@@ -10,6 +10,8 @@ error to its message and exit status that all three scripts use.
 """
 
 import functools
+import os
+import signal
 import sys
 
 SHORT = 160          # characters of an exception's text quoted in a message
@@ -88,3 +90,29 @@ def one_line_errors(main):
         except (UserError, KeyboardInterrupt) as e:
             raise exit_for(e) from None
     return wrapper
+
+
+def _exit_terminated(signum, frame):
+    """SIGTERM outside a run's own handling: the end, with SIGTERM's status."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(143)
+
+
+def as_script(main):
+    """Run a script's main() as the whole process and return its status (for
+    sys.exit). Where SIGTERM would kill the process outright (its default),
+    it ends it with status 143 instead, as every stop by SIGTERM does here,
+    before the script installs its own handling and after it gives it back;
+    once main() has returned (every file written, the final line said), it
+    is ignored while Python shuts down, which it could not stop otherwise
+    (Python gives a handler back to the default as it finalizes)."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_terminated)
+    try:
+        return main()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -316,3 +316,18 @@ def test_held_signals_wait_for_a_safe_point_and_a_second_stops_at_once():
         assert signal.getsignal(signal.SIGTERM) is raise_terminated
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
+
+
+@pytest.mark.slow
+def test_a_sigterm_just_after_the_final_line_ends_with_a_status_not_the_bare_signal(
+        tmp_path, tiny_data):
+    statuses = []
+    for attempt in range(3):
+        proc = start(tmp_path / f"o{attempt}", tiny_data, "-e", "1")
+        for line in proc.stdout:                 # until the run's final line
+            if " are in " in line:
+                break
+        proc.send_signal(signal.SIGTERM)         # Python is shutting down by now
+        proc.communicate(timeout=60)
+        statuses.append(proc.returncode)
+    assert set(statuses) <= {0, 143}, statuses

@@ -87,6 +87,39 @@ def test_bad_paths_and_files_are_one_line_errors(tmp_path, case, trained):
         assert len(lines) == 1 and str(checkpoint) in lines[0]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("option, name", [("--output", "epoch_0001.png"),
+                                          ("--output", "link.png"),
+                                          ("--interpolate", "output.gif")])
+def test_a_runs_own_files_are_never_replaced(tmp_path, trained, option, name):
+    import shutil
+    run = shutil.copytree(trained, tmp_path / "run")
+    if name == "link.png":                           # a link to the run's montage
+        (tmp_path / "link.png").symlink_to(run / "epoch_0001.png")
+        target = tmp_path / "link.png"
+    else:
+        target = run / name
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    args = [option, target] + (["--output", tmp_path / "m.png"] if option != "--output" else [])
+    result = generate("--checkpoint", run / "generator.pth", "--num", "4", *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"argument {option}" in last and "files of the training run" in last
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_any_other_existing_file_is_replaced_and_the_line_says_so(tmp_path):
+    torch.manual_seed(0)
+    torch.save(article.Generator(inputDim=100, outputChannels=1).state_dict(), tmp_path / "g.pth")
+    (tmp_path / "run.json").write_text("{}")         # a folder of a run: other names are free
+    out = tmp_path / "mine.png"
+    out.write_bytes(b"an older picture")
+    result = generate("--checkpoint", tmp_path / "g.pth", "--output", out, "--num", "4")
+    assert result.returncode == 0, result.stderr
+    assert "(replaced the file that was there)" in result.stdout
+    assert cv2.imread(str(out)).shape == (56, 56, 3)
+
+
 def test_slerp_against_the_closed_form():
     a = torch.tensor([[1.0, 0.0], [3.0, 0.0]])
     b = torch.tensor([[0.0, 1.0], [0.0, 3.0]])

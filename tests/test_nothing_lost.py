@@ -298,6 +298,44 @@ def test_a_kill_while_writing_leaves_the_old_file_and_the_next_run_cleans_up(tmp
 
 
 @pytest.mark.slow
+def test_after_a_sigkill_of_an_overwrite_the_next_invocation_puts_the_run_back(tmp_path,
+                                                                              finished_run):
+    run, data = finished_run
+    out, marker = copy_of(run, tmp_path / "out"), tmp_path / "stalled"
+    before = snapshot(out)
+    proc = start(out, data, "--overwrite", "-e", "1", script=(
+        "tests/slow_writer.py", "checkpoint.pt", "1", str(marker), "dcgan_mnist.py"))
+    wait_for(marker, proc)                  # the new run's first checkpoint, half written
+    proc.kill()
+    proc.wait()
+    assert (out / ".previous-run" / "checkpoint.pt").is_file()
+    for script in ("generate.py", "evaluate.py"):          # they say where the run is
+        args = ["--output", tmp_path / "s.png"] if script == "generate.py" else []
+        result = run_script(script, "--checkpoint", out / "checkpoint.pt", *args)
+        said = one_line(result.stderr)
+        assert result.returncode == 1 and ".previous-run" in said and "puts it back" in said
+    resumed = train(out, data, "--resume")          # the old run: 2 of 2 epochs, nothing to do
+    assert resumed.returncode == 0, resumed.stderr
+    assert "put back the previous run" in resumed.stdout
+    assert "already finished 2 of 2 epochs" in resumed.stdout
+    assert snapshot(out) == before and not (out / ".previous-run").exists()
+
+
+@pytest.mark.parametrize("script", ["generate.py", "evaluate.py", "demo.py", "resume"])
+def test_a_fifo_as_the_checkpoint_is_refused_without_opening_it(tmp_path, script):
+    fifo = tmp_path / "checkpoint.pt"
+    os.mkfifo(fifo)
+    if script == "resume":
+        result = run_script("dcgan_mnist.py", "-o", tmp_path, "--resume", "--no-download",
+                            subprocess_=True, timeout=60)
+    else:
+        args = ["--output", tmp_path / "s.png"] if script == "generate.py" else []
+        result = run_script(script, "--checkpoint", fifo, *args, subprocess_=True, timeout=60)
+    said = one_line(result.stderr)
+    assert result.returncode == 1 and "not a regular file" in said and str(fifo) in said
+
+
+@pytest.mark.slow
 def test_a_killed_generate_py_leaves_the_existing_image_whole(tmp_path, finished_run):
     run, _ = finished_run
     samples, marker = tmp_path / "samples.png", tmp_path / "stalled"
@@ -451,11 +489,43 @@ def test_stopping_early_names_only_the_files_written(tmp_path, tiny_data):
     (["dcgan_mnist.py", "-o", "OUT", "--dataset", "fake", "--eval-every", "1"], "--eval-every",
      "--dataset fake is random noise"),
     (["generate.py", "--checkpoint", "x.pt", "--output", "OUT.png", "--num", "100000"], "--num",
-     "at most 10,000")])
+     "at most 10,000"),
+    (["dcgan_mnist.py", "-o", "OUT", "--cr", "1e300"], "--cr", "at most 100"),
+    (["dcgan_mnist.py", "-o", "OUT", "--cr", "1e30"], "--cr", "at most 100"),
+    (["dcgan_mnist.py", "-o", "OUT", "--cr-shift", "2"], "--cr-shift", "give --cr LAMBDA too"),
+    (["dcgan_mnist.py", "-o", "OUT", "--cr", "0", "--cr-shift", "2"], "--cr-shift", "is off")])
 def test_options_that_would_mislead_are_refused(tmp_path, command, option, said):
     args = [str(tmp_path / a) if a.startswith("OUT") else a for a in command]
     usage_error(run_script(*args), option, said)
     assert not any(p.name.startswith("OUT") for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("how", ["huge-learning-rates", "an-infinite-loss-at-batch-3"])
+def test_a_training_that_diverges_stops_in_one_line_as_failed(tmp_path, tiny_data, how,
+                                                              monkeypatch):
+    out = tmp_path / "o"
+    if how == "huge-learning-rates":        # D's weights break: BCELoss refuses its output
+        result = train(out, tiny_data, "-e", "2", "-b", "16", "--lr-d", "1e30", "--lr-g", "1e30")
+        batch = 1
+    else:                                   # the loss itself becomes inf at a given batch
+        from pyimagesearch.training.recipes import RecipeInTraining
+        calls = []
+
+        def breaks(self, errorD, *args):
+            calls.append(1)
+            return errorD * (float("inf") if len(calls) == 9 else 1.0)   # epoch 2's 3rd
+        monkeypatch.setattr(RecipeInTraining, "regularise", breaks)
+        result = train(out, tiny_data, "-e", "3", "-b", "16")
+        batch = 3
+    said = one_line(result.stderr)
+    assert result.returncode == 1
+    assert "diverged" in said and "--lr-d" in said
+    if how == "huge-learning-rates":
+        assert f"batch {batch} of epoch 1" in said and "no epoch was saved" in said
+    else:                                   # 96 images in 16s: 6 batches an epoch
+        assert f"batch {batch} of epoch 2" in said and "keeps epoch 1" in said
+        assert load_checkpoint(out / "checkpoint.pt").epoch == 1
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"
 
 
 def test_a_file_that_starts_like_a_zip_but_is_none_is_called_corrupt(tmp_path):

@@ -2,6 +2,7 @@
 policy (the showcase, a run that never finished an epoch, a finished run,
 --overwrite), and claiming (what is deleted, what is never touched)."""
 
+import hashlib
 import json
 
 import pytest
@@ -98,7 +99,8 @@ def test_overwrite_sets_the_previous_run_aside_until_the_first_epoch_is_saved(tm
     folder = OutputFolder(str(out))
     folder.plan(overwrite=True)
     folder.claim(newRun=True)
-    assert snapshot(out) == {} and snapshot(out / ".previous-run") == before
+    aside = snapshot(out / ".previous-run")
+    assert snapshot(out) == {} and aside.pop(".complete") is not None and aside == before
     (out / "run.json").write_text("{}")                     # the new run's first files
     (out / "epoch_0001.png").write_bytes(b"new")
     folder.saved_an_epoch()
@@ -120,16 +122,90 @@ def test_a_run_that_ends_before_its_first_epoch_gives_the_previous_run_back(tmp_
     assert folder.give_back() is None                         # once
 
 
-def test_a_previous_run_left_aside_by_a_killed_overwrite_is_not_touched(tmp_path):
-    out = a_run(tmp_path / "o")
+def tree(folder):
+    """{relative path: sha256} of every file below `folder`, subfolders too."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def killed_overwrite(out, tensorboard=False):
+    """An --overwrite of a finished run in `out`, killed after claiming the
+    folder, once the new run wrote its first files (and no checkpoint)."""
+    a_run(out)
+    if tensorboard:
+        (out / "tensorboard").mkdir()
+        (out / "tensorboard" / "events.out.tfevents.1.old").write_bytes(b"old curves")
+    before = tree(out)
     folder = OutputFolder(str(out))
     folder.plan(overwrite=True)
     folder.claim(newRun=True)                                 # ... then SIGKILL
+    (out / "run.json").write_text('{"status": "running", "losses": []}')
+    (out / "epoch_0002.png").write_bytes(b"new")
+    if tensorboard:
+        (out / "tensorboard").mkdir()
+        (out / "tensorboard" / "events.out.tfevents.2.new").write_bytes(b"new curves")
+    return before
+
+
+@pytest.mark.parametrize("tensorboard", [False, True])
+def test_the_next_invocation_puts_back_a_run_a_killed_overwrite_set_aside(tmp_path, tensorboard):
+    out = tmp_path / "o"
+    before = killed_overwrite(out, tensorboard)
+    folder = OutputFolder(str(out))
+    said = folder.recover()
+    assert said.startswith(f"{out}: put back the previous run") and "killed" in said
+    assert tree(out) == before and not (out / ".previous-run").exists()
+    assert folder.recover() is None                           # once
+    with pytest.raises(UsageError, match="already holds another run's results"):
+        folder.plan(overwrite=False)                          # then as for that run
+
+
+def test_a_set_aside_killed_half_way_is_put_back_whole(tmp_path):
+    out = a_run(tmp_path / "o")
+    before = snapshot(out)
+    (out / ".previous-run").mkdir()                           # claim killed after two moves
+    for name in ("checkpoint.pt", "epoch_0001.png"):
+        (out / name).rename(out / ".previous-run" / name)
+    assert "put back" in OutputFolder(str(out)).recover()
+    assert snapshot(out) == before and not (out / ".previous-run").exists()
+
+
+def test_a_new_run_that_saved_its_first_epoch_keeps_it_and_the_old_one_goes(tmp_path):
+    out = tmp_path / "o"
+    killed_overwrite(out)
+    (out / "checkpoint.pt").write_bytes(b"PK new")            # saved, killed before the delete
+    new = {k: v for k, v in tree(out).items() if not k.startswith(".previous-run")}
+    said = OutputFolder(str(out)).recover()
+    assert "saved its first epoch" in said and "deleted" in said
+    assert tree(out) == new and not (out / ".previous-run").exists()
+
+
+def test_what_cannot_be_told_apart_is_left_for_the_user(tmp_path):
+    out = a_run(tmp_path / "o")
+    (out / ".previous-run").mkdir()                           # no marker, a name in both
+    (out / ".previous-run" / "run.json").write_text('{"status": "finished"}')
     before = snapshot(out / ".previous-run")
+    folder = OutputFolder(str(out))
+    assert folder.recover() is None
     for overwrite in (False, True):
-        with pytest.raises(UsageError, match="set aside by an --overwrite that was killed"):
-            OutputFolder(str(out)).plan(overwrite=overwrite)
+        with pytest.raises(UsageError, match="could not be put back by themselves"):
+            folder.plan(overwrite=overwrite)
     assert snapshot(out / ".previous-run") == before
+
+
+def test_the_default_tensorboard_folder_is_set_aside_and_given_back_with_the_run(tmp_path):
+    out = a_run(tmp_path / "o")
+    (out / "tensorboard").mkdir()
+    (out / "tensorboard" / "events.out.tfevents.1.old").write_bytes(b"old curves")
+    before = tree(out)
+    folder = OutputFolder(str(out))
+    assert "tensorboard" in folder.plan(overwrite=True)
+    folder.claim(newRun=True)
+    assert not (out / "tensorboard").exists()
+    (out / "tensorboard").mkdir()                             # the new run's events
+    (out / "tensorboard" / "events.out.tfevents.2.new").write_bytes(b"new")
+    assert "back" in folder.give_back()
+    assert tree(out) == before
 
 
 def test_claiming_creates_the_folder_and_removes_only_our_leftovers(tmp_path):

@@ -69,8 +69,13 @@ def test_where_the_epochs_of_an_invocation_stop():
 def test_a_folder_without_a_checkpoint_says_why_it_cannot_resume(tmp_path):
     with pytest.raises(CheckpointError, match=r"cannot resume: .*checkpoint.pt: no such file"):
         Resume.load(str(tmp_path))
-    (tmp_path / "run.json").write_text("{}")
+    (tmp_path / "run.json").write_text('{"status": "interrupted", "losses": []}')
     with pytest.raises(CheckpointError, match="stopped before finishing its first epoch"):
+        Resume.load(str(tmp_path))
+    # a run that finished epochs but lost its checkpoint is not started over
+    # by the command without --resume: the line says what does
+    (tmp_path / "run.json").write_text('{"status": "finished", "losses": [{"epoch": 1}]}')
+    with pytest.raises(CheckpointError, match="--overwrite instead of --resume"):
         Resume.load(str(tmp_path))
     (tmp_path / "checkpoint.pt").write_bytes(b"PK\x03\x04 torn")
     with pytest.raises(CheckpointError, match="cannot resume: .*truncated or corrupt"):

@@ -204,6 +204,16 @@ def test_cifar10_is_read_from_torchvisions_layout(tmp_path):
     assert np.array_equal(grey.images[0, 0].numpy(), np.asarray(expected))
 
 
+@pytest.mark.slow
+def test_each_data_set_says_its_own_name_where_the_article_says_mnist(tmp_path):
+    root, _, _ = cifar_folder(tmp_path / "c")
+    result = train(tmp_path / "o", root, "--dataset", "cifar10", "-e", "1", "-b", "32",
+                   "--image-size", "32", "--channels", "3")
+    assert result.returncode == 0, result.stderr
+    assert "[INFO] loading CIFAR-10 dataset..." in result.stdout
+    assert "MNIST" not in result.stdout
+
+
 class Planted:
     def __reduce__(self):
         return (os.system, ("touch planted",))

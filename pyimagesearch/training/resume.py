@@ -12,7 +12,8 @@ from ..data.imageset import DataError
 from ..errors import UsageError, shorten
 from .options import PER_INVOCATION, SHAPES
 from .history import History
-from .output_folder import CHECKPOINT, GENERATOR, GENERATOR_EMA, GIF, RUN_JSON
+from .output_folder import CHECKPOINT, GENERATOR, GENERATOR_EMA, GIF, RUN_JSON, run_files, \
+    stopped_before_first_epoch
 from .record import RunRecord
 
 
@@ -94,10 +95,14 @@ class Resume:
         """The checkpoint in the folder `output`; CheckpointError saying
         why it cannot be resumed."""
         path = os.path.join(output, CHECKPOINT)
-        if not os.path.exists(path) and os.path.exists(os.path.join(output, RUN_JSON)):
-            raise CheckpointError(f"cannot resume: {output} holds no {CHECKPOINT}, so its "
-                                  "run stopped before finishing its first epoch; the same "
-                                  "command without --resume starts it again")
+        if not os.path.lexists(path) and os.path.exists(os.path.join(output, RUN_JSON)):
+            if stopped_before_first_epoch(output, run_files(output)):
+                raise CheckpointError(f"cannot resume: {output} holds no {CHECKPOINT}, so its "
+                                      "run stopped before finishing its first epoch; the same "
+                                      "command without --resume starts it again")
+            raise CheckpointError(f"cannot resume: {output} holds no {CHECKPOINT} (moved or "
+                                  "deleted?), and a run goes on only from its checkpoint; "
+                                  "--overwrite instead of --resume starts a new run there")
         try:
             return cls(load_checkpoint(path), path)
         except CheckpointError as e:

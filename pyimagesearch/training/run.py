@@ -26,7 +26,9 @@ which writes what, when.
 
 import os
 
+from ..data.sources import SHOWN_NAMES
 from ..device import fused_adam
+from ..errors import UserError
 from . import board, distributed, ending, images, options, wiring
 from .history import History
 from .monitor import QualityMonitor, usable_eval_every
@@ -37,6 +39,16 @@ from .record import RunRecord
 from .resume import Resume, epochs_to_train, merge_arguments, save_checkpoint
 from .stats import EpochStats
 from .streams import RandomStreams
+
+
+class Diverged(UserError):
+    """The losses are no longer finite numbers: the training cannot go on."""
+
+
+def broke_the_loss(error):
+    """Whether `error` is BCELoss refusing a discriminator's output that is
+    not a number (a diverged D, the batch after its weights broke)."""
+    return isinstance(error, RuntimeError) and "should be between 0 and 1" in str(error)
 
 
 class TrainingRun:
@@ -62,14 +74,16 @@ class TrainingRun:
         options.check(ap, args)
         rules, typed = options.resume_rules(ap), options.explicit(ap, argv)
         self.dataDir = args["data_dir"]
+        self.folder.lock_if_present(self.main)
+        self.folder.recover_or_wait(self.main)      # a killed --overwrite's set-aside run
         if args["resume"]:
             self.resume = Resume.load(self.output)
             args.update(merge_arguments(self.resume.checkpoint.args, args, typed, rules))
             self.dataDir = self.resume.data_dir(self.dataDir, typed)
         self.args = args
-        self.folder.lock_if_present(self.main)
+        self.dataName = SHOWN_NAMES[args["dataset"]]     # "MNIST", as the article says
         self.folder.plan(args["overwrite"], resuming=args["resume"])
-        self.boardFolder = board.checked_folder(args, bool(self.folder.toReplace))
+        self.boardFolder = board.checked_folder(args["tensorboard"], self.output, args["resume"])
         self.numEpochs = args["epochs"]
         self.startEpoch = self.epochsSaved = self.resume.epoch if self.resume else 0
         self.stopEpoch = epochs_to_train(self.output, self.numEpochs, self.startEpoch,
@@ -154,13 +168,29 @@ class TrainingRun:
 
     def add_batch(self, errorG, errorD, meanDx, meanDGz):
         self.stats.add(errorG, errorD, meanDx, meanDGz)
+        if self.stats.last_batch_broke():
+            raise self.diverged(len(self.stats.batches))
         self.board.batches(self.stats.batches)
         self.process.stop_if_asked()
 
     def epoch_losses(self):
         """The epoch's mean G and D losses (over all processes under torchrun)."""
         self.stats.close(self.ctx, self.device)
+        broken = self.stats.first_broken()
+        if broken is not None:
+            raise self.diverged(broken + 1)
         return self.stats.means("loss_g", "loss_d")
+
+    def diverged(self, batch):
+        """The error that stops a run whose losses are no longer finite
+        numbers, at batch `batch` (1-based) of this epoch."""
+        kept = (f"{self.folder.file(CHECKPOINT)} keeps epoch {self.epochsSaved}, before it"
+                if self.epochsSaved else "no epoch was saved")
+        recipe = self.recipe.recipe
+        lower = (f"--cr (now {recipe.cr:g}) or " if recipe.cr else "") + \
+            f"the learning rates (--lr-d {recipe.lrD:g}, --lr-g {recipe.lrG:g})"
+        return Diverged(f"the training diverged: at batch {batch} of epoch {self.epoch + 1} "
+                        f"the losses are no longer finite numbers; {kept}. Lower {lower}")
 
     def generator_to_draw(self):
         """The generator the montages show: the averaged one with --ema."""
@@ -207,6 +237,11 @@ class TrainingRun:
         """On an error, ending.end's line; then the folder and process let go."""
         try:
             if error is not None:
+                if broke_the_loss(error):
+                    done = len(self.stats.batches) if hasattr(self, "stats") else 0
+                    error = self.diverged(done + 1)
+                self.board.close()            # its events go too, if the run gives back
+                self.board = board.NoTensorBoard()
                 back = self.folder.give_back() if self.claimed else None
                 ending.end(error, parser, None if back or not (self.claimed and self.main)
                            else self.record, ending.interrupted(

@@ -38,6 +38,20 @@ class EpochStats:
         if self.progress is not None:
             self.progress.update(self.loader.lastBatchImages, self.batches)
 
+    def last_batch_broke(self):
+        """Whether the last batch's values are not all finite numbers (a
+        diverged training): read at once on the CPU, where it costs nothing;
+        on an accelerator a read each batch would wait for the device, so
+        there `first_broken` tells, at the end of the epoch."""
+        row = self.batches[-1]
+        return row.device.type == "cpu" and not bool(torch.isfinite(row).all())
+
+    def first_broken(self):
+        """After `close`: the index of the first batch whose values are not
+        all finite numbers, or None."""
+        broken = (~torch.isfinite(self.table)).any(dim=1).nonzero()
+        return int(broken[0]) if len(broken) else None
+
     def close(self, ctx, device):
         """The table of the epoch (every process's batches averaged under
         torchrun: each process takes part)."""
