@@ -4,6 +4,7 @@ free local port, driven in a real headless Chromium through seed, digit and
 morph, the images changing and no error shown, then stopped. What a
 stranger could send it: uploads, bad values through the API, no login."""
 
+import concurrent.futures
 import contextlib
 import http.cookiejar
 import json
@@ -243,6 +244,25 @@ def post_file(url, size):
         return e.code
 
 
+def post(url, body):
+    """(status, text) of a POST of JSON `body` (a GET when None)."""
+    request = urllib.request.Request(url, data=None if body is None else body.encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def call_api(url, route, raw):
+    """Gradio's plain HTTP API: POST the values `raw` (JSON text), then read
+    the event's answer."""
+    status, text = post(url + f"gradio_api/call/{route}", '{"data": %s}' % raw)
+    assert status == 200, text
+    return post(url + f"gradio_api/call/{route}/{json.loads(text)['event_id']}", None)[1]
+
+
 @contextlib.contextmanager
 def serving(run, *extra, host="127.0.0.1", env=None):
     """demo.py on a free port as a real server (a subprocess): yields its
@@ -322,6 +342,8 @@ def test_a_malformed_login_is_a_usage_error(tmp_path):
 
 
 def test_bad_values_through_the_api_are_words(run, private_cache):
+    """Gradio's client and plain HTTP, as a stranger could: each value the
+    page cannot use is a message in words, and the server's log stays clean."""
     from gradio_client import Client
     with serving(run) as (url, proc):
         client = Client(url, verbose=False)
@@ -338,6 +360,26 @@ def test_bad_values_through_the_api_are_words(run, private_cache):
             assert "Overflow" not in said and "int()" not in said
         with pytest.raises(Exception, match="no class chosen: choose one of 0, 1"):
             client.predict("", 0, 0.5, api_name="/digit")
+        # what a client other than Gradio's can send: NaN, huge text, wrong types
+        for route, raw, said in (
+                ("grid", '[NaN, 16, false]', "the seed must be"),
+                ("grid", '[1, Infinity, false]', "the number of samples must be"),
+                ("grid", f'["{"9" * 100_000}", 16, false]', "the seed must be"),
+                ("grid", '[{"a": 1}, 16, null]', "the seed must be"),
+                ("grid", '[1, 16, "yes"]', "the Langevin switch must be true or false"),
+                ("morph", '[1, 2, "any", "any", NaN]', "the morph's position must be"),
+                ("morph", f'[1, 2, "{"7" * 5000}", "any", 0.5]', "must be the name of a class"),
+                ("digit", '["7", 0, NaN]', "a probability in (0, 1]"),
+                ("digit", '[["7"], 0, 0.5]', "the class must be the name of a class")):
+            answer = call_api(url, route, raw)
+            assert "event: error" in answer and said in answer, (route, raw[:40], answer)
+        with concurrent.futures.ThreadPoolExecutor(50) as pool:     # more than the queue holds
+            codes = list(pool.map(lambda i: post(url + "gradio_api/call/grid",
+                                                 '{"data": [%d, 100, false]}' % i)[0], range(200)))
+        assert set(codes) <= {200, 503}, codes                      # 503: "queue full"
+        with urllib.request.urlopen(url, timeout=60) as response:
+            assert response.status == 200
+        assert post(url + "monitoring", None)[0] == 403              # monitoring is off
     assert "Traceback" not in proc.output, proc.output
 
 

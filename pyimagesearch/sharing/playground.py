@@ -29,7 +29,8 @@ from ..models import describe as shape_of
 from ..quality.evaluator import find_cached, load_or_train, split_real
 from ..quality.selection import MIN_CONFIDENCE, DigitSelector, label_of
 from ..sampling import latent
-from ..sampling.rejection import LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, calibrate, latent_langevin
+from ..sampling.rejection import (LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, TooFewAccepted, calibrate,
+                                  latent_langevin)
 from ..visualize import build_montage
 
 MORPH_STEPS = 24                  # frames from one end of the morph to the other
@@ -209,9 +210,7 @@ class Playground:
         seed, num = seed_of(seed), count_of(num)
         minConfidence = fraction_of(minConfidence, "the least probability",
                                     "a probability in (0, 1]", lambda p: 0 < p <= 1)
-        label = self.label_of(name)
-        self.selector.seed = seed
-        images, _, numbers = self.selector.sample(label, num, minConfidence)
+        images, _, numbers = self.sample_class(name, seed, num, minConfidence)
         return enlarged(images, MONTAGE_SHOWN), (
             f"{numbers['acceptance_rate']:.1%} of {numbers['draws']:,} samples are a {name} "
             f"with probability {minConfidence:g} or more")
@@ -222,10 +221,21 @@ class Playground:
         seed = seed_of(seed)
         if name_of(name, "a morph's class") in (None, ANY):
             return latent.noise(1, seed, self.inputDim)
+        _, z, _ = self.sample_class(name, seed, 1)
+        return z
+
+    def sample_class(self, name, seed, num, minConfidence=MIN_CONFIDENCE):
+        """The selector's (images, noise, numbers) for class `name` from
+        `seed`; too rare a class is said in the page's words (the sampler's
+        own message names generate.py's options)."""
         label = self.label_of(name)
         self.selector.seed = seed
-        _, z, _ = self.selector.sample(label, 1)
-        return z
+        try:
+            return self.selector.sample(label, num, minConfidence)
+        except TooFewAccepted as e:
+            said = str(e).split("; ask for fewer")[0]
+            raise UserError(f"too few samples are a {name} with probability {minConfidence:g} or "
+                            f"more: {said}; lower the least probability") from None
 
     def morph_path(self, seedA, seedB, nameA=ANY, nameB=ANY):
         """(MORPH_STEPS + 1, C, S, S) images from one end to the other."""
