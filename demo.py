@@ -2,22 +2,33 @@
 # python demo.py --checkpoint output/checkpoint.pt
 # python demo.py --checkpoint output/generator.pth --port 7861
 # python demo.py --checkpoint my-dcgan          (a folder of generate.py --export)
+# DCGAN_DEMO_AUTH=me:secret python demo.py --checkpoint output/checkpoint.pt --host 0.0.0.0
 
 """A local web page to play with a trained generator: new samples for a
 seed, the Langevin sampler as a switch, "give me a 7", a slider that morphs
 one sample into another. Trains nothing unless asked."""
 
 import argparse
+import os
+import shutil
+import signal
 import socket
 import sys
+import tempfile
+import time
 
 from pyimagesearch.cli import nonnegative_int
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
-from pyimagesearch.errors import UserError, one_line_errors
+from pyimagesearch.errors import UserError, one_line_errors, raise_terminated, shorten
 from pyimagesearch.sharing.playground import Playground
 
 DEFAULT_PORT = 7860          # Gradio's
+AUTH_VARIABLE = "DCGAN_DEMO_AUTH"     # USER:PASSWORD, kept out of the shell's history
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# nothing on the page takes a file, but Gradio's /gradio_api/upload takes any
+# (300 MB in a second, kept after the server stops): a token limit
+MAX_UPLOAD = "1kb"
 
 
 def port_number(text):
@@ -25,6 +36,14 @@ def port_number(text):
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a port from 1 to 65535, got {value}")
     return value
+
+
+def login(text):
+    """argparse type: USER:PASSWORD as the (user, password) Gradio asks for."""
+    user, colon, password = text.partition(":")
+    if not (colon and user and password):
+        raise argparse.ArgumentTypeError("must be USER:PASSWORD, both non-empty")
+    return user, password
 
 
 def build_arg_parser():
@@ -35,39 +54,94 @@ def build_arg_parser():
     ap.add_argument("--port", type=port_number, default=DEFAULT_PORT,
         help=f"the local port of the page (default: {DEFAULT_PORT})")
     ap.add_argument("--host", default="127.0.0.1",
-        help="the address to listen on; 0.0.0.0 shares the page with your network "
-             "(default: 127.0.0.1, this machine only)")
+        help="the address to listen on; 0.0.0.0 shares the page with your network, "
+             "without a password unless --auth (default: 127.0.0.1, this machine only)")
+    ap.add_argument("--auth", type=login, metavar="USER:PASSWORD",
+        help=f"ask for this login before showing the page; the environment variable "
+             f"{AUTH_VARIABLE}=USER:PASSWORD does the same without the password in the shell's "
+             "history (default: no login)")
     ap.add_argument("--device", choices=DEVICES, default="auto",
         help="where to run the generator (default: auto)")
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
         help="which generator of a checkpoint: auto = its EMA copy when there is one "
              "(default: auto)")
     ap.add_argument("--calibration-steps", type=nonnegative_int, default=0,
-        help="the Langevin sampler's discriminator training before Platt scaling; 0 uses "
-             "the checkpoint's as it is, in seconds (default: 0)")
+        help="the Langevin sampler's discriminator training steps before Platt scaling; 0 "
+             "uses the checkpoint's discriminator as it is (default: 0)")
     add_real_image_options(ap, "for the Langevin sampler and the digits")
     return ap
 
 
+def address_of(host, port):
+    """The (family, address) to listen on at host:port, or UserError naming
+    the host when it does not resolve."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as e:
+        raise UserError(f"cannot find the host {host!r} ({shorten(getattr(e, 'strerror', None) or e)}): "
+                        "pass --host with an address of this machine, e.g. 127.0.0.1") from None
+    family, _, _, _, address = found[0]
+    return family, address
+
+
 def check_port(host, port):
-    """UserError when nothing can listen on host:port (in use, or not ours)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """UserError when nothing can listen on host:port (no such host, in use,
+    or not ours)."""
+    family, address = address_of(host, port)
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         try:
-            s.bind((host, port))
+            s.bind(address)
         except OSError as e:
             raise UserError(f"cannot listen on {host}:{port} ({e.strerror or e}): another "
                             "program may be using it; pass --port with a free one") from None
+
+
+def login_of(args, ap):
+    """--auth, else the environment's DCGAN_DEMO_AUTH, else None."""
+    if args.auth or not os.environ.get(AUTH_VARIABLE):
+        return args.auth
+    try:
+        return login(os.environ[AUTH_VARIABLE])
+    except argparse.ArgumentTypeError as e:
+        ap.error(f"the environment variable {AUTH_VARIABLE} {e}")
+
+
+def page_url(host, port):
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(page, host, port, auth):
+    """Launch the page and wait for Ctrl-C or SIGTERM; then close it."""
+    try:   # Gradio takes an IPv6 address in brackets, as a URL has it
+        page.launch(server_name=f"[{host}]" if ":" in host else host, server_port=port, quiet=True, inbrowser=False,
+                    auth=auth, max_file_size=MAX_UPLOAD, prevent_thread_lock=True,
+                    enable_monitoring=False,   # /monitoring prints its secret URL for anyone who asks
+                    run_history=False)         # nothing to review: the page is its own history
+    except OSError as e:
+        raise UserError(f"cannot start the page on {host}:{port} ({e})") from None
+    try:
+        while page.is_running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:          # Ctrl-C, or SIGTERM (errors.Terminated): the way to stop
+        print("\n[INFO] the demo page stopped", file=sys.stderr, flush=True)
+    finally:
+        page.close(verbose=False)
 
 
 @one_line_errors
 def main(argv=None):
     ap = build_arg_parser()
     args = ap.parse_args(argv)
+    auth = login_of(args, ap)
     try:
         DEVICE = select_device(args.device)
     except ValueError as e:
         ap.error(f"argument --device: {e}")
     check_port(args.host, args.port)
+    if args.host not in LOOPBACK and auth is None:
+        print(f"[WARNING] --host {args.host}: anyone on your network can use the page, without a "
+              f"password; pass --auth USER:PASSWORD (or set {AUTH_VARIABLE}) to ask for one",
+              file=sys.stderr, flush=True)
     play = Playground(args.checkpoint, DEVICE, args.weights,
                       (args.dataset, args.data_dir, args.invert),
                       allowDownload=not args.no_download,
@@ -76,15 +150,27 @@ def main(argv=None):
         print(f"[INFO] {line}")
     print(f"[INFO] on {describe(DEVICE)}")
 
-    from pyimagesearch.sharing.page import build_page   # imports Gradio (seconds): after the checks
-    page = build_page(play)
-    check_port(args.host, args.port)          # still free after the loading
-    print(f"[INFO] the demo page: http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    # Gradio's files (the images shown, anything posted to it) go to a folder
+    # of this server's own, deleted when it stops; Gradio reads the variable
+    # when it is imported and when the page is built
+    scratch = tempfile.mkdtemp(prefix="dcgan-demo-")
+    before = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = scratch
+    previous = signal.signal(signal.SIGTERM, raise_terminated)    # SIGTERM stops as Ctrl-C
     try:
-        page.launch(server_name=args.host, server_port=args.port, quiet=True,
-                    show_error=True, inbrowser=False)
-    except OSError as e:
-        raise UserError(f"cannot start the page on {args.host}:{args.port} ({e})") from None
+        from pyimagesearch.sharing.page import build_page   # imports Gradio (seconds): after the checks
+        page = build_page(play)
+        check_port(args.host, args.port)          # still free after the loading
+        print(f"[INFO] the demo page: {page_url(args.host, args.port)} (Ctrl-C stops it)",
+              flush=True)
+        serve(page, args.host, args.port, auth)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(scratch, ignore_errors=True)
+        if before is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = before
     return 0
 
 

@@ -1,20 +1,30 @@
 """demo.py: what the page can do from each kind of file (the Playground,
 in milliseconds), and the page itself as a person uses it: started on a
 free local port, driven in a real headless Chromium through seed, digit and
-morph, the images changing and no error shown, then stopped."""
+morph, the images changing and no error shown, then stopped. What a
+stranger could send it: uploads, bad values through the API, no login."""
 
+import concurrent.futures
+import contextlib
+import http.cookiejar
+import json
+import math
 import os
+import signal
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, default_signals, make_idx_folder, one_line, run_script, train
+from conftest import (ROOT, default_signals, make_idx_folder, one_line, run_script, train,
+                      usage_error)
 from pyimagesearch.errors import UserError
 from pyimagesearch.sharing.playground import MORPH_STEPS, Playground
 
@@ -109,14 +119,19 @@ def browser():
                 ".ci/run does")
 
 
-def wait_for_page(url, proc, timeout=180):
+def wait_for_page(url, proc, timeout=180, ok=(200,)):
+    """Until `url` answers with a status in `ok` (401: it asks for a login)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         assert proc.poll() is None, proc.communicate()
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
+                if response.status in ok:
                     return
+        except urllib.error.HTTPError as e:
+            if e.code in ok:
+                return
+            time.sleep(0.5)
         except OSError:
             time.sleep(0.5)
     pytest.fail(f"the demo page never answered at {url}")
@@ -182,3 +197,220 @@ def test_the_page_in_a_real_browser(run, private_cache):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "Traceback" not in out, out
+
+
+# ------------------------------------------------ what a stranger could send
+
+BAD_SEEDS = {1e30: "got 1e+30", -5: "got -5", 2**70: f"got {2**70}", None: "is empty",
+             "": "is empty", math.nan: "got nan", "abc": "got 'abc'", 2.5: "got 2.5"}
+SEEDS_SAID = "the seed must be an integer from 0 to 2**63 - 1"
+
+
+def test_the_playground_refuses_bad_values_in_words(run):
+    from pyimagesearch.sharing.playground import next_seed   # here: the other tests run without it
+    play = playground(run / "run" / "checkpoint.pt", run / "data")
+    for seed, said in BAD_SEEDS.items():
+        for ask in (lambda: play.grid(seed, 16), lambda: play.morph_path(seed, 2),
+                    lambda: next_seed(seed)):
+            with pytest.raises(UserError, match="the seed (must be|is empty)") as e:
+                ask()
+            assert said in str(e.value) and "2**63 - 1" in str(e.value)
+    assert play.grid(2**63 - 1, 4).shape[2] == 3 and next_seed(2**63 - 1) == 0
+    for num in (0, 101, "many", math.inf, None):
+        with pytest.raises(UserError, match="the number of samples"):
+            play.grid(0, num)
+    with pytest.raises(UserError, match="the Langevin switch must be true or false"):
+        play.grid(0, 16, "yes")
+    path = play.morph_path(1, 2)
+    for t in (math.nan, -0.1, 2, "x", None):
+        with pytest.raises(UserError, match="the morph's position"):
+            play.frame(path, t)
+    with pytest.raises(UserError, match="a morph's class must be the name of a class"):
+        play.morph_path(1, 2, "7" * 5000)
+
+
+def post_file(url, size):
+    """POST a file of `size` bytes to Gradio's upload route; the HTTP status."""
+    boundary = "dcgan-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+            f"filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    body += b"x" * size + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url + "gradio_api/upload", data=body, headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def post(url, body):
+    """(status, text) of a POST of JSON `body` (a GET when None)."""
+    request = urllib.request.Request(url, data=None if body is None else body.encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def call_api(url, route, raw):
+    """Gradio's plain HTTP API: POST the values `raw` (JSON text), then read
+    the event's answer."""
+    status, text = post(url + f"gradio_api/call/{route}", '{"data": %s}' % raw)
+    assert status == 200, text
+    return post(url + f"gradio_api/call/{route}/{json.loads(text)['event_id']}", None)[1]
+
+
+@contextlib.contextmanager
+def serving(run, *extra, host="127.0.0.1", env=None):
+    """demo.py on a free port as a real server (a subprocess): yields its
+    URL and the process; stopped after with SIGTERM (unless the test
+    stopped it), its whole output then in proc.output."""
+    port = free_port()
+    url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    proc = subprocess.Popen([sys.executable, "demo.py", "--checkpoint",
+                             str(run / "run" / "checkpoint.pt"), "--data-dir", str(run / "data"),
+                             "--port", str(port), "--host", host, *extra], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=default_signals,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})))
+    try:
+        wait_for_page(url, proc, ok=(200, 401))
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.output, _ = proc.communicate(timeout=60)
+
+
+def test_uploads_are_refused_and_gradio_files_go_with_the_server(run, tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    with serving(run, env={"TMPDIR": str(scratch)}) as (url, proc):
+        assert post_file(url, 2_000_000) == 413            # nothing on the page takes a file
+        assert [p.name.startswith("dcgan-demo-") for p in scratch.iterdir()] == [True]
+    assert proc.returncode == 0, proc.output
+    assert "[INFO] the demo page stopped" in proc.output
+    assert list(scratch.iterdir()) == [], "Gradio's files outlived the server"
+    assert "Traceback" not in proc.output, proc.output
+
+
+def test_a_login_keeps_the_page_closed(run):
+    with serving(run, env={"DCGAN_DEMO_AUTH": "me:secret word"}) as (url, proc):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url + "config", timeout=30)
+        assert e.value.code == 401
+        cookies = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        for password, ok in (("wrong", False), ("secret word", True)):
+            form = urllib.parse.urlencode({"username": "me", "password": password}).encode()
+            try:
+                cookies.open(url + "login", data=form, timeout=30)
+            except urllib.error.HTTPError as e:
+                assert not ok and e.code in (400, 401), e
+        with cookies.open(url + "config", timeout=30) as response:
+            assert response.status == 200 and "dependencies" in json.load(response)
+        proc.send_signal(signal.SIGINT)                     # Ctrl-C
+        assert proc.wait(timeout=60) == 0
+    assert "[INFO] the demo page stopped" in proc.output and "Traceback" not in proc.output
+    assert "[WARNING]" not in proc.output
+
+
+def test_a_host_beyond_this_machine_says_the_page_is_open(tmp_path):
+    missing = tmp_path / "missing.pt"          # stops the demo before it serves anything
+    result = run_script("demo.py", "--checkpoint", missing, "--host", "0.0.0.0",
+                        "--port", free_port())
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("[WARNING]")]
+    assert len(lines) == 1 and "without a password" in lines[0] and "--auth" in lines[0]
+    result = run_script("demo.py", "--checkpoint", missing, "--host", "0.0.0.0",
+                        "--port", free_port(), "--auth", "me:secret")
+    assert result.returncode == 1 and "[WARNING]" not in result.stderr
+    assert "missing.pt" in one_line(result.stderr)
+
+
+def test_a_malformed_login_is_a_usage_error(tmp_path):
+    for bad in ("me", "me:", ":secret"):
+        usage_error(run_script("demo.py", "--checkpoint", tmp_path / "x.pt", "--auth", bad),
+                    "--auth", "USER:PASSWORD")
+    result = run_script("demo.py", "--checkpoint", tmp_path / "x.pt", subprocess_=True,
+                        env={"DCGAN_DEMO_AUTH": "nopassword"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "DCGAN_DEMO_AUTH must be USER:PASSWORD" in result.stderr.splitlines()[-1]
+
+
+def test_bad_values_through_the_api_are_words(run, private_cache):
+    """Gradio's client and plain HTTP, as a stranger could: each value the
+    page cannot use is a message in words, and the server's log stays clean."""
+    from gradio_client import Client
+    with serving(run) as (url, proc):
+        client = Client(url, verbose=False)
+        client.predict(api_name="/train_evaluator")         # the digits on
+        asked = [("/grid", (seed, 16, False)) for seed in BAD_SEEDS if seed is not math.nan]
+        asked += [("/morph", (1e30, 2, "any", "any", 0.5)), ("/next_seed", (2**70,)),
+                  ("/digit", (7, 0, 0.5)), ("/grid", (0, 1e30, False))]
+        for route, values in asked:
+            with pytest.raises(Exception) as e:
+                client.predict(*values, api_name=route)
+            said = str(e.value)
+            assert type(e.value).__name__ == "AppError", (route, values, said)
+            assert "must be" in said or "is empty" in said, (route, values, said)
+            assert "Overflow" not in said and "int()" not in said
+        with pytest.raises(Exception, match="no class chosen: choose one of 0, 1"):
+            client.predict("", 0, 0.5, api_name="/digit")
+        # what a client other than Gradio's can send: NaN, huge text, wrong types
+        for route, raw, said in (
+                ("grid", '[NaN, 16, false]', "the seed must be"),
+                ("grid", '[1, Infinity, false]', "the number of samples must be"),
+                ("grid", f'["{"9" * 100_000}", 16, false]', "the seed must be"),
+                ("grid", '[{"a": 1}, 16, null]', "the seed must be"),
+                ("grid", '[1, 16, "yes"]', "the Langevin switch must be true or false"),
+                ("morph", '[1, 2, "any", "any", NaN]', "the morph's position must be"),
+                ("morph", f'[1, 2, "{"7" * 5000}", "any", 0.5]', "must be the name of a class"),
+                ("digit", '["7", 0, NaN]', "a probability in (0, 1]"),
+                ("digit", '[["7"], 0, 0.5]', "the class must be the name of a class")):
+            answer = call_api(url, route, raw)
+            assert "event: error" in answer and said in answer, (route, raw[:40], answer)
+        with concurrent.futures.ThreadPoolExecutor(50) as pool:     # more than the queue holds
+            codes = list(pool.map(lambda i: post(url + "gradio_api/call/grid",
+                                                 '{"data": [%d, 100, false]}' % i)[0], range(200)))
+        assert set(codes) <= {200, 503}, codes                      # 503: "queue full"
+        with urllib.request.urlopen(url, timeout=60) as response:
+            assert response.status == 200
+        assert post(url + "monitoring", None)[0] == 403              # monitoring is off
+    assert "Traceback" not in proc.output, proc.output
+
+
+def test_a_host_that_does_not_resolve_is_named(tmp_path):
+    result = run_script("demo.py", "--checkpoint", tmp_path / "x.pt",
+                        "--host", "no-such-host.invalid")
+    assert result.returncode == 1
+    said = one_line(result.stderr)
+    assert "cannot find the host 'no-such-host.invalid'" in said and "--port" not in said
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+def test_the_page_listens_on_ipv6_loopback(run):
+    with serving(run, host="::1") as (url, proc):
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.status == 200
+    assert "http://[::1]:" in proc.output and "Traceback" not in proc.output
+
+
+def test_help_says_calibration_steps_are_steps():
+    result = run_script("demo.py", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    said = text.split("--calibration-steps CALIBRATION_STEPS", 1)[1].split("(default: 0)")[0]
+    assert "steps" in said and "second" not in said

@@ -1,7 +1,12 @@
 """The demo's web page (Gradio), over a Playground: new samples for a seed
 (with the Langevin switch), "give me a 7", and a slider that morphs one
 sample into another. A part the file cannot serve is greyed out and says
-why; an error becomes Gradio's message on the page, never a traceback."""
+why; an error becomes Gradio's message on the page, never a traceback.
+
+The handlers take the values as the browser or an API client sent them
+(Gradio's own checks are off: they answer in Python's words and print a
+traceback), and the Playground checks each one. One request runs at a
+time (the model is one), and at most MAX_WAITING wait."""
 
 import functools
 import os
@@ -9,12 +14,15 @@ import os
 from ..errors import UserError
 from ..sampling.rejection import TooFewAccepted
 from ..quality.selection import MIN_CONFIDENCE
-from .playground import ANY, MAX_GRID
+from .playground import ANY, MAX_GRID, name_of, next_seed, seed_of
+
+MAX_WAITING = 64              # requests queued at once; more are refused ("queue full")
+CACHE_HOURS = 1               # Gradio's copies of the images shown are deleted after this
 
 
 def shown_errors(function):
     """A handler whose UserError (and a sampler that keeps too few) becomes
-    gradio.Error: a message on the page."""
+    gradio.Error: a message on the page, and nothing in the server's log."""
     import gradio as gr     # imported with the page, as build_page does
 
     @functools.wraps(function)
@@ -22,7 +30,7 @@ def shown_errors(function):
         try:
             return function(*args)
         except (UserError, TooFewAccepted) as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
     return wrapper
 
 
@@ -42,7 +50,8 @@ def build_page(play):
     state = {"path": None, "key": None}
 
     def morph_frame(seedA, seedB, nameA, nameB, t):
-        key = (int(seedA), int(seedB), nameA, nameB)
+        key = (seed_of(seedA), seed_of(seedB), name_of(nameA, "a morph's class") or ANY,
+               name_of(nameB, "a morph's class") or ANY)
         if state["key"] != key:
             state["path"], state["key"] = play.morph_path(*key), key
         return play.frame(state["path"], t)
@@ -53,7 +62,8 @@ def build_page(play):
                                                              interactive=True)
         return summary_of(play), said, ready, ready, ready, ends, ends, gr.update(visible=False)
 
-    with gr.Blocks(title="DCGAN demo") as page:
+    hours = CACHE_HOURS * 3600
+    with gr.Blocks(title="DCGAN demo", delete_cache=(hours, hours)) as page:
         summary = gr.Markdown(summary_of(play), elem_id="summary")
         with gr.Row():
             with gr.Column(scale=1):
@@ -96,17 +106,22 @@ def build_page(play):
             morphed = gr.Image(label="morph", type="numpy", interactive=False, elem_id="morphed",
                                scale=2)
 
-        draw = shown_errors(play.grid)
-        for event in (seed.change, num.release, langevin.change):
-            event(draw, [seed, num, langevin], grid)
-        again.click(lambda s: int(s) + 1, seed, seed)
-        give.click(shown_errors(lambda n, s, c: play.digit(n, s, 16, c)), [name, seed, confidence],
-                   [chosen, said])
+        def on(event, function, inputs, outputs, name):
+            """`function` on `event`, seeing the values as sent (preprocess
+            off), one at a time with every other handler of the page."""
+            event(shown_errors(function), inputs, outputs, api_name=name, preprocess=False,
+                  concurrency_id="playground", concurrency_limit=1)
+
+        for event in (seed.change, num.release, langevin.change, page.load):
+            on(event, play.grid, [seed, num, langevin], grid, "grid")
+        on(again.click, next_seed, seed, seed, "next_seed")
+        on(give.click, lambda n, s, c: play.digit(n, s, 16, c), [name, seed, confidence],
+           [chosen, said], "digit")
         morphInputs = [seedA, seedB, nameA, nameB, t]
-        for event in (t.change, seedA.change, seedB.change, nameA.change, nameB.change):
-            event(shown_errors(morph_frame), morphInputs, morphed)
-        trainButton.click(shown_errors(train), None,
-                          [summary, why, name, confidence, give, nameA, nameB, trainButton])
-        page.load(draw, [seed, num, langevin], grid)
-        page.load(shown_errors(morph_frame), morphInputs, morphed)
+        for event in (t.change, seedA.change, seedB.change, nameA.change, nameB.change,
+                      page.load):
+            on(event, morph_frame, morphInputs, morphed, "morph")
+        on(trainButton.click, train, None,
+           [summary, why, name, confidence, give, nameA, nameB, trainButton], "train_evaluator")
+    page.queue(max_size=MAX_WAITING)
     return page

@@ -10,11 +10,18 @@ What needs a part the file lacks is refused in words, never faked: the
 Langevin sampler needs a checkpoint.pt's discriminator and the run's real
 images; the digits need the evaluator, which is read from its cache and
 trained only when asked (`train_evaluator`).
+
+Every value comes as the page or its API sent it (a number, its text, null,
+anything): each method checks its own and refuses one it cannot use with a
+UserError that says what it expected, never Python's own words.
 """
+
+import math
 
 import numpy as np
 
 from ..checkpoint import CheckpointError, build_discriminator, build_generator, load, trained_with
+from ..cli import MAX_SEED
 from ..data import load_training_data
 from ..data.imageset import DataError
 from ..errors import UserError, shorten
@@ -22,7 +29,8 @@ from ..models import describe as shape_of
 from ..quality.evaluator import find_cached, load_or_train, split_real
 from ..quality.selection import MIN_CONFIDENCE, DigitSelector, label_of
 from ..sampling import latent
-from ..sampling.rejection import LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, calibrate, latent_langevin
+from ..sampling.rejection import (LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, TooFewAccepted, calibrate,
+                                  latent_langevin)
 from ..visualize import build_montage
 
 MORPH_STEPS = 24                  # frames from one end of the morph to the other
@@ -30,6 +38,82 @@ MAX_GRID = 100
 SHOWN = 224                       # pixels on a side a single image is enlarged to (28 -> 224)
 MONTAGE_SHOWN = 448               # ... and a montage at least (8 x 8 of 28 -> 448)
 ANY = "any"                       # a morph's end that is a plain sample of its seed
+SEEDS = "an integer from 0 to 2**63 - 1"    # what seed_of takes: generate.py --seed's range
+QUOTED = 40                       # characters of a refused value quoted back
+
+
+def quoted(value):
+    """A refused value as the message quotes it: short, on one line."""
+    return shorten(repr(value), QUOTED)
+
+
+def number_of(value, what, expected):
+    """`value` (a number or its text) as an int or a finite float, or
+    UserError: "{what} is empty" or "{what} must be {expected}"."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise UserError(f"{what} is empty: give {expected}")
+    number = value
+    if isinstance(value, str):
+        number = None
+        for convert in (int, float):
+            try:
+                number = convert(value) if len(value) <= QUOTED else None   # int() of 5,000 digits raises
+                break
+            except ValueError:
+                pass
+    if isinstance(number, bool) or not isinstance(number, (int, float)) \
+            or (isinstance(number, float) and not math.isfinite(number)):
+        raise UserError(f"{what} must be {expected}, got {quoted(value)}")
+    return number
+
+
+def whole_number(value, what, low, high, expected):
+    """`value` as an int from `low` to `high`, or UserError saying `expected`."""
+    number = number_of(value, what, expected)
+    if not (low <= number <= high and (isinstance(number, int) or number.is_integer())):
+        shown = f"{number:g}" if isinstance(number, float) else shorten(str(number), QUOTED)
+        raise UserError(f"{what} must be {expected}, got {shown}")
+    return int(number)
+
+
+def seed_of(value):
+    """A seed as the page or its API sent it, as generate.py --seed takes it."""
+    return whole_number(value, "the seed", 0, MAX_SEED, SEEDS)
+
+
+def next_seed(value):
+    """The seed after `value` ("New samples"), back to 0 after the last."""
+    return (seed_of(value) + 1) % (MAX_SEED + 1)
+
+
+def count_of(value):
+    """How many samples a montage shows: 1 to MAX_GRID."""
+    return whole_number(value, "the number of samples", 1, MAX_GRID,
+                        f"an integer from 1 to {MAX_GRID}")
+
+
+def fraction_of(value, what, expected, ok):
+    """`value` as a float for which ok(value), or UserError saying `expected`."""
+    number = float(number_of(value, what, expected))
+    if not ok(number):
+        raise UserError(f"{what} must be {expected}, got {number:g}")
+    return number
+
+
+def switch_of(value, what):
+    """A switch (a checkbox): True or False, nothing else."""
+    if not isinstance(value, bool):
+        raise UserError(f"{what} must be true or false, got {quoted(value)}")
+    return value
+
+
+def name_of(value, what):
+    """A class name as text (or None when empty); UserError for anything else."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or len(value) > QUOTED:
+        raise UserError(f"{what} must be the name of a class, got {quoted(value)}")
+    return value
 
 
 def to_rgb(montage):
@@ -49,8 +133,8 @@ class Playground:
     """The generator of `path` (checkpoint.pt, generator.pth, an exported
     folder or a Hub id), on `device`, and what it can do; `real` names the
     real images (dataset, dataDir, invert) for the parts that need them,
-    None: the run's. calibrationSteps: the Langevin sampler's (0: the
-    checkpoint's discriminator as it is, only Platt-scaled: seconds)."""
+    None: the run's. calibrationSteps: the Langevin sampler's discriminator
+    training steps before Platt scaling (0: the checkpoint's as it is)."""
 
     def __init__(self, path, device="cpu", weights="auto", real=(None, None, None),
                  allowDownload=False, calibrationSteps=0, log=print):
@@ -99,8 +183,8 @@ class Playground:
 
     def grid(self, seed, num=64, langevin=False):
         """An RGB montage of `num` samples from `seed` (Langevin-moved ones)."""
-        seed, num = int(seed), max(1, min(int(num), MAX_GRID))
-        if langevin:
+        seed, num = seed_of(seed), count_of(num)
+        if switch_of(langevin, "the Langevin switch"):
             if self.whyNoLangevin:
                 raise UserError(f"the Langevin sampler is off: {self.whyNoLangevin}")
             if self.logits is None:
@@ -116,26 +200,42 @@ class Playground:
     def label_of(self, name):
         if self.selector is None:
             raise UserError(f"choosing a class is off: {self.whyNoDigits}")
+        if name_of(name, "the class") is None:
+            raise UserError(f"no class chosen: choose one of {', '.join(self.classes)}")
         return label_of(name, self.classes)
 
     def digit(self, name, seed, num=16, minConfidence=MIN_CONFIDENCE):
         """An RGB montage of `num` samples the evaluator calls `name`, and a
         line with the share of samples that were."""
-        label = self.label_of(name)
-        self.selector.seed = int(seed)
-        images, _, numbers = self.selector.sample(label, int(num), minConfidence)
+        seed, num = seed_of(seed), count_of(num)
+        minConfidence = fraction_of(minConfidence, "the least probability",
+                                    "a probability in (0, 1]", lambda p: 0 < p <= 1)
+        images, _, numbers = self.sample_class(name, seed, num, minConfidence)
         return enlarged(images, MONTAGE_SHOWN), (
             f"{numbers['acceptance_rate']:.1%} of {numbers['draws']:,} samples are a {name} "
             f"with probability {minConfidence:g} or more")
 
     def end(self, seed, name):
         """A morph's end: the noise of seed `seed`, or (a class name) the
-        first sample from there the evaluator calls `name`."""
-        if name in (None, "", ANY):
-            return latent.noise(1, int(seed), self.inputDim)
-        self.selector.seed = int(seed)
-        _, z, _ = self.selector.sample(self.label_of(name), 1)
+        first sample from there the evaluator calls `name` (empty: ANY)."""
+        seed = seed_of(seed)
+        if name_of(name, "a morph's class") in (None, ANY):
+            return latent.noise(1, seed, self.inputDim)
+        _, z, _ = self.sample_class(name, seed, 1)
         return z
+
+    def sample_class(self, name, seed, num, minConfidence=MIN_CONFIDENCE):
+        """The selector's (images, noise, numbers) for class `name` from
+        `seed`; too rare a class is said in the page's words (the sampler's
+        own message names generate.py's options)."""
+        label = self.label_of(name)
+        self.selector.seed = seed
+        try:
+            return self.selector.sample(label, num, minConfidence)
+        except TooFewAccepted as e:
+            said = str(e).split("; ask for fewer")[0]
+            raise UserError(f"too few samples are a {name} with probability {minConfidence:g} or "
+                            f"more: {said}; lower the least probability") from None
 
     def morph_path(self, seedA, seedB, nameA=ANY, nameB=ANY):
         """(MORPH_STEPS + 1, C, S, S) images from one end to the other."""
@@ -145,7 +245,8 @@ class Playground:
     @staticmethod
     def frame(path, t):
         """The image of a morph path at t in [0, 1], RGB, enlarged."""
-        index = round(min(max(float(t), 0.0), 1.0) * (len(path) - 1))
+        t = fraction_of(t, "the morph's position", "a number from 0 to 1", lambda v: 0 <= v <= 1)
+        index = round(t * (len(path) - 1))
         return enlarged(path[index:index + 1])
 
     def summary(self):
