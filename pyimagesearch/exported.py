@@ -214,7 +214,7 @@ def _read_config(path):
         raise ExportError(f"{path}: not readable JSON ({shorten(e)})") from None
     problem = config_problem(config)
     if problem:
-        raise ExportError(f"{path}: does not describe the article's Generator ({problem})")
+        raise ExportError(f"{path}: not a config.json generate.py --export writes ({problem})")
     return config
 
 
