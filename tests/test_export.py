@@ -201,8 +201,11 @@ def test_an_old_export_with_a_path_loses_it_when_exported_again(exported, tmp_pa
     assert result.returncode == 0, result.stderr
     for name in os.listdir(tmp_path / "new"):
         assert b"/home/alice" not in (tmp_path / "new" / name).read_bytes()
-    assert json.loads((tmp_path / "new" / "config.json").read_text())["data_source"] == \
-        "an image folder named 'digits' (96 images, 10 classes)"
+    said = "an image folder named 'digits' (96 images, 10 classes)"
+    assert json.loads((tmp_path / "new" / "config.json").read_text())["data_source"] == said
+    assert run_script("generate.py", "--checkpoint", tmp_path / "new", "--export",
+                      tmp_path / "again").returncode == 0             # kept as it is
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["data_source"] == said
 
 
 # ------------------------------------------------ config.json checked whole
@@ -342,6 +345,16 @@ def test_an_export_to_a_symbolic_link_is_refused_before_any_work(exported, tmp_p
     usage_error(result, "--export", "symbolic link")
     assert result.stdout == ""                       # nothing loaded, nothing traced
     assert sorted(os.listdir(tmp_path)) == ["empty", "link"]
+
+
+def test_an_export_to_the_current_folder_is_refused_before_any_work(exported, tmp_path):
+    (tmp_path / "here").mkdir()                        # empty: it could be the export
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "generate.py"), "--checkpoint",
+                             str(exported / "run" / "checkpoint.pt"), "--export", "."],
+                            cwd=tmp_path / "here", capture_output=True, text=True, timeout=300)
+    usage_error(result, "--export", "the current folder")
+    assert result.stdout == ""
+    assert os.listdir(tmp_path) == ["here"] and os.listdir(tmp_path / "here") == []
 
 
 def test_a_folder_that_appears_meanwhile_is_not_written_over(exported, tmp_path, monkeypatch):

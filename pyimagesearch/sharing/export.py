@@ -71,6 +71,8 @@ def public_source(source):
            for p in PATHLESS_SOURCES):
         return source
     match = PATH_SOURCES.fullmatch(source)
+    if match is not None and match["path"].startswith("a folder named "):
+        return source                       # public already (an export exported again)
     if match is None:
         return None if ("/" in source or "\\" in source) else source
     name = os.path.basename(os.path.normpath(match["path"].replace("\\", "/")))
@@ -84,6 +86,10 @@ def folder_problem(folder):
     if os.path.islink(folder):
         return (f"{folder} is a symbolic link; name a new folder (the export is not written "
                 "through links)")
+    here, there = os.path.abspath(os.getcwd()), os.path.abspath(folder)
+    if here == there or here.startswith(there.rstrip(os.sep) + os.sep):
+        return (f"{folder} is the current folder or one above it, which cannot be replaced "
+                "by the export; name a new folder")
     if os.path.isdir(folder) and os.listdir(folder):
         return (f"{folder} exists and holds other files; choose a new folder (or an empty "
                 "one), nothing is written over")
