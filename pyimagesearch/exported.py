@@ -8,11 +8,14 @@ the scripts read it back, checked, from a folder or a Hub repository id.
 
 import dataclasses
 import json
+import math
 import os
 import re
+import stat
 
 import torch
 
+from .cli import MAX_SEED
 from .errors import UserError, shorten
 from .models import CHANNELS, IMAGE_SIZES, describe, generator_geometry, model_classes
 
@@ -45,18 +48,188 @@ class Exported:
         return gen.to(device).eval()
 
 
-def _config_problem(config):
+# config.json is a few KiB; a bigger one is no export of ours (and cannot
+# make the JSON parser recurse for long: it is refused unread)
+MAX_CONFIG_BYTES = 1 << 20
+# data/sources.py's DATASETS and data/folder.py's INVERT_CHOICES, copied: this
+# layer reads no data (test_export checks that the copies agree)
+DATASETS = ("mnist", "fashion-mnist", "kmnist", "cifar10", "folder", "fake")
+INVERT_CHOICES = ("auto", "yes", "no")
+TEN_CLASSES = ("mnist", "fashion-mnist", "kmnist", "cifar10")
+TEXT = {"type": ["string", "null"], "maxLength": 1000}
+COUNT = {"type": ["integer", "null"], "minimum": 0}
+SCORE_COUNTS = ("epoch", "classes_covered", "num_classes", "num_samples")
+SCORE_NUMBERS = ("fld", "real_fld", "inception_score", "precision", "recall", "density",
+                 "coverage")
+SEED = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SEED}
+# every field of config.json, as generate.py --export writes it and as the
+# scripts, the model card and DCGANGenerator read it ("integer": not 1.0 nor
+# true; "number": finite)
+CONFIG_SCHEMA = {
+    "type": "object",
+    "required": ["inputDim", "outputChannels", "imageSize"],
+    "additionalProperties": False,
+    "properties": {
+        "format": {"const": FORMAT},
+        "format_version": {"type": "integer", "const": 1},
+        "inputDim": {"type": "integer", "minimum": 1, "maximum": 100_000},
+        "outputChannels": {"type": "integer", "enum": list(CHANNELS)},
+        "imageSize": {"type": "integer", "enum": list(IMAGE_SIZES)},
+        "channels": {"type": "integer", "enum": list(CHANNELS)},
+        "weights": TEXT,
+        "dataset": {"enum": [*DATASETS, None]},
+        "class_names": {"type": ["array", "null"], "minItems": 1, "maxItems": 10_000,
+                        "items": {"type": "string", "maxLength": 200}},
+        "data_source": TEXT,
+        "data_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
+        "num_train_images": COUNT,
+        "seed": SEED,
+        "epochs_trained": COUNT,
+        "recipe": TEXT,
+        "scores": {
+            "type": ["object", "null"],
+            "properties": {**{k: COUNT for k in SCORE_COUNTS},
+                           **{k: {"type": ["number", "null"]} for k in SCORE_NUMBERS}},
+            "additionalProperties": {"type": ["number", "null"]}},
+        "training_arguments": {
+            "type": ["object", "null"],
+            "properties": {
+                "dataset": {"enum": [*DATASETS, None]},
+                "invert": {"enum": [*INVERT_CHOICES, None]},
+                "limit": {"type": ["integer", "null"], "minimum": 1},
+                "seed": SEED,
+                "epochs": COUNT, "batch_size": COUNT,
+                "image_size": {"type": ["integer", "null"], "enum": [*IMAGE_SIZES, None]},
+                "channels": {"type": ["integer", "null"], "enum": [*CHANNELS, None]},
+                "ema": {"type": ["number", "null"], "minimum": 0, "exclusiveMaximum": 1}},
+            "additionalProperties": {"type": ["string", "number", "boolean", "null"],
+                                     "maxLength": 1000},
+            "maxProperties": 200},
+        "library_versions": {"type": ["object", "null"], "maxProperties": 50,
+                             "additionalProperties": {"type": "string", "maxLength": 200}},
+    },
+    "allOf": [
+        # the three MNIST look-alikes and CIFAR-10 have ten classes
+        {"if": {"properties": {"dataset": {"enum": list(TEN_CLASSES)}},
+                "required": ["dataset"]},
+         "then": {"properties": {"class_names": {"minItems": 10, "maxItems": 10}}}},
+    ],
+}
+# what a JSON type is called in a message
+TYPE_WORDS = {"integer": "an integer", "number": "a finite number", "string": "a string",
+              "object": "an object", "array": "a list", "boolean": "true or false",
+              "null": "null"}
+
+
+def _validator():
+    """jsonschema's validator of CONFIG_SCHEMA, with JSON's integers and
+    numbers as Python reads them: an integer is an int (not 1.0, not true),
+    a number a finite int or float (not NaN nor Infinity, which Python's
+    json reads)."""
+    import jsonschema       # import here: only an exported folder's config.json is checked
+
+    def integer(checker, value):
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    def number(checker, value):
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
+
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine_many({"integer": integer, "number": number})
+    return jsonschema.validators.extend(base, type_checker=checker)(CONFIG_SCHEMA)
+
+
+def _described(error):
+    """A jsonschema error in words, naming the field."""
+    path = list(error.absolute_path)
+    field = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p)
+                    for i, p in enumerate(path))
+    value, kind = shorten(repr(error.instance), 60), error.validator
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return f"it lacks {', '.join(map(repr, missing))}" + (f" in {field!r}" if field else "")
+    if kind == "additionalProperties" and not field:
+        extra = sorted(set(error.instance) - set(CONFIG_SCHEMA["properties"]))
+        return shorten(f"it holds fields no export writes: {', '.join(map(repr, extra))}")
+    if kind == "type":
+        kinds = error.validator_value if isinstance(error.validator_value, list) \
+            else [error.validator_value]
+        said = "not " + " or ".join(TYPE_WORDS[k] for k in kinds)
+    elif kind in ("enum", "const"):
+        allowed = error.validator_value if kind == "enum" else [error.validator_value]
+        said = "not " + ("one of " if len(allowed) > 1 else "") \
+            + ", ".join("null" if a is None else repr(a) for a in allowed)
+    elif kind in ("minItems", "maxItems", "maxProperties"):
+        said = (f"has {len(error.instance):,} entries, "
+                f"{'at least' if kind == 'minItems' else 'at most'} {error.validator_value:,} "
+                "expected")
+    else:                   # the bounds of a number, a string's length or pattern
+        said = shorten(error.message.removeprefix(repr(error.instance)).strip().removeprefix("is "))
+    return f"its {field or 'content'!r} is {value}: {said}" if kind in (
+        "minItems", "maxItems", "maxProperties") else f"its {field!r} is {value}, {said}"
+
+
+def config_problem(config):
+    """What is wrong with config.json's content `config`, in one line
+    naming the field; None when it is what generate.py --export writes."""
     if not isinstance(config, dict):
         return "it is not a JSON object"
-    for key, allowed in (("inputDim", None), ("outputChannels", CHANNELS),
-                         ("imageSize", IMAGE_SIZES)):
-        value = config.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1 \
-                or (allowed and value not in allowed):
-            return (f"its {key!r} is {value!r}, not "
-                    + (f"one of {', '.join(map(str, allowed))}" if allowed else "a positive integer"))
+    from jsonschema.exceptions import best_match   # import here: as _validator's
+    error = best_match(_validator().iter_errors(config))
+    if error is not None:
+        return _described(error)
     if "channels" in config and config["channels"] != config["outputChannels"]:
         return f"its 'channels' ({config['channels']!r}) and 'outputChannels' differ"
+    return None
+
+
+def _open_regular(path, what):
+    """A binary file object of `path` (a link is followed: the Hub's cache
+    holds links), or ExportError when it is no regular file (a folder, a
+    FIFO that would block, a device)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        raise ExportError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ExportError(f"{path}: is not a regular file, so not {what} written by "
+                          "generate.py --export")
+    return os.fdopen(fd, "rb")
+
+
+def _read_config(path):
+    """config.json's content, checked against CONFIG_SCHEMA."""
+    with _open_regular(path, "a config.json") as f:
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ExportError(f"{path}: over {MAX_CONFIG_BYTES // 1024:,} KiB, not a config.json "
+                          "written by generate.py --export (a few KiB)")
+    try:
+        config = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ExportError(f"{path}: not readable JSON (nested too deeply)") from None
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ExportError(f"{path}: not readable JSON ({shorten(e)})") from None
+    problem = config_problem(config)
+    if problem:
+        raise ExportError(f"{path}: not a config.json generate.py --export writes ({problem})")
+    return config
+
+
+def _dtype_problem(state, expected):
+    """A tensor of `state` whose kind differs from the same tensor of the
+    built Generator's state_dict `expected` (floating point weights, integer
+    counters): named, or None. Nothing is cast in silence."""
+    for key, tensor in state.items():
+        want = expected.get(key)
+        if want is None:
+            continue                        # load_state_dict names a stray key
+        if tensor.dtype == torch.bool or tensor.is_complex() \
+                or tensor.is_floating_point() != want.is_floating_point():
+            return (f"its tensor {key!r} is {str(tensor.dtype).removeprefix('torch.')}, "
+                    f"where the Generator holds {str(want.dtype).removeprefix('torch.')}")
     return None
 
 
@@ -64,27 +237,20 @@ def read_folder(path):
     """The Exported in `path` (a folder with config.json and
     model.safetensors), checked: readable, and the weights of the network
     config.json describes. ExportError in one line otherwise."""
-    from safetensors.torch import load_file        # import here: only for exported folders
-    names = [n for n in (CONFIG, WEIGHTS) if not os.path.isfile(os.path.join(path, n))]
+    from safetensors.torch import load       # import here: only for exported folders
+    names = [n for n in (CONFIG, WEIGHTS) if not os.path.lexists(os.path.join(path, n))]
     if names:
         raise ExportError(f"{path}: is a folder without {' and '.join(names)}, so not a "
                           "generator exported by generate.py --export (a checkpoint is a "
                           "file: pass checkpoint.pt or generator.pth)")
-    try:
-        with open(os.path.join(path, CONFIG), encoding="utf-8") as f:
-            config = json.load(f)
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ExportError(f"{os.path.join(path, CONFIG)}: not readable JSON ({shorten(e)})") from None
-    problem = _config_problem(config)
-    if problem:
-        raise ExportError(f"{os.path.join(path, CONFIG)}: does not describe the article's "
-                          f"Generator ({problem})")
+    config = _read_config(os.path.join(path, CONFIG))
     weights = os.path.join(path, WEIGHTS)
-    try:
-        state = load_file(weights)
-    except Exception as e:  # noqa: BLE001 - safetensors raises its own kinds
-        raise ExportError(f"{weights}: not a readable safetensors file ({shorten(e)}); "
-                          "export it again") from None
+    with _open_regular(weights, "a model.safetensors") as f:
+        try:
+            state = load(f.read())
+        except Exception as e:  # noqa: BLE001 - safetensors raises its own kinds
+            raise ExportError(f"{weights}: not a readable safetensors file ({shorten(e)}); "
+                              "export it again") from None
     geometry = generator_geometry(state)
     said = (config["inputDim"], config["outputChannels"], config["imageSize"])
     if geometry != said:
@@ -93,6 +259,11 @@ def read_folder(path):
         raise ExportError(f"{path}: {CONFIG} does not fit {WEIGHTS}: it says "
                           f"{describe(said[2], said[1])} images from {said[0]} noise values, "
                           f"the weights draw {drawn}")
+    Generator, _ = model_classes(config["imageSize"])
+    problem = _dtype_problem(state, Generator(inputDim=config["inputDim"],
+                                              outputChannels=config["outputChannels"]).state_dict())
+    if problem:
+        raise ExportError(f"{weights}: not the weights generate.py --export writes ({problem})")
     if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
         raise ExportError(f"{weights}: the weights hold NaN or infinite values")
     exported = Exported(path, config, state)

@@ -13,6 +13,7 @@ The folder's layout and how the scripts read it back: exported.py.
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from .exported import ExportError, config_problem
 from .models import model_classes
 
 ARTICLE = "https://pyimagesearch.com/2021/10/25/training-a-dcgan-in-pytorch/"
@@ -30,6 +31,11 @@ class DCGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="pytorch",
 
     def __init__(self, inputDim=100, outputChannels=1, imageSize=28, **about):
         super().__init__()
+        # config.json's fields, as read_folder checks them (from_pretrained reads it alone)
+        problem = config_problem({"inputDim": inputDim, "outputChannels": outputChannels,
+                                  "imageSize": imageSize, **about})
+        if problem:
+            raise ExportError(f"not the config.json of generate.py --export ({problem})")
         Generator, _ = model_classes(imageSize)
         built = Generator(inputDim=inputDim, outputChannels=outputChannels)
         for name, layer in built.named_children():     # ct1, relu1, batchNorm1, ...

@@ -5,15 +5,19 @@ back; bad folders and files are one line each, and nothing is half-written."""
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import onnxruntime
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from reference import article
-from conftest import make_idx_folder, one_line, run_script, snapshot, train, usage_error
+from conftest import (ROOT, default_signals, make_idx_folder, one_line, run_script, snapshot,
+                      train, usage_error, wait_for)
 from pyimagesearch.hub import DCGANGenerator
 from pyimagesearch.models import SizedGenerator
 from pyimagesearch.sampling.latent import noise
@@ -166,3 +170,206 @@ def test_a_hub_id_that_cannot_be_downloaded_is_one_line(tmp_path):
                         tmp_path / "x.png", subprocess_=True, env={"HF_HUB_OFFLINE": "1"})
     assert result.returncode == 1
     assert "not downloadable from the Hugging Face Hub" in one_line(result.stderr)
+
+
+# ------------------------------------------------ nothing of this machine leaves
+
+def test_no_path_of_this_machine_is_in_any_file_of_the_export(exported):
+    """The folder is meant for the Hub: the data are named by kind, folder
+    name and SHA-256, and the ONNX file keeps no stack traces (they name the
+    source files)."""
+    folder = exported / "my-dcgan"
+    for name in os.listdir(folder):
+        data = (folder / name).read_bytes()
+        for path in (str(exported), ROOT, sys.prefix):
+            assert path.encode() not in data, (name, path)
+    config = json.loads((folder / "config.json").read_text())
+    run = json.loads((exported / "run" / "run.json").read_text())
+    assert config["data_source"] == "IDX files in a folder named 'data'"
+    assert config["data_sha256"] == run["data_sha256"]
+    assert run["data_sha256"] in (folder / "README.md").read_text()
+    assert run["data_source"] == f"IDX files in {exported / 'data'}"     # the record keeps it
+
+
+def test_an_old_export_with_a_path_loses_it_when_exported_again(exported, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(exported / "my-dcgan", old)
+    config = json.loads((old / "config.json").read_text())
+    (old / "config.json").write_text(json.dumps(
+        {**config, "data_source": "image folder /home/alice/digits (96 images, 10 classes)"}))
+    result = run_script("generate.py", "--checkpoint", old, "--export", tmp_path / "new")
+    assert result.returncode == 0, result.stderr
+    for name in os.listdir(tmp_path / "new"):
+        assert b"/home/alice" not in (tmp_path / "new" / name).read_bytes()
+    said = "an image folder named 'digits' (96 images, 10 classes)"
+    assert json.loads((tmp_path / "new" / "config.json").read_text())["data_source"] == said
+    assert run_script("generate.py", "--checkpoint", tmp_path / "new", "--export",
+                      tmp_path / "again").returncode == 0             # kept as it is
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["data_source"] == said
+
+
+# ------------------------------------------------ config.json checked whole
+
+NESTED = "[" * 200_000 + "]" * 200_000
+BAD_CONFIGS = [                        # (field, value, what the line names)
+    ("seed", "7", "'seed'"), ("seed", 2**64, "'seed'"), ("seed", 1.5, "'seed'"),
+    ("dataset", "imagenet", "'dataset'"),
+    ("class_names", "0123456789", "'class_names'"), ("class_names", ["0", "1"], "'class_names'"),
+    ("class_names", list(range(10)), "'class_names["),
+    ("scores", {"fld": "low"}, "'scores.fld'"), ("scores", {"fld": float("nan")}, "'scores.fld'"),
+    ("scores", [], "'scores'"),
+    ("training_arguments", "x", "'training_arguments'"),
+    ("training_arguments", {"dataset": "nope"}, "'training_arguments.dataset'"),
+    ("training_arguments", {"invert": 3}, "'training_arguments.invert'"),
+    ("training_arguments", {"limit": -5}, "'training_arguments.limit'"),
+    ("library_versions", ["torch"], "'library_versions'"),
+    ("num_train_images", "many", "'num_train_images'"), ("epochs_trained", -1, "'epochs_trained'"),
+    ("format_version", 2, "'format_version'"), ("channels", True, "'channels'"),
+    ("self", 1, "'self'"),
+    ("NESTED", None, "nested too deeply"), ("HUGE", None, "over 1,024 KiB"),
+]
+
+
+@pytest.mark.parametrize("field, value, said", BAD_CONFIGS,
+                         ids=[f"{f}={str(v)[:20]}" for f, v, _ in BAD_CONFIGS])
+def test_a_config_json_the_code_cannot_use_is_one_line_naming_the_field(
+        exported, tmp_path, field, value, said):
+    folder = tmp_path / "copy"
+    shutil.copytree(exported / "my-dcgan", folder)
+    config = json.loads((folder / "config.json").read_text())
+    if field == "NESTED":
+        text = NESTED
+    elif field == "HUGE":                 # valid JSON, and far too big for a config.json
+        text = json.dumps(config) + " " * (2 << 20)
+    else:
+        text = json.dumps({**config, field: value})
+    (folder / "config.json").write_text(text)
+    for script, extra in (("generate.py", ["--output", tmp_path / "x.png"]),
+                          ("evaluate.py", ["--num", "256", "--data-dir", exported / "data"])):
+        result = run_script(script, "--checkpoint", folder, *extra)
+        assert result.returncode == 1, (script, result.stderr)
+        line = one_line(result.stderr)
+        assert "config.json" in line and said in line, line
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_the_copied_dataset_names_are_the_data_layers():
+    from pyimagesearch import exported
+    from pyimagesearch.data.folder import INVERT_CHOICES
+    from pyimagesearch.data.sources import DATASETS
+    assert exported.DATASETS == DATASETS and exported.INVERT_CHOICES == INVERT_CHOICES
+
+
+def test_from_pretrained_refuses_a_config_the_scripts_refuse(exported, tmp_path):
+    from pyimagesearch.exported import ExportError
+    folder = tmp_path / "copy"
+    shutil.copytree(exported / "my-dcgan", folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "seed": "x"}))
+    with pytest.raises(ExportError, match="'seed'"):
+        DCGANGenerator.from_pretrained(str(folder))
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.bool])
+def test_integer_or_boolean_weights_are_refused_not_cast(exported, tmp_path, dtype):
+    folder = tmp_path / "copy"
+    shutil.copytree(exported / "my-dcgan", folder)
+    state = load_file(folder / "model.safetensors")
+    state["ct1.weight"] = state["ct1.weight"].to(dtype)
+    save_file(state, folder / "model.safetensors")
+    result = run_script("generate.py", "--checkpoint", folder, "--output", tmp_path / "x.png")
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "'ct1.weight'" in line and str(dtype).removeprefix("torch.") in line
+
+
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
+def test_a_fifo_in_the_folder_is_refused_without_waiting(exported, tmp_path, name):
+    folder = tmp_path / "copy"
+    shutil.copytree(exported / "my-dcgan", folder)
+    os.remove(folder / name)
+    os.mkfifo(folder / name)              # reading it would wait for a writer forever
+    result = run_script("generate.py", "--checkpoint", folder, "--output", tmp_path / "x.png",
+                        subprocess_=True, timeout=60)
+    assert result.returncode == 1
+    assert f"{name}: is not a regular file" in one_line(result.stderr)
+
+
+# ------------------------------------------------ whole or nothing, however it ends
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_the_onnx_export_is_one_line_and_leaves_nothing(
+        exported, tmp_path, signum, status):
+    """torch.onnx.export catches what its tracing raises, Ctrl-C too (and
+    tries another way, or wraps it): the signal still ends the export."""
+    marker = tmp_path / "tracing"
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tests", "slow_onnx.py"), str(marker), "generate.py",
+         "--checkpoint", str(exported / "run" / "checkpoint.pt"), "--export", str(out / "new")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_signals)
+    try:
+        wait_for(marker, proc)
+        assert os.listdir(out) != []               # the partial folder, being written
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == status, stderr
+    assert one_line(stderr).startswith("[INFO] interrupted")
+    assert os.listdir(out) == []
+
+
+def test_the_next_export_removes_what_a_killed_one_left_and_only_that(exported, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".new.partial-{dead.pid}-abcd1234"
+    live = tmp_path / f".new.partial-{os.getpid()}-abcd1234"         # an export running now
+    other = tmp_path / f".other.partial-{dead.pid}-abcd1234"         # another folder's
+    for folder in (stale, live, other):
+        folder.mkdir()
+        (folder / "config.json").write_text("{}")
+    result = run_script("generate.py", "--checkpoint", exported / "run" / "checkpoint.pt",
+                        "--export", tmp_path / "new")
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, other.name, "new"])
+
+
+def test_an_export_to_a_symbolic_link_is_refused_before_any_work(exported, tmp_path):
+    (tmp_path / "empty").mkdir()
+    os.symlink(tmp_path / "empty", tmp_path / "link")
+    result = run_script("generate.py", "--checkpoint", exported / "run" / "checkpoint.pt",
+                        "--export", tmp_path / "link")
+    usage_error(result, "--export", "symbolic link")
+    assert result.stdout == ""                       # nothing loaded, nothing traced
+    assert sorted(os.listdir(tmp_path)) == ["empty", "link"]
+
+
+def test_an_export_to_the_current_folder_is_refused_before_any_work(exported, tmp_path):
+    (tmp_path / "here").mkdir()                        # empty: it could be the export
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "generate.py"), "--checkpoint",
+                             str(exported / "run" / "checkpoint.pt"), "--export", "."],
+                            cwd=tmp_path / "here", capture_output=True, text=True, timeout=300)
+    usage_error(result, "--export", "the current folder")
+    assert result.stdout == ""
+    assert os.listdir(tmp_path) == ["here"] and os.listdir(tmp_path / "here") == []
+
+
+def test_a_folder_that_appears_meanwhile_is_not_written_over(exported, tmp_path, monkeypatch):
+    """Two exports to one DIR at once: the second to finish says so in one
+    line and leaves the first's folder as it is."""
+    from pyimagesearch.sharing import export
+    loaded = export.check_hub_load
+
+    def another_export_finishes(folder, *args):
+        loaded(folder, *args)
+        shutil.copytree(folder, tmp_path / "new")      # the other export's rename
+    monkeypatch.setattr(export, "check_hub_load", another_export_finishes)
+    result = run_script("generate.py", "--checkpoint", exported / "run" / "checkpoint.pt",
+                        "--export", tmp_path / "new")
+    assert result.returncode == 1
+    assert "appeared while the export was written" in one_line(result.stderr)
+    assert sorted(os.listdir(tmp_path)) == ["new"]
+    assert len(os.listdir(tmp_path / "new")) == 4

@@ -2,6 +2,8 @@
 Hugging Face Hub shows it): what the model is, how it was trained and
 scored, and how to load it."""
 
+import json
+
 from ..models import describe
 
 SCORES = (("fld", "FLD (Fréchet distance in the evaluator's features; lower is better)", "{:.1f}"),
@@ -34,8 +36,10 @@ def _how_trained(config):
     dataset = config.get("dataset") or "unknown data"
     classes = config.get("class_names")
     count = config.get("num_train_images")
+    sha = config.get("data_sha256")
     trained = [f"- data: {config.get('data_source') or dataset}"
-               + (f", {count:,} images" if count else ""),
+               + (f", {count:,} images" if count else "")
+               + (f" (SHA-256 of the images' bytes: `{sha}`)" if sha else ""),
                f"- classes: {', '.join(map(str, classes))}" if classes else "- classes: not recorded",
                f"- epochs: {config.get('epochs_trained', '?')}, batch size "
                f"{args.get('batch_size', '?')}, seed {config.get('seed', '?')}",
@@ -52,6 +56,7 @@ def _how_trained(config):
 def model_card(config, name="THIS_FOLDER"):
     """README.md's text for an export described by `config` (config.json),
     loaded from the folder (or Hub repository) `name`."""
+    name = json.dumps(name)[1:-1]       # fits in the snippets' "...", whatever the folder's name
     shape = describe(config["imageSize"], config["outputChannels"])
     dataset = config.get("dataset") or "unknown data"
     tags = ["dcgan", "gan", "pyimagesearch", dataset]

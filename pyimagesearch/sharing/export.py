@@ -9,16 +9,27 @@ in the Hugging Face Hub's layout (exported.py names the files):
                         PyTorch on a batch (largest difference <= ONNX_TOLERANCE)
     README.md           the model card (card.py)
 
-The folder is built beside DIR under a temporary name, loaded back through
-huggingface_hub's from_pretrained and ONNX Runtime, and only then renamed
-to DIR: it appears whole or not at all.
+The folder is built beside DIR under a temporary name,
+`.DIR.partial-PID-XXXXXXXX`, loaded back through huggingface_hub's
+from_pretrained and ONNX Runtime, and only then renamed to DIR: it appears
+whole or not at all. Ctrl-C and SIGTERM remove the partial folder and end in
+one line (130, 143); one a SIGKILL left is removed by the next export to DIR
+once its process is gone.
+
+Nothing names this machine: the data are named by kind, folder name and
+SHA-256 (public_source), never by a path, and the ONNX file keeps no
+stack traces (they name the source files' paths).
 """
 
 import contextlib
+import errno
 import io
 import os
+import re
 import shutil
+import signal
 import tempfile
+import threading
 import warnings
 
 import torch
@@ -26,8 +37,10 @@ import torch
 from .. import files
 from ..checkpoint import Checkpoint
 from ..data.cifar import CLASS_NAMES as CIFAR10
-from ..data.sources import CLASS_NAMES
+from ..data.sources import CLASS_NAMES, EMBEDDED_SOURCE
+from ..errors import raise_terminated
 from ..exported import CARD, CONFIG, FORMAT, ONNX, WEIGHTS, Exported, ExportError
+from ..interrupts import interrupts_deferred
 from .card import model_card
 
 ONNX_TOLERANCE = 1e-5         # largest |ONNX - PyTorch| on a batch, pixels in [-1, 1]
@@ -39,8 +52,44 @@ LOCAL_ARGUMENTS = ("output", "data_dir", "resume", "overwrite", "no_progress", "
                    "tensorboard", "device")
 
 
+# data sources (data/sources.py, cifar.py, folder.py) whose words end in a path:
+# the kind and the folder's name are kept
+PATH_SOURCES = re.compile(r"(?P<kind>IDX files in|torchvision download into|"
+                          r"CIFAR-10 batch files in|image folder) (?P<path>.+?)"
+                          r"(?P<rest> \([\d,]+ images, [^()]*\))?")
+PATHLESS_SOURCES = (EMBEDDED_SOURCE, re.compile(r"torchvision FakeData \([\d,]+ random images\)"))
+PARTIAL_NAME = 100            # characters of DIR's name in the partial folder's
+
+
+def public_source(source):
+    """The run record's data_source without the path it names: "IDX files in
+    /home/me/data" -> "IDX files in a folder named 'data'"; a source of
+    another form that names a path becomes None (not recorded)."""
+    if not isinstance(source, str):
+        return None
+    if any(p == source if isinstance(p, str) else p.fullmatch(source)
+           for p in PATHLESS_SOURCES):
+        return source
+    match = PATH_SOURCES.fullmatch(source)
+    if match is not None and match["path"].startswith("a folder named "):
+        return source                       # public already (an export exported again)
+    if match is None:
+        return None if ("/" in source or "\\" in source) else source
+    name = os.path.basename(os.path.normpath(match["path"].replace("\\", "/")))
+    where = "an image folder" if match["kind"] == "image folder" else f"{match['kind']} a folder"
+    return f"{where} named {name!r}{match['rest'] or ''}"
+
+
 def folder_problem(folder):
-    """Why `folder` cannot become the export (exists and holds files), or None."""
+    """Why `folder` cannot become the export (a link, or a folder that holds
+    files), or None."""
+    if os.path.islink(folder):
+        return (f"{folder} is a symbolic link; name a new folder (the export is not written "
+                "through links)")
+    here, there = os.path.abspath(os.getcwd()), os.path.abspath(folder)
+    if here == there or here.startswith(there.rstrip(os.sep) + os.sep):
+        return (f"{folder} is the current folder or one above it, which cannot be replaced "
+                "by the export; name a new folder")
     if os.path.isdir(folder) and os.listdir(folder):
         return (f"{folder} exists and holds other files; choose a new folder (or an empty "
                 "one), nothing is written over")
@@ -54,8 +103,9 @@ def describe_export(saved, path, gen, description):
     config = {"format": FORMAT, "format_version": 1, "inputDim": gen.ct1.in_channels,
               "outputChannels": gen.channels, "imageSize": gen.imageSize,
               "channels": gen.channels}
-    if isinstance(saved, Exported):
-        return {**config, **{k: v for k, v in saved.config.items() if k not in config}}
+    if isinstance(saved, Exported):      # an export exported again (one of before the paths went)
+        kept = {k: v for k, v in saved.config.items() if k not in config}
+        return {**config, **kept, "data_source": public_source(kept.get("data_source"))}
     if not (isinstance(saved, dict) and "generator" in saved):
         return {**config, "weights": f"a generator state_dict ({os.path.basename(path)})",
                 "dataset": None, "class_names": None, "seed": None, "scores": None,
@@ -74,7 +124,8 @@ def describe_export(saved, path, gen, description):
         or (list(CLASS_NAMES[args["dataset"]]) if args.get("dataset") in CLASS_NAMES else None) \
         or (list(CIFAR10) if args.get("dataset") == "cifar10" else None)
     return {**config, "dataset": args.get("dataset"), "class_names": classes,
-            "data_source": run.get("data_source"), "num_train_images": run.get("num_train_images"),
+            "data_source": public_source(run.get("data_source")),
+            "data_sha256": run.get("data_sha256"), "num_train_images": run.get("num_train_images"),
             "seed": args.get("seed"), "epochs_trained": checkpoint.epoch,
             "recipe": run.get("recipe"), "scores": scores,
             "training_arguments": {k: v for k, v in args.items() if k not in LOCAL_ARGUMENTS},
@@ -85,12 +136,78 @@ def onnx_bytes(gen, inputDim):
     """The generator as an ONNX model (torch.onnx's exporter, batch size
     dynamic): input "noise" (N, inputDim, 1, 1), output "images"."""
     example = torch.randn(2, inputDim, 1, 1)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), signals_kept():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(gen, (example,), input_names=["noise"],
                                     output_names=["images"], dynamo=True, verbose=False,
                                     dynamic_shapes=({0: torch.export.Dim("batch")},))
-    return program.model_proto.SerializeToString()
+    model = program.model_proto
+    for node in _nodes(model):          # its stack traces name this machine's files
+        kept = [p for p in node.metadata_props if p.key != STACK_TRACE]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+        node.doc_string = ""
+    return model.SerializeToString()
+
+
+STACK_TRACE = "pkg.torch.onnx.stack_trace"
+
+
+def _nodes(model):
+    """Every node of an ONNX model: its graph's, its functions', and those of
+    the subgraphs they hold."""
+    graphs = [model.graph]
+    nodes = [*(n for f in model.functions for n in f.node)]
+    while graphs:
+        graph = graphs.pop()
+        nodes.extend(graph.node)
+        for node in graph.node:
+            for attribute in node.attribute:
+                graphs.extend([attribute.g] if attribute.HasField("g") else [])
+                graphs.extend(attribute.graphs)
+    return nodes
+
+
+@contextlib.contextmanager
+def signals_kept():
+    """Ctrl-C and SIGTERM raised where they come, as always, and raised again
+    when the block ends: torch.onnx.export catches what its tracing raises
+    (KeyboardInterrupt too), then tries another way or wraps it in its own
+    error, and the signal would be lost."""
+    came, previous = [], {}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum, frame):
+        came.append(signum)
+        previous[signum](signum, frame)
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        if callable(signal.getsignal(number)):
+            previous[number] = signal.signal(number, note)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if came:
+            previous[came[0]](came[0], None)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM ends the export as Ctrl-C does (errors.Terminated: the partial
+    folder removed, one line, exit status 143), unless it is ignored."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def check_onnx(model, gen, inputDim):
@@ -121,16 +238,61 @@ def check_hub_load(folder, gen, inputDim):
                               "checkpoint; nothing written")
 
 
+def partial_prefix(folder):
+    """The start of the name of `folder`'s partial folders (this process's)."""
+    return f".{os.path.basename(os.path.abspath(folder))[:PARTIAL_NAME]}.partial-"
+
+
+def remove_stale_partials(folder):
+    """Delete the partial folders of exports to `folder` whose process is
+    gone (a SIGKILL, a power cut); a live process's is its own. Returns
+    their names."""
+    parent = os.path.dirname(os.path.abspath(folder))
+    ours = re.compile(re.escape(partial_prefix(folder)) + r"(?P<pid>\d+)-[a-z0-9_]{8}")
+    removed = []
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return removed
+    for entry in entries:
+        match = ours.fullmatch(entry)
+        path = os.path.join(parent, entry)
+        if match is None or os.path.islink(path) or not os.path.isdir(path) \
+                or _alive(int(match["pid"])):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(entry)
+    return sorted(removed)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0                    # another user's, or no PID at all
+    return True
+
+
 def export(folder, gen, config):
     """Write the export of `gen` (eval mode, on the CPU) described by
     `config` into `folder` (absent or empty), whole or not at all. Returns
     {"onnx_difference": ..., "bytes": {file: size}}."""
+    with sigterm_as_interrupt():
+        return _export(folder, gen, config)
+
+
+def _export(folder, gen, config):
     from safetensors.torch import save        # import here: only an export writes safetensors
     gen = gen.cpu().eval()
     inputDim = config["inputDim"]
     parent = os.path.dirname(os.path.abspath(folder))
-    partial = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(folder))}.partial-",
-                               dir=parent)
+    remove_stale_partials(folder)
+    try:
+        partial = tempfile.mkdtemp(prefix=f"{partial_prefix(folder)}{os.getpid()}-", dir=parent)
+    except OSError as e:
+        raise files.WriteError(f"cannot write {folder}: {e.strerror or e}") from None
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -144,10 +306,33 @@ def export(folder, gen, config):
         files.write_bytes(os.path.join(partial, CARD), model_card(config, os.path.basename(os.path.abspath(folder))).encode())
         check_hub_load(partial, gen, inputDim)
         sizes = {name: os.path.getsize(os.path.join(partial, name)) for name in sorted(os.listdir(partial))}
-        if os.path.isdir(folder):
-            os.rmdir(folder)          # empty (checked): the rename takes its place
-        os.rename(partial, folder)
+        with interrupts_deferred():
+            _rename(partial, folder)
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        with interrupts_deferred():          # a second signal does not stop the cleaning
+            shutil.rmtree(partial, ignore_errors=True)
         raise
     return {"onnx_difference": difference, "bytes": sizes}
+
+
+def _rename(partial, folder):
+    """`partial` renamed to `folder`, which is absent or an empty folder
+    (POSIX's rename takes an empty folder's place at once); ExportError when
+    something else took the name meanwhile (another export to it)."""
+    try:
+        os.rename(partial, folder)
+        return
+    except OSError as e:
+        error = e
+    if os.path.isdir(folder) and not os.path.islink(folder) and not os.listdir(folder):
+        try:                       # Windows: rename does not replace a folder
+            os.rmdir(folder)
+            os.rename(partial, folder)
+            return
+        except OSError as e:
+            error = e
+    if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+        raise ExportError(f"{folder}: appeared while the export was written (another export "
+                          "to it?) and is not empty or not a folder; nothing written over, "
+                          "nothing exported") from None
+    raise files.WriteError(f"cannot write {folder}: {error.strerror or error}") from None
