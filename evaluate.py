@@ -22,7 +22,7 @@ from pyimagesearch.cli import (MIN_EVAL_SAMPLES, add_shape_options, check_shape,
 from pyimagesearch.data import load_training_data, to_pixels
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
-from pyimagesearch.errors import UserError, one_line_errors
+from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_terminated
 from pyimagesearch.files import write_image
 from pyimagesearch.quality import metrics
 from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
@@ -135,4 +135,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(as_script(main, raise_terminated))    # SIGTERM: one line, status 143

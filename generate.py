@@ -26,7 +26,7 @@ from pyimagesearch.cli import (add_shape_options, check_output_folder, check_sha
 from pyimagesearch.data import load_training_data
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
-from pyimagesearch.errors import UserError, one_line_errors
+from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_terminated
 from pyimagesearch.models import describe as shape_of
 from pyimagesearch.files import write_image
 from pyimagesearch.quality.evaluator import load_or_train, split_real
@@ -236,4 +236,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(as_script(main, raise_terminated))    # SIGTERM: one line, status 143

@@ -102,16 +102,18 @@ def _exit_terminated(signum, frame):
     os._exit(143)
 
 
-def as_script(main):
+def as_script(main, handler=_exit_terminated):
     """Run a script's main() as the whole process and return its status (for
     sys.exit). Where SIGTERM would kill the process outright (its default),
-    it ends it with status 143 instead, as every stop by SIGTERM does here,
-    before the script installs its own handling and after it gives it back;
-    once main() has returned (every file written, the final line said), it
-    is ignored while Python shuts down, which it could not stop otherwise
+    `handler` takes it instead: by default the end with status 143, as
+    every stop by SIGTERM ends here, before the script installs its own
+    handling and after it gives it back; `raise_terminated` for a script
+    whose main() turns it into its one line (one_line_errors). Once main()
+    has returned (every file written, the final line said), SIGTERM is
+    ignored while Python shuts down, which it could not stop otherwise
     (Python gives a handler back to the default as it finalizes)."""
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _exit_terminated)
+        signal.signal(signal.SIGTERM, handler)
     try:
         return main()
     finally:

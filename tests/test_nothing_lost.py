@@ -13,8 +13,8 @@ import torch
 
 import dcgan_mnist
 from reference import article
-from conftest import (ROOT, load, make_idx_folder, one_line, run_script, snapshot, start, train,
-                      usage_error, wait_for, write_idx)
+from conftest import (ROOT, default_signals, load, make_idx_folder, one_line, run_script,
+                      snapshot, start, train, usage_error, wait_for, write_idx)
 from pyimagesearch import files
 from pyimagesearch.checkpoint import load_checkpoint
 
@@ -333,6 +333,28 @@ def test_a_fifo_as_the_checkpoint_is_refused_without_opening_it(tmp_path, script
         result = run_script(script, "--checkpoint", fifo, *args, subprocess_=True, timeout=60)
     said = one_line(result.stderr)
     assert result.returncode == 1 and "not a regular file" in said and str(fifo) in said
+
+
+@pytest.mark.parametrize("script", ["generate.py", "evaluate.py"])
+def test_sigterm_while_a_script_loads_is_one_line_and_status_143(tmp_path, script):
+    marker = tmp_path / "loading"
+    args = ["--checkpoint", "x.pt"] + (["--output", str(tmp_path / "s.png")]
+                                       if script == "generate.py" else [])
+    code = ("import os, runpy, sys, time\n"
+            "sys.path.insert(0, os.getcwd())\n"
+            "import pyimagesearch.checkpoint as c\n"
+            "def slow(path):\n"
+            f"    open({str(marker)!r}, 'w').close()\n"
+            "    time.sleep(60)\n"
+            "c.load = slow\n"
+            f"sys.argv = [{script!r}, *{args!r}]\n"
+            f"runpy.run_path({script!r}, run_name='__main__')\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
+    wait_for(marker, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and one_line(stderr).startswith("[INFO] interrupted")
 
 
 @pytest.mark.slow
