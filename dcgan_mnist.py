@@ -5,7 +5,7 @@
 # NOTE(deviation 18): the article imports Generator and Discriminator from
 # pyimagesearch.dcgan; model_classes gives those very classes at the default
 # --image-size 28, the same pattern at 32 and 64
-from pyimagesearch.models import model_classes
+from pyimagesearch.models import model_classes, told
 from pyimagesearch.data import to_pixels
 from pyimagesearch.errors import as_script
 from pyimagesearch.files import write_image
@@ -98,7 +98,9 @@ def train(args, NUM_EPOCHS, DEVICE, dataloader, run):
     # NOTE(deviation 18): --image-size and --channels (default 28 and 1):
     # at 28 the article's classes, at 32 and 64 the same pattern one size
     # up (pyimagesearch/models.py, docs/sizes.md); 3 channels for colour
-    Generator, Discriminator = model_classes(args["image_size"])
+    # NOTE(deviation 21): with --conditional the same classes told the class
+    # of each image (the data's classes; pyimagesearch/models.py)
+    Generator, Discriminator = model_classes(args["image_size"], run.numClasses)
     CHANNELS = args["channels"]
 
     # build the generator, initialize it's weights, and flash it to the
@@ -158,7 +160,8 @@ def train(args, NUM_EPOCHS, DEVICE, dataloader, run):
         # --ema); under torchrun the first process draws
         p = None
         if ((epoch + 1) % 2 == 0 or epoch + 1 == NUM_EPOCHS) and run.main:
-            p = visualize(run.generator_to_draw(), benchmarkNoise, epoch, args)
+            p = visualize(run.generator_to_draw(), benchmarkNoise, epoch, args,
+                run.benchmarkClasses)
 
         # NOTE(deviation 17): history.csv, losses.png, checkpoint.pt, run.json
         run.end_epoch(p)
@@ -192,9 +195,13 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
         # randomly generate noise for the generator to predict on
         # NOTE(deviation 8): from a random stream of its own (an exact --resume)
         noise = torch.randn(bs, 100, 1, 1, device=DEVICE, generator=run.noiseGen)
+        # NOTE(deviation 21): with --conditional, a class for each fake (from
+        # a stream of its own) and the classes of all D sees, real then fake;
+        # told(model, x, classes) is model(x) without them, as the article's
+        fakeClasses, seenClasses = run.classes(x[1])
 
         # generate a fake image batch using the generator
-        fake = gen(noise)
+        fake = told(gen, noise, fakeClasses)
 
         # forward pass through discriminator
         # NOTE(deviation 10): one pass over the real and the (detached) fake
@@ -202,7 +209,8 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
         # losses and their summed gradients are the article's, only faster
         # NOTE(deviation 19): --diffaug augments what D sees (off by default:
         # the images as they are)
-        output = disc(recipe.augment(torch.cat((images, fake.detach())))).view(-1)
+        output = told(disc, recipe.augment(torch.cat((images, fake.detach()))),
+            seenClasses).view(-1)
         # (D's mean verdict on the real and on the fake images: history.csv)
         meanDx, meanDGz = output[:bs].detach().mean(), output[bs:].detach().mean()
 
@@ -216,7 +224,7 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
         # performing a backward pass, and update it
         errorD = errorReal + errorFake
         # NOTE(deviation 19): plus --cr's consistency term (off by default)
-        errorD = recipe.regularise(errorD, disc, images, fake.detach())
+        errorD = recipe.regularise(errorD, disc, images, fake.detach(), seenClasses)
         errorD.backward()
         discOpt.step()
 
@@ -231,7 +239,7 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
         # computes their gradients only for disc.zero_grad() to throw them
         # away; skipping them saves a third of this backward pass
         disc.requires_grad_(False)
-        output = disc(recipe.augment(fake)).view(-1)
+        output = told(disc, recipe.augment(fake), fakeClasses).view(-1)
 
         # calculate generator's loss based on output from
         # discriminator and calculate gradients for generator
@@ -257,9 +265,10 @@ def train_one_epoch(gen, disc, genOpt, discOpt, criterion, dataloader, DEVICE, r
         epochLossG, epochLossD))
 
 
-def visualize(gen, benchmarkNoise, epoch, args):
+def visualize(gen, benchmarkNoise, epoch, args, benchmarkClasses=None):
     """The article's montage of the generator's output on the benchmark
-    noise; returns the path of the image written."""
+    noise (with --conditional, one class a row: benchmarkClasses); returns
+    the path of the image written."""
     # set the generator in evaluation phase, make predictions on
     # the benchmark noise, scale it back to the range [0, 255],
     # and generate the montage
@@ -267,7 +276,7 @@ def visualize(gen, benchmarkNoise, epoch, args):
     # NOTE(deviation 5): without autograd: the article builds a graph for
     # these 256 images only to throw it away
     with torch.no_grad():
-        images = gen(benchmarkNoise)
+        images = told(gen, benchmarkNoise, benchmarkClasses)
     images = images.detach().cpu().numpy().transpose((0, 2, 3, 1))
     images = ((images * 127.5) + 127.5).astype("uint8")
     # NOTE(deviation 18): colour images (--channels 3, RGB) are reversed

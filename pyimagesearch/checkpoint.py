@@ -12,7 +12,8 @@ import torch
 
 from . import exported, files
 from .errors import UserError, shorten
-from .models import describe, discriminator_geometry, generator_geometry, model_classes
+from .models import (classes_of_generator, describe, discriminator_geometry,
+                     generator_geometry, model_classes)
 
 # what a checkpoint written before --image-size and --channels trained: the article's
 SHAPE_BEFORE_SIZES = {"image_size": 28, "channels": 1}
@@ -271,8 +272,12 @@ def build_generator(path, which="auto", device="cpu", loaded=None):
     if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
         raise CheckpointError(f"{path}: the weights hold NaN or infinite values (the "
                               "training diverged); use an earlier checkpoint")
-    Generator, _ = model_classes(imageSize)
-    gen = Generator(inputDim=inputDim, outputChannels=channels)
+    numClasses = classes_of_generator(state)           # --conditional's generators say so
+    if numClasses is not None and not 1 <= numClasses < inputDim:
+        raise CheckpointError(f"{path}: its class count, {numClasses}, does not fit its "
+                              f"input of {inputDim}")
+    Generator, _ = model_classes(imageSize, numClasses)
+    gen = Generator(inputDim=inputDim - (numClasses or 0), outputChannels=channels)
     try:
         gen.load_state_dict(state, strict=True)
     except RuntimeError as e:
@@ -293,7 +298,9 @@ def build_discriminator(path, loaded=None, device="cpu"):
                               "is in the run's checkpoint.pt (pass that instead)")
     state = Checkpoint.from_dict(obj, path).discriminator
     depth, imageSize = discriminator_geometry(state) or (1, 28)
-    _, Discriminator = model_classes(imageSize)
+    embed = state.get("embed.weight")             # --conditional's projection: (classes, 512)
+    numClasses = embed.shape[0] if isinstance(embed, torch.Tensor) and embed.dim() == 2 else None
+    _, Discriminator = model_classes(imageSize, numClasses)
     disc = Discriminator(depth=depth)
     try:
         disc.load_state_dict(state, strict=True)

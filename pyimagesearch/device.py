@@ -63,6 +63,6 @@ class Autocast(nn.Module):
         super().__init__()
         self.module, self.deviceType = module, deviceType
 
-    def forward(self, x):
+    def forward(self, *inputs):
         with torch.autocast(device_type=self.deviceType, dtype=torch.bfloat16):
-            return self.module(x).float()
+            return self.module(*inputs).float()

@@ -10,13 +10,35 @@ The layers keep the article's attribute names, numbered the same way
 sigmoid), so a 32 or 64 state_dict reads like the article's, one block
 longer at 64. `channels` is the article's `outputChannels` / `depth`: 1
 for grey, 3 for colour (RGB).
+
+--conditional (docs/conditional.md): the same classes told the class of
+each image.
+
+    ConditionalArticleGenerator(inputDim=100, outputChannels=1, numClasses=10)
+        the article's Generator whose input is the noise followed by a
+        one-hot code of the class: Generator(inputDim=100 + K);
+        gen(noise, labels)
+    ConditionalArticleDiscriminator(depth=1, numClasses=10)
+        the article's Discriminator plus one module, `embed`: the projection
+        discriminator of Miyato & Koyama (2018), which adds to fc2's logit
+        the dot product of the class's embedding with D's 512 features
+        after fc1, before the Sigmoid; disc(images, labels)
+
+and the same at 32 and 64 (ConditionalSized...). Every layer and attribute
+name of the article's classes stays, so the article's state_dict keys are a
+subset of theirs; the generator keeps its class count as a buffer,
+`numClasses`, so that its state_dict alone says what it is. `told(model,
+x, labels)` is the one call the training loop makes: model(x) without
+labels (the article's), model(x, labels) with.
 """
 
 from functools import partial
 
+import torch
 from torch import flatten, nn
-from torch.nn import (BatchNorm2d, Conv2d, ConvTranspose2d, LeakyReLU, Linear, ReLU, Sigmoid,
-                      Tanh)
+from torch.nn import (BatchNorm2d, Conv2d, ConvTranspose2d, Embedding, LeakyReLU, Linear, ReLU,
+                      Sigmoid, Tanh)
+from torch.nn.functional import one_hot
 
 from .dcgan import Discriminator, Generator
 
@@ -99,14 +121,22 @@ class SizedDiscriminator(nn.Module):
         return self.sigmoid(x)
 
 
-def model_classes(imageSize):
+def model_classes(imageSize, numClasses=None):
     """(Generator class, Discriminator class) for `imageSize`, both built as
     the article builds its own: Generator(inputDim=..., outputChannels=...),
-    Discriminator(depth=...). At 28: the article's classes themselves."""
+    Discriminator(depth=...). At 28: the article's classes themselves.
+    numClasses (--conditional): the same told that many classes."""
+    if imageSize != 28 and imageSize not in GENERATOR_WIDTHS:
+        raise ValueError(f"image size {imageSize}: the models take {', '.join(map(str, IMAGE_SIZES))}")
+    if numClasses:
+        if imageSize == 28:
+            return (partial(ConditionalArticleGenerator, numClasses=numClasses),
+                    partial(ConditionalArticleDiscriminator, numClasses=numClasses))
+        return (partial(ConditionalSizedGenerator, numClasses=numClasses, imageSize=imageSize),
+                partial(ConditionalSizedDiscriminator, numClasses=numClasses,
+                        imageSize=imageSize))
     if imageSize == 28:
         return Generator, Discriminator
-    if imageSize not in GENERATOR_WIDTHS:
-        raise ValueError(f"image size {imageSize}: the models take {', '.join(map(str, IMAGE_SIZES))}")
     return (partial(SizedGenerator, imageSize=imageSize),
             partial(SizedDiscriminator, imageSize=imageSize))
 
@@ -144,23 +174,126 @@ def describe(imageSize, channels):
     return f"{'grey' if channels == 1 else 'colour'} {imageSize}x{imageSize}"
 
 
-def discriminator_logits(disc, images):
-    """D's logits (N,): the input of its final Sigmoid, read at fc2 with a
-    forward hook, so the article's model is unchanged; with their graph.
-    `disc` may be wrapped (--amp's autocast, --compile, DDP)."""
+def discriminator_logits(disc, images, labels=None):
+    """D's logits (N,): the input of its final Sigmoid, read there with a
+    forward pre-hook, so the article's model is unchanged; with their graph.
+    `disc` may be wrapped (--amp's autocast, --compile, DDP); `labels`: the
+    classes a conditional D is told."""
     seen = []
-    handle = final_layer(disc).register_forward_hook(lambda m, i, o: seen.append(o))
+    handle = final_layer(disc).register_forward_pre_hook(lambda m, i: seen.append(i[0]))
     try:
-        disc(images)
+        told(disc, images, labels)
     finally:
         handle.remove()
     return seen[0].view(-1)
 
 
 def final_layer(disc):
-    """The article's fc2 of `disc`, or of the model inside its --amp
-    (Autocast) or --compile wrapper."""
+    """The article's final Sigmoid of `disc` (its input is D's logit: fc2's
+    output, plus the projection of a conditional D), or of the model inside
+    its --amp (Autocast) or --compile wrapper."""
     inner = disc
-    while not hasattr(inner, "fc2"):
+    while not hasattr(inner, "sigmoid"):
         inner = getattr(inner, "_orig_mod", None) or inner.module
-    return inner.fc2
+    return inner.sigmoid
+
+
+# ------------------------------------------------------------------ --conditional
+
+CLASS_COUNT = "numClasses"      # the generator's buffer: its state_dict says it is conditional
+
+
+def told(model, x, labels):
+    """`model` on `x`, told the classes `labels` (N,) when there are any
+    (--conditional); without, the article's call, model(x)."""
+    return model(x) if labels is None else model(x, labels)
+
+
+class _ToldTheClass:
+    """A generator whose input is the noise (N, inputDim, 1, 1) followed by
+    a one-hot code of the class (N, K, 1, 1)."""
+
+    def _remember(self, numClasses):
+        self.register_buffer(CLASS_COUNT, torch.tensor(numClasses))
+
+    @property
+    def classes(self):
+        return int(getattr(self, CLASS_COUNT))
+
+    def forward(self, noise, labels):
+        """noise (N, inputDim, 1, 1); labels (N,) class numbers, or (N, K)
+        codes (a walk from one class to another mixes two)."""
+        code = labels if labels.dim() == 2 else one_hot(labels, self.classes)
+        code = code.to(noise.dtype)[:, :, None, None]                   # (N, K, 1, 1)
+        return super().forward(torch.cat((noise, code), 1))             # (N, inputDim + K, 1, 1)
+
+
+class ConditionalArticleGenerator(_ToldTheClass, Generator):
+    def __init__(self, inputDim=100, outputChannels=1, numClasses=10):
+        super().__init__(inputDim=inputDim + numClasses, outputChannels=outputChannels)
+        self._remember(numClasses)
+
+
+class ConditionalSizedGenerator(_ToldTheClass, SizedGenerator):
+    def __init__(self, inputDim=100, outputChannels=1, numClasses=10, imageSize=32):
+        super().__init__(inputDim=inputDim + numClasses, outputChannels=outputChannels,
+                         imageSize=imageSize)
+        self._remember(numClasses)
+
+
+class _Projection:
+    """A discriminator whose logit gains <embed(label), features>: the
+    projection of the class onto D's features after fc1 (N, 512)."""
+
+    def _add_projection(self, numClasses):
+        # zero at the start: D begins as the article's, and learns what
+        # each class adds (docs/conditional.md)
+        self.embed = Embedding(numClasses, self.fc2.in_features)
+        nn.init.zeros_(self.embed.weight)
+
+    def features(self, x):
+        """Every layer before fc2, in the article's order: (N, C, S, S) ->
+        (N, 512), flattened before the first fully connected layer."""
+        for name, layer in self.named_children():
+            if name == "fc2":
+                return x
+            if isinstance(layer, Linear) and x.dim() > 2:
+                x = flatten(x, 1)                  # (N, 64, 7, 7) -> (N, 3136) at 28
+            x = layer(x)
+        raise AssertionError("a discriminator without fc2")
+
+    def forward(self, x, labels):
+        h = self.features(x)                                           # (N, 512)
+        logit = self.fc2(h) + (self.embed(labels) * h).sum(1, keepdim=True)   # (N, 1)
+        return self.sigmoid(logit)
+
+
+class ConditionalArticleDiscriminator(_Projection, Discriminator):
+    def __init__(self, depth=1, alpha=0.2, numClasses=10):
+        super().__init__(depth=depth, alpha=alpha)
+        self._add_projection(numClasses)
+
+
+class ConditionalSizedDiscriminator(_Projection, SizedDiscriminator):
+    def __init__(self, depth=1, alpha=0.2, numClasses=10, imageSize=32):
+        super().__init__(depth=depth, alpha=alpha, imageSize=imageSize)
+        self._add_projection(numClasses)
+
+
+def classes_of_generator(state):
+    """The class count a generator's state_dict was told (None: an
+    unconditional generator)."""
+    value = state.get(CLASS_COUNT)
+    return None if value is None else int(value)
+
+
+def class_count(gen):
+    """The classes a generator is told (None: an unconditional one)."""
+    value = getattr(gen, CLASS_COUNT, None)
+    return None if value is None else int(value)
+
+
+def noise_dim(gen):
+    """The length of the noise a generator draws from (100 for the
+    article's), without the class code of a conditional one."""
+    return gen.ct1.in_channels - (class_count(gen) or 0)

@@ -28,9 +28,10 @@ def test_every_option_of_the_script_has_a_resume_rule():
     assert rules["output"] == rules["resume"] == rules["stop_after"] == PER_INVOCATION
     assert all(rules[name] == SHAPES for name in
                ("batch_size", "dataset", "limit", "seed", "ema", "invert", "image_size",
-                "channels", "recipe", "lr_d", "lr_g", "cr", "cr_shift", "top_k", "diffaug"))
+                "channels", "recipe", "lr_d", "lr_g", "cr", "cr_shift", "top_k", "diffaug",
+                "conditional"))
     assert rules["tensorboard"] == INHERITED          # a resume goes on logging where it did
-    assert len(rules) == 29
+    assert len(rules) == 30
 
 
 def test_an_option_without_a_rule_is_refused_by_name():

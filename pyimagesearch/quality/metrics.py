@@ -15,13 +15,18 @@
   nearest neighbours in the evaluator's feature space (neighbours.py);
 - memorisation: whether samples sit closer to training images than new
   images of the same kind do (neighbours.memorisation);
-- evaluator_accuracy: the evaluator's accuracy on the held-out real images.
+- evaluator_accuracy: the evaluator's accuracy on the held-out real images;
+- for a conditional generator (--conditional), drawn class-balanced:
+  conditioning (how often the evaluator's class is the one asked for,
+  overall, per class and for the worst class) and, per class, the FLD
+  against that class's held-out images and the recall; their means.
 """
 
 import math
 
 import torch
 
+from ..models import class_count, noise_dim
 from ..sampling import latent
 from .evaluator import held_out_count, load_or_train, predict, split_real
 from .neighbours import DC_K, PR_K, memorisation, precision_recall_density_coverage
@@ -158,10 +163,12 @@ class Scorer:
             self.copying = (train, reference, kind, leaveOneOut)
         return self.copying
 
-    def score_images(self, images, nearest=False):
+    def score_images(self, images, nearest=False, asked=None):
         """Metrics of images in [-1, 1] (N, C, S, S). nearest=True also
         returns, for every image, the index of its nearest training image
-        (in trainedOn) and the distance to it in feature space."""
+        (in trainedOn) and the distance to it in feature space. asked (N,):
+        the class each image was drawn as (a conditional generator's), for
+        the conditioning numbers."""
         features, probs = predict(self.model, images, self.device)
         histogram = class_histogram(probs)
         m = min(len(features), len(self.heldOutFeatures))     # equal sizes
@@ -183,19 +190,58 @@ class Scorer:
             "num_for_neighbours": m,
             "num_real_for_floor": self.numReal,
         }
+        if asked is not None:
+            scores["conditioning"] = self.conditioning(features, probs, asked)
         return (scores, (nearestIndex, distance)) if nearest else scores
+
+    def conditioning(self, features, probs, asked):
+        """How a conditional generator's samples (features, probs) fit the
+        classes `asked` (N,): accuracy overall, per class and the worst;
+        per class the FLD against that class's held-out images and the
+        recall; the means over the classes."""
+        asked = asked.cpu()
+        right = probs.argmax(1) == asked
+        real = self.split.heldOutLabels.cpu()
+        perClass = {}
+        for c in range(self.numClasses):
+            mine, theirs = asked == c, real == c
+            if not mine.any():
+                continue
+            numbers = {"accuracy": right[mine].double().mean().item(), "samples": int(mine.sum())}
+            if mine.sum() >= MIN_HELD_OUT and theirs.sum() >= MIN_HELD_OUT:
+                m = int(min(mine.sum(), theirs.sum()))
+                numbers["fld"] = frechet_distance(*gaussian_fit(features[mine]),
+                                                  *gaussian_fit(self.heldOutFeatures[theirs]))
+                numbers["recall"] = precision_recall_density_coverage(
+                    self.heldOutFeatures[theirs][:m], features[mine][:m])["recall"]
+            perClass[self.classNames[c]] = numbers
+        worst = min(perClass, key=lambda name: perClass[name]["accuracy"])
+        fld = [n["fld"] for n in perClass.values() if "fld" in n]
+        recall = [n["recall"] for n in perClass.values() if "recall" in n]
+        return {"accuracy": right.double().mean().item(), "worst_class": worst,
+                "worst_accuracy": perClass[worst]["accuracy"],
+                "mean_class_fld": sum(fld) / len(fld) if fld else None,
+                "mean_class_recall": sum(recall) / len(recall) if recall else None,
+                "per_class": perClass}
 
     def score(self, gen, nearest=False):
         """Metrics of `num` samples of `gen` from noise seeded by `seed`: the
         same noise every time, so numbers from different epochs compare.
         nearest=True: also the samples and (their nearest training images'
         indices, the distances)."""
-        z = latent.noise(self.num, self.seed, gen.ct1.in_channels)
-        images = latent.generate(gen, z, self.device)
+        z = latent.noise(self.num, self.seed, noise_dim(gen))
+        asked = balanced_classes(self.num, class_count(gen))     # None: unconditional
+        images = latent.generate(gen, z, self.device, asked)
         if not nearest:
-            return self.score_images(images)
-        scores, index = self.score_images(images, nearest=True)
+            return self.score_images(images, asked=asked)
+        scores, index = self.score_images(images, nearest=True, asked=asked)
         return scores, images, index
+
+
+def balanced_classes(num, numClasses):
+    """`num` classes, each of `numClasses` as often (0, 1, ..., K-1, 0, ...);
+    None without classes."""
+    return None if not numClasses else torch.arange(num) % numClasses
 
 
 def summary(metrics):
@@ -217,4 +263,17 @@ def summary(metrics):
         f"{copying['median_distance_ratio']:.2f}, Z_U {copying['z_u']:.1f}",
         f"evaluator accuracy on {metrics['num_held_out']:,} held-out real images: "
         f"{metrics['evaluator_accuracy']:.2%}",
-    ]
+    ] + conditioning_summary(metrics.get("conditioning"))
+
+
+def conditioning_summary(numbers):
+    """The lines of a conditional generator's numbers (none without)."""
+    if not numbers:
+        return []
+    lines = [f"conditioning: the evaluator agrees with the class asked for on "
+             f"{numbers['accuracy']:.1%} of the samples; worst class {numbers['worst_class']} "
+             f"{numbers['worst_accuracy']:.1%}"]
+    if numbers["mean_class_fld"] is not None:
+        lines.append(f"per class: mean FLD {numbers['mean_class_fld']:.3f}, mean recall "
+                     f"{numbers['mean_class_recall']:.3f}")
+    return lines

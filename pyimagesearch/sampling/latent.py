@@ -2,6 +2,8 @@
 
 import torch
 
+from ..models import told
+
 NOISE_DIM = 100
 
 
@@ -13,12 +15,15 @@ def noise(num, seed, dim=NOISE_DIM):
 
 
 @torch.no_grad()
-def generate(gen, z, device, batchSize=1000):
+def generate(gen, z, device, labels=None, batchSize=1000):
     """G(z) in eval mode, in batches; (N, C, S, S) on the CPU, in [-1, 1].
-    The generator is left in the mode it was in."""
+    labels: the classes (N,) or codes (N, K) a conditional generator is
+    told. The generator is left in the mode it was in."""
     wasTraining = gen.training
     gen.eval()
-    out = [gen(chunk.to(device)).cpu() for chunk in z.split(batchSize)]
+    chunks = [None] * len(z.split(batchSize)) if labels is None else labels.split(batchSize)
+    out = [told(gen, chunk.to(device), None if y is None else y.to(device)).cpu()
+           for chunk, y in zip(z.split(batchSize), chunks)]
     gen.train(wasTraining)
     return torch.cat(out)
 

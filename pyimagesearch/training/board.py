@@ -6,7 +6,8 @@ first process only. What is logged, and at which step:
     verdict/real, verdict/fake                each batch: D's mean output on real and
                                               generated images (d_x, d_g_z)
     montage                                   each montage, when it is drawn
-    quality/..., quality_ema/...              the --eval-every scores
+    quality/..., quality_ema/...              the --eval-every scores (conditioning_...
+                                              with --conditional)
     hparams                                   the run's options, at its start
 
 The step is the batch's row in history.csv (its `step` column), so a
@@ -32,6 +33,7 @@ FLUSH_SECONDS = 10
 BATCH_TAGS = ("loss/generator", "loss/discriminator", "verdict/real", "verdict/fake")
 QUALITY = ("fld", "inception_score", "classes_covered", "precision", "recall", "density",
            "coverage")
+CONDITIONING = ("accuracy", "worst_accuracy", "mean_class_fld", "mean_class_recall")
 
 
 def folder_of(value, output):
@@ -184,6 +186,10 @@ class TensorBoardLog:
             for name in QUALITY:
                 if name in values:
                     self.writer.add_scalar(f"{prefix}/{name}", float(values[name]), last)
+            for name in CONDITIONING:               # --conditional's
+                value = (values.get("conditioning") or {}).get(name)
+                if value is not None:
+                    self.writer.add_scalar(f"{prefix}/conditioning_{name}", float(value), last)
         self.writer.flush()
 
     def close(self):

@@ -18,6 +18,8 @@ import copy
 import torch
 from torch import nn
 
+from ..models import class_count, noise_dim, told
+
 RECALIBRATION_BATCHES = 16
 RECALIBRATION_BATCH_SIZE = 256
 RECALIBRATION_SEED = 1234
@@ -75,10 +77,12 @@ class GeneratorEMA:
             m.momentum = None                      # cumulative average
         g = torch.Generator().manual_seed(RECALIBRATION_SEED)
         self.model.train()
+        numClasses = class_count(self.model)       # --conditional: every class alike
+        labels = None if numClasses is None else \
+            (torch.arange(RECALIBRATION_BATCH_SIZE) % numClasses).to(device)
         for _ in range(RECALIBRATION_BATCHES):
-            z = torch.randn(RECALIBRATION_BATCH_SIZE, self.model.ct1.in_channels, 1, 1,
-                            generator=g)
-            self.model(z.to(device))
+            z = torch.randn(RECALIBRATION_BATCH_SIZE, noise_dim(self.model), 1, 1, generator=g)
+            told(self.model, z.to(device), labels)
         for m, momentum in zip(norms, saved):
             m.momentum = momentum
         self.model.eval()

@@ -5,6 +5,9 @@ fingerprinted for --resume, and the embedded default's advice."""
 import hashlib
 import math
 
+import torch
+
+from ..data.imageset import DataError
 from ..data.loader import DeviceLoader
 from ..data.sources import load_dataset
 from ..device import memory_format
@@ -16,6 +19,7 @@ from . import distributed
 # (docs/speed.md: 720-810 images/s on the machines here)
 ARTICLE_IMAGES, ARTICLE_EPOCHS, ARTICLE_BATCH = 70_000, 20, 128
 CPU_IMAGES_PER_SECOND = 750
+MONTAGE_ROW = 16                    # images a row of the article's 16 x 16 montage
 
 
 def load_in_turn(ctx, dataset, dataDir, allowDownload, fakeSize, seed, invert, size=28,
@@ -75,3 +79,22 @@ def embedded_default_advice(numImages, batchSize, epochs):
 
 def advise_on_embedded_default(numImages, batchSize, epochs):
     warn(embedded_default_advice(numImages, batchSize, epochs))
+
+
+def classes_to_tell(data):
+    """--conditional: how many classes the networks are told, those of
+    `data` (an ImageSet); DataError when it has none."""
+    if not data.classes:
+        raise DataError(f"--conditional needs images with classes, and {data.source} has none "
+                        "(a folder of images without class subfolders): put each class in a "
+                        "subfolder of its own, or train without --conditional")
+    return len(data.classes)
+
+
+def montage_classes(count, numClasses, device, perRow=MONTAGE_ROW):
+    """The classes of the montage's `count` images (None without classes):
+    one class a row of `perRow`, in order, starting again after the last
+    (10 classes in 16 rows: 0 to 9, then 0 to 5)."""
+    if not numClasses:
+        return None
+    return (torch.arange(count, device=device) // perRow) % numClasses

@@ -42,6 +42,15 @@ def mode_collapse(earlier, scores, bestEpoch):
             f"generator so far (epoch {bestEpoch}); a lower learning rate often helps")
 
 
+def conditioning_said(scores):
+    """The epoch line's words for a conditional generator's conditioning."""
+    numbers = scores.get("conditioning")
+    if not numbers:
+        return ""
+    return ", as asked {:.1%} (worst: {} {:.1%})".format(
+        numbers["accuracy"], numbers["worst_class"], numbers["worst_accuracy"])
+
+
 def usable_eval_every(fullData, evalEvery):
     """--eval-every, or 0 (said) when the evaluator cannot score `fullData`
     (an ImageSet)."""
@@ -90,10 +99,12 @@ class QualityMonitor:
                    epoch + 1, scores["fld"], scores["real_fld"], scores["inception_score"],
                    scores["precision"], scores["recall"], scores["classes_covered"],
                    scores["num_classes"])
+        line += conditioning_said(scores)
         if ema is not None:
             scores["ema"] = self.scorer.score(ema.recalibrate())
             line += "; EMA: FLD {:.3f}, IS {:.3f}, recall {:.3f}".format(
                 scores["ema"]["fld"], scores["ema"]["inception_score"], scores["ema"]["recall"])
+            line += conditioning_said(scores["ema"])
         print(line, flush=True)
         drawn = scores.get("ema", scores)             # the generator the montages show
         best = self.record.best

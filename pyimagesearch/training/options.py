@@ -125,6 +125,11 @@ def add_training_options(ap):
              "statistics re-estimated for it) and draw the montages and "
              "generator_ema.pth from it; 0.99 is recommended (docs/ema.md); "
              "0 = off, as the article (default: 0)")
+    option(ap, "--conditional", action="store_true", resume=SHAPES,
+        help="a class-conditional DCGAN: both networks are told the class of each image "
+             "(the generator a one-hot code after its noise, the discriminator a "
+             "projection of it), so a trained generator draws the class asked for; the "
+             "classes come from the data (docs/conditional.md) (default: off, as the article)")
     add_recipe_options(ap)
     option(ap, "--amp", action="store_true", resume=INHERITED,
         help="mixed precision: bf16 autocast for G and D, BCE in float32; for "
@@ -222,6 +227,9 @@ def check(ap, args):
     if args["channels"] == 3 and args["dataset"] in GREY_DATASETS:
         ap.error(f"argument --channels: {args['dataset']} is grey; --channels 3 takes colour "
                  "images (--dataset cifar10, or folder)")
+    if args["conditional"] and args["dataset"] == "fake":
+        ap.error("argument --conditional: --dataset fake is random noise, with no classes "
+                 "to tell the networks")
     if args["eval_every"] and args["dataset"] == "fake":
         ap.error("argument --eval-every: --dataset fake is random noise, with no classes "
                  "to score generated images against")

@@ -83,10 +83,10 @@ class RecipeInTraining:
         that the consistency term reuses those of the step's main pass (the
         real and fake images as they are) instead of computing them again."""
         if self.recipe.cr and not self.recipe.diffAug:
-            final_layer(disc).register_forward_hook(self._keep)
+            final_layer(disc).register_forward_pre_hook(self._keep)
 
-    def _keep(self, module, inputs, output):
-        self.lastLogits = output.view(-1)
+    def _keep(self, module, inputs):
+        self.lastLogits = inputs[0].view(-1)        # the Sigmoid's input: D's logits
 
     def start_epoch(self, epoch):
         self.epoch = epoch
@@ -100,17 +100,19 @@ class RecipeInTraining:
             return images
         return diff_augment(images, self.recipe.diffAug, self.generator)
 
-    def regularise(self, errorD, disc, images, fake):
+    def regularise(self, errorD, disc, images, fake, classes=None):
         """errorD plus bCR's lambda * mean squared difference of D's logits
         on each real and fake image and on a shifted copy (errorD itself
-        when off)."""
+        when off). classes (--conditional): those of the real images, then
+        the fakes'; a shifted image keeps its class."""
         if not self.recipe.cr:
             return errorD
         both = torch.cat((images, fake))
         moved = translate(both, self.recipe.crShift, self.generator, fill=-1.0)   # black ground
         seen, self.lastLogits = self.lastLogits, None
         reuse = seen if seen is not None and len(seen) == len(both) else None
-        return errorD + self.recipe.cr * consistency(disc, both, moved, len(images), reuse)
+        return errorD + self.recipe.cr * consistency(disc, both, moved, len(images), reuse,
+                                                     classes)
 
     def top_k(self, output, labels):
         """(D's verdicts on the k most realistic fakes, their labels): the
@@ -148,16 +150,18 @@ def translate(images, maxShift, generator, fill):
     return moved.permute(0, 3, 1, 2)
 
 
-def consistency(disc, images, moved, numReal, imageLogits=None):
+def consistency(disc, images, moved, numReal, imageLogits=None, classes=None):
     """bCR's term: the mean over the first numReal (real) images of
     (D~(x) - D~(T(x)))^2 plus the same mean over the others (the fakes),
     `moved` being T(x), the images augmented; imageLogits: D~(x) when
-    already computed (with its graph)."""
+    already computed (with its graph); classes: those a conditional D is
+    told, each image's and its moved copy's the same."""
     if imageLogits is None:
-        both = discriminator_logits(disc, torch.cat((images, moved)))           # one pass over 2 x the batch
+        twice = None if classes is None else torch.cat((classes, classes))
+        both = discriminator_logits(disc, torch.cat((images, moved)), twice)   # one pass, 2 x the batch
         imageLogits, movedLogits = both[:len(images)], both[len(images):]
     else:
-        movedLogits = discriminator_logits(disc, moved)
+        movedLogits = discriminator_logits(disc, moved, classes)
     diff = (imageLogits - movedLogits) ** 2
     return diff[:numReal].mean() + diff[numReal:].mean()
 

@@ -26,6 +26,8 @@ which writes what, when.
 
 import os
 
+import torch
+
 from ..data.sources import SHOWN_NAMES
 from ..device import fused_adam
 from ..errors import UserError
@@ -93,7 +95,7 @@ class TrainingRun:
         self.device = self.process.device(args["device"])
         recipe = recipe_of(args)
         self.streams = RandomStreams(args["seed"], self.ctx.rank, self.device, recipe.random,
-                                     self.ctx.worldSize)
+                                     self.ctx.worldSize, classes=args["conditional"])
         self.noiseGen, self.fusedAdam = self.streams.noise, fused_adam(self.device)
         self.recipe = RecipeInTraining(recipe, self.numEpochs, self.streams.augment)
         self.process.say(self.device, args["seed"], args["batch_size"])
@@ -112,6 +114,7 @@ class TrainingRun:
             images.advise_on_embedded_default(len(data), a["batch_size"] * self.ctx.worldSize,
                                               a["epochs"])
         self.evalEvery = usable_eval_every(self.fullData, a["eval_every"])
+        self.numClasses = images.classes_to_tell(data) if a["conditional"] else None
         self.data = data
         return data
 
@@ -139,6 +142,9 @@ class TrainingRun:
                                         self.fingerprint, self.device, self.ctx)
         self.record.begin(self.args, self.recipe.recipe.describe())
         self.benchmarkNoise = benchmarkNoise
+        # --conditional: one class a row of the 16 x 16 montage, in order
+        self.benchmarkClasses = images.montage_classes(len(benchmarkNoise), self.numClasses,
+                                                       self.device)
         self.monitor = QualityMonitor(self.folder, self.record, self.evalEvery, self.numEpochs,
                                       self.fullData, self.data.images, self.args["seed"],
                                       self.device, self.args["eval_num"])
@@ -154,6 +160,16 @@ class TrainingRun:
         self.process.stop_at_safe_points()
         return (*wiring.modules_to_train(gen, disc, self.device.type, self.args["amp"],
                                          self.args["compile"]), benchmarkNoise)
+
+    def classes(self, realClasses):
+        """--conditional: (a class for each fake, drawn uniformly from a
+        random stream of its own; the real images' classes, then the
+        fakes', as D sees them in one pass). Without: (None, None)."""
+        if not self.numClasses:
+            return None, None
+        fakeClasses = torch.randint(self.numClasses, realClasses.shape, device=self.device,
+                                    generator=self.streams.classes)
+        return fakeClasses, torch.cat((realClasses, fakeClasses))
 
     def epochs(self):
         """This invocation's epochs (0-based), up to --epochs or --stop-after."""

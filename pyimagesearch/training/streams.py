@@ -12,16 +12,21 @@ class RandomStreams:
     per process: seed + rank) and the shuffling (`shuffle`, the same in
     every process: each takes its share of one permutation); with
     augment=True a third, for a training recipe's augmentations (one per
-    process, after the noise's: seed + worldSize + rank)."""
+    process, after the noise's: seed + worldSize + rank); with classes=True
+    (--conditional) one for the classes of the fakes (seed + 2 worldSize +
+    rank)."""
 
-    def __init__(self, seed, rank, device, augment=False, worldSize=1):
+    def __init__(self, seed, rank, device, augment=False, worldSize=1, classes=False):
         torch.manual_seed(seed)
         self.noise = torch.Generator(device=device).manual_seed((seed + rank) % (MAX_SEED + 1))
         self.shuffle = torch.Generator().manual_seed(seed)
-        self.augment = None
+        self.augment = self.classes = None
         if augment:
             self.augment = torch.Generator(device=device).manual_seed(
                 (seed + worldSize + rank) % (MAX_SEED + 1))
+        if classes:
+            self.classes = torch.Generator(device=device).manual_seed(
+                (seed + 2 * worldSize + rank) % (MAX_SEED + 1))
 
     def capture(self):
         """Every random state the training loop draws from."""
@@ -29,6 +34,8 @@ class RandomStreams:
                  "shuffle": self.shuffle.get_state()}
         if self.augment is not None:
             state["augment"] = self.augment.get_state()
+        if self.classes is not None:
+            state["classes"] = self.classes.get_state()
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["cuda"] = torch.cuda.get_rng_state_all()
         return state
@@ -40,5 +47,7 @@ class RandomStreams:
         self.shuffle.set_state(state["shuffle"])
         if self.augment is not None and "augment" in state:
             self.augment.set_state(state["augment"])
+        if self.classes is not None and "classes" in state:
+            self.classes.set_state(state["classes"])
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])

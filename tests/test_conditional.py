@@ -1,0 +1,158 @@
+"""--conditional: the article's networks told the class of each image. The
+label plumbing alone (shapes, one-hot, every class drawn, the montage's
+rows), both networks using the label, and tiny runs end to end (an exact
+resume, colour at 32, the refusals)."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from conftest import load, make_idx_folder, one_line, snapshot, train, usage_error
+from test_sizes import colour_folder
+from pyimagesearch.checkpoint import build_discriminator, build_generator
+from pyimagesearch.dcgan import Discriminator, Generator
+from pyimagesearch.models import class_count, model_classes, noise_dim, told
+from pyimagesearch.training.images import montage_classes
+from pyimagesearch.training.run import TrainingRun
+
+
+@pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 1)])
+def test_the_articles_state_dict_keys_are_a_subset_and_the_shapes_fit(size, channels):
+    G, D = model_classes(size, 10)
+    gen, disc = G(inputDim=100, outputChannels=channels), D(depth=channels)
+    plainG, plainD = model_classes(size)
+    assert set(plainG(inputDim=110, outputChannels=channels).state_dict()) < set(gen.state_dict())
+    assert set(plainD(depth=channels).state_dict()) < set(disc.state_dict())
+    assert set(disc.state_dict()) - set(plainD(depth=channels).state_dict()) == {"embed.weight"}
+    assert gen.ct1.in_channels == 110 and noise_dim(gen) == 100 and class_count(gen) == 10
+    z, labels = torch.randn(4, 100, 1, 1), torch.tensor([0, 3, 7, 9])
+    images = gen(z, labels)
+    assert images.shape == (4, channels, size, size)
+    assert disc(images, labels).shape == (4, 1)
+    if size == 28:                                  # the article's own classes, told more
+        assert isinstance(gen, Generator) and isinstance(disc, Discriminator)
+
+
+def test_the_generators_input_is_the_noise_then_a_one_hot_code():
+    gen = model_classes(28, 10)[0](inputDim=100, outputChannels=1).eval()
+    plain = Generator(inputDim=110, outputChannels=1).eval()
+    plain.load_state_dict({k: v for k, v in gen.state_dict().items() if k != "numClasses"})
+    z, labels = torch.randn(3, 100, 1, 1), torch.tensor([2, 5, 9])
+    code = torch.zeros(3, 10, 1, 1)
+    code[torch.arange(3), labels] = 1
+    assert torch.equal(gen(z, labels), plain(torch.cat((z, code), 1)))
+    assert torch.equal(gen(z, code.view(3, 10)), gen(z, labels))    # a code works as a class
+
+
+def test_without_classes_told_is_the_articles_call():
+    gen = Generator(inputDim=100, outputChannels=1).eval()
+    z = torch.randn(2, 100, 1, 1)
+    assert torch.equal(told(gen, z, None), gen(z))
+
+
+def test_the_fakes_classes_cover_every_class_over_an_epoch():
+    run = SimpleNamespace(numClasses=10, device=torch.device("cpu"),
+                          streams=SimpleNamespace(classes=torch.Generator().manual_seed(0)))
+    drawn = []
+    for _ in range(70_000 // 128 + 1):                  # an epoch of MNIST
+        real = torch.zeros(128, dtype=torch.long)
+        fake, seen = TrainingRun.classes(run, real)
+        assert fake.shape == (128,) and torch.equal(seen, torch.cat((real, fake)))
+        drawn.append(fake)
+    counts = torch.bincount(torch.cat(drawn), minlength=10)
+    assert len(counts) == 10 and counts.min() > 0          # none missing, none beyond 9
+    assert (counts.double() / counts.sum() - 0.1).abs().max() < 0.01   # uniform
+    assert TrainingRun.classes(SimpleNamespace(numClasses=None), real) == (None, None)
+
+
+def test_each_row_of_the_montage_is_one_class_in_order():
+    rows = montage_classes(256, 10, "cpu").view(16, 16)
+    assert all((row == row[0]).all() for row in rows)
+    assert rows[:, 0].tolist() == list(range(10)) + list(range(6))
+    assert montage_classes(256, None, "cpu") is None
+    assert montage_classes(256, 20, "cpu").view(16, 16)[:, 0].tolist() == list(range(16))
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("conditional")
+    data = make_idx_folder(root / "data")
+    result = train(root / "run", data, "-e", "2", "-b", "16", "--conditional", "--eval-every", "2",
+                   "--eval-num", "256")
+    assert result.returncode == 0, result.stderr
+    return root / "run", data, result
+
+
+@pytest.mark.slow
+def test_a_trained_pair_uses_the_label(conditional_run):
+    run, _, _ = conditional_run
+    gen, _ = build_generator(run / "checkpoint.pt")
+    disc = build_discriminator(run / "checkpoint.pt")
+    z = torch.randn(1, 100, 1, 1).repeat(2, 1, 1, 1)
+    with torch.no_grad():
+        two = gen(z, torch.tensor([1, 7]))
+        assert not torch.allclose(two[0], two[1])       # same noise, two classes: two images
+        image = two[:1].repeat(2, 1, 1, 1)
+        verdicts = disc(image, torch.tensor([1, 7]))
+        assert not torch.allclose(verdicts[0], verdicts[1])   # same image, two verdicts
+
+
+@pytest.mark.slow
+def test_a_conditional_run_records_and_scores_its_classes(conditional_run):
+    run, _, result = conditional_run
+    assert "as asked" in result.stdout
+    assert load(run / "checkpoint.pt")["args"]["conditional"] is True
+    assert int(load(run / "generator.pth")["numClasses"]) == 10
+    scores = json.loads((run / "metrics.json").read_text())["epochs"][-1]["conditioning"]
+    assert 0 <= scores["accuracy"] <= 1 and scores["worst_class"] in "0123456789"
+    assert set(scores["per_class"]) == set("0123456789")
+
+
+@pytest.mark.slow
+def test_a_resumed_conditional_run_is_the_straight_one_exactly(tmp_path):
+    data = make_idx_folder(tmp_path / "data")
+    common = ["-b", "16", "--conditional", "--seed", "5"]
+    assert train(tmp_path / "straight", data, "-e", "2", *common).returncode == 0
+    assert train(tmp_path / "cut", data, "-e", "2", "--stop-after", "1", *common).returncode == 0
+    resumed = train(tmp_path / "cut", data, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = load(tmp_path / "straight" / "checkpoint.pt"), load(tmp_path / "cut" / "checkpoint.pt")
+    for key in ("generator", "discriminator"):
+        for name, value in a[key].items():
+            assert torch.equal(value, b[key][name]), (key, name)
+    assert a["rng"][0]["classes"].equal(b["rng"][0]["classes"])
+
+
+@pytest.mark.slow
+def test_a_resume_keeps_conditional_and_refuses_a_change(tmp_path):
+    data = make_idx_folder(tmp_path / "data")
+    assert train(tmp_path / "o", data, "-e", "2", "--stop-after", "1", "-b", "32").returncode == 0
+    result = train(tmp_path / "o", data, "--resume", "--conditional")
+    usage_error(result, "--conditional", "a resumed run keeps --conditional")
+
+
+@pytest.mark.slow
+def test_colour_at_32_from_class_folders(tmp_path):
+    folder = colour_folder(tmp_path / "pictures", count=16)
+    result = train(tmp_path / "o", folder, "--dataset", "folder", "--image-size", "32",
+                   "--channels", "3", "-e", "1", "-b", "8", "--conditional", "--ema", "0.9")
+    assert result.returncode == 0, result.stderr
+    gen, _ = build_generator(tmp_path / "o" / "checkpoint.pt")
+    assert class_count(gen) == 2 and gen.imageSize == 32 and gen.channels == 3
+
+
+def test_unlabelled_data_is_refused_before_anything_is_written(tmp_path):
+    folder = colour_folder(tmp_path / "pictures", count=4)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for p in (folder / "red").iterdir():
+        p.rename(flat / p.name)
+    result = train(tmp_path / "o", flat, "--dataset", "folder", "-e", "1", "--conditional")
+    said = one_line(result.stderr)
+    assert result.returncode == 1 and "--conditional needs images with classes" in said
+    assert not (tmp_path / "o").exists()
+    usage_error(train(tmp_path / "p", flat, "--dataset", "fake", "--conditional"),
+                "--conditional", "random noise")
+    assert snapshot(flat)                              # the user's pictures untouched
