@@ -7,6 +7,9 @@ epoch, each run's and the mean per variant, and writes them to JSON.
     python benchmarks/make_mnist15k.py --test-dir ~/data/mnist-t10k --output /tmp/mnist15k
     python benchmarks/recipe_sweep.py --data-dir /tmp/mnist15k --seeds 1 2 3 \\
         --variants article top-k cr diffaug ttur better
+    python benchmarks/recipe_sweep.py --data-dir /tmp/mnist15k --seeds 1 2 3 \\
+        --variants conditional conditional-better article \\
+        --out-json benchmarks/results/conditional-cpu-2core.json     (docs/conditional.md)
 
 A variant is a name below or "name=OPTIONS" ("mine=--cr 2 --top-k 0.6").
 Runs already in --out-json are not run again, so a sweep can be continued.
@@ -27,6 +30,8 @@ VARIANTS = {
     "diffaug": ["--diffaug", "translation,cutout"],
     "ttur": ["--lr-d", "0.0001", "--lr-g", "0.0002"],
     "better": ["--recipe", "better"],
+    "conditional": ["--conditional"],
+    "conditional-better": ["--conditional", "--recipe", "better"],
 }
 COLUMNS = ("fld", "precision", "recall", "coverage", "classes_covered")
 
@@ -72,13 +77,15 @@ def main():
             results[key] = {"variant": name, "options": options + args.extra.split(),
                             "seed": seed, "recipe": record.get("recipe"),
                             "seconds_per_epoch": statistics.median(record["seconds_per_epoch"]),
-                            "peak_rss_mib": peak, **{c: final[c] for c in COLUMNS}}
+                            "peak_rss_mib": peak, **{c: final[c] for c in COLUMNS},
+                            "conditioning": final.get("conditioning")}
             with open(args.out_json, "w") as f:
                 json.dump(results, f, indent=1)
             row = results[key]
             print(f"{key:24s} FLD {row['fld']:7.1f}  precision {row['precision']:.3f}  recall "
                   f"{row['recall']:.3f}  coverage {row['coverage']:.3f}  classes "
-                  f"{row['classes_covered']}  {row['seconds_per_epoch']:.1f} s/epoch", flush=True)
+                  f"{row['classes_covered']}  {row['seconds_per_epoch']:.1f} s/epoch"
+                  + conditioning_said(row), flush=True)
     print("\nmeans by variant:")
     for name in dict.fromkeys(r["variant"] for r in results.values()):
         rows = [r for r in results.values() if r["variant"] == name]
@@ -86,7 +93,21 @@ def main():
         print(f"{name:12s} ({len(rows)} seeds) FLD {means['fld']:7.1f}  precision "
               f"{means['precision']:.3f}  recall {means['recall']:.3f}  coverage "
               f"{means['coverage']:.3f}  classes {means['classes_covered']:.1f}  "
-              f"{means['seconds_per_epoch']:.1f} s/epoch")
+              f"{means['seconds_per_epoch']:.1f} s/epoch"
+              + (f"  as asked {statistics.mean(r['conditioning']['accuracy'] for r in rows):.1%}"
+                 f" (worst class {statistics.mean(r['conditioning']['worst_accuracy'] for r in rows):.1%},"
+                 f" class FLD {statistics.mean(r['conditioning']['mean_class_fld'] for r in rows):.1f})"
+                 if all(r.get("conditioning") for r in rows) else ""))
+
+
+def conditioning_said(row):
+    """--conditional's numbers of one run ("" without)."""
+    numbers = row.get("conditioning")
+    if not numbers:
+        return ""
+    return (f"  as asked {numbers['accuracy']:.1%} (worst {numbers['worst_class']} "
+            f"{numbers['worst_accuracy']:.1%}), class FLD {numbers['mean_class_fld']:.1f}, "
+            f"class recall {numbers['mean_class_recall']:.3f}")
 
 
 if __name__ == "__main__":
