@@ -175,12 +175,11 @@ def describe(imageSize, channels):
 
 
 def discriminator_logits(disc, images, labels=None):
-    """D's logits (N,): the input of its final Sigmoid, read there with a
-    forward pre-hook, so the article's model is unchanged; with their graph.
-    `disc` may be wrapped (--amp's autocast, --compile, DDP); `labels`: the
-    classes a conditional D is told."""
+    """D's logits (N,), read with `watch_logits`, so the article's model is
+    unchanged; with their graph. `disc` may be wrapped (--amp's autocast,
+    --compile, DDP); `labels`: the classes a conditional D is told."""
     seen = []
-    handle = final_layer(disc).register_forward_pre_hook(lambda m, i: seen.append(i[0]))
+    handle = watch_logits(disc, seen.append)
     try:
         told(disc, images, labels)
     finally:
@@ -188,14 +187,17 @@ def discriminator_logits(disc, images, labels=None):
     return seen[0].view(-1)
 
 
-def final_layer(disc):
-    """The article's final Sigmoid of `disc` (its input is D's logit: fc2's
-    output, plus the projection of a conditional D), or of the model inside
-    its --amp (Autocast) or --compile wrapper."""
+def watch_logits(disc, keep):
+    """Hand D's logits to `keep` at each of its passes; returns the hook's
+    handle. They are the input of its final Sigmoid (fc2's output, plus the
+    projection of a conditional D), or fc2's output in a model without one.
+    `disc` may be wrapped (--amp's Autocast, --compile, DDP)."""
     inner = disc
-    while not hasattr(inner, "sigmoid"):
+    while not hasattr(inner, "fc2"):
         inner = getattr(inner, "_orig_mod", None) or inner.module
-    return inner.sigmoid
+    if isinstance(getattr(inner, "sigmoid", None), nn.Module):
+        return inner.sigmoid.register_forward_pre_hook(lambda m, inputs: keep(inputs[0]))
+    return inner.fc2.register_forward_hook(lambda m, inputs, output: keep(output))
 
 
 # ------------------------------------------------------------------ --conditional

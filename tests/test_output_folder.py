@@ -4,6 +4,8 @@ policy (the showcase, a run that never finished an epoch, a finished run,
 
 import hashlib
 import json
+import os
+import shutil
 
 import pytest
 
@@ -241,3 +243,117 @@ def test_run_files_lists_the_run_files_then_the_montages(tmp_path):
     (out / "photo.png").write_bytes(b"")
     assert run_files(str(out)) == ["checkpoint.pt", "run.json", "history.csv",
                                    "epoch_0001.png", "epoch_0002.png"]
+
+
+def test_a_give_back_killed_half_way_is_finished_not_taken_for_a_saved_epoch(tmp_path,
+                                                                             monkeypatch):
+    import pyimagesearch.training.output_folder as output_folder
+    out = tmp_path / "o"
+    before = killed_overwrite(out)
+    folder = OutputFolder(str(out))
+    folder.setAside = True                       # the new run fails before its first epoch
+    real, moves = os.replace, []
+
+    def killed_after_the_checkpoint(a, b):
+        real(a, b)
+        moves.append(b)
+        if b.endswith("checkpoint.pt"):          # the old checkpoint is back: SIGKILL
+            raise SystemExit("killed")
+    monkeypatch.setattr(output_folder.os, "replace", killed_after_the_checkpoint)
+    with pytest.raises(SystemExit):
+        folder.give_back()
+    monkeypatch.setattr(output_folder.os, "replace", real)
+    assert "put back" in OutputFolder(str(out)).recover()
+    assert tree(out) == before and not (out / ".previous-run").exists()
+
+
+def test_a_kill_while_the_replaced_run_is_deleted_never_brings_a_part_back(tmp_path, monkeypatch):
+    import pyimagesearch.training.output_folder as output_folder
+    out = tmp_path / "o"
+    killed_overwrite(out)
+    folder = OutputFolder(str(out))
+    folder.setAside = True
+    (out / "checkpoint.pt").write_bytes(b"PK new")            # the new run's first epoch
+    real = shutil.rmtree
+
+    def killed_half_way(path, *args, **kwargs):
+        os.remove(os.path.join(path, "history.csv"))          # a part deleted, then SIGKILL
+        raise SystemExit("killed")
+    monkeypatch.setattr(output_folder.shutil, "rmtree", killed_half_way)
+    with pytest.raises(SystemExit):
+        folder.saved_an_epoch()
+    monkeypatch.setattr(output_folder.shutil, "rmtree", real)
+    assert (out / ".previous-run.deleting").is_dir()          # renamed before the deleting
+    new = {k: v for k, v in tree(out).items() if not k.startswith(".previous-run")}
+    said = OutputFolder(str(out)).recover()
+    assert "finished deleting" in said
+    assert tree(out) == new                                   # the new run's files only
+
+
+def test_a_signal_while_the_previous_run_is_set_aside_waits_and_it_comes_back(tmp_path,
+                                                                              monkeypatch):
+    import signal
+    import pyimagesearch.training.output_folder as output_folder
+    out = a_run(tmp_path / "o")
+    before = tree(out)
+    folder = OutputFolder(str(out))
+    folder.plan(overwrite=True)
+    real, calls = os.replace, []
+
+    def interrupted_on_the_second(a, b):
+        calls.append(a)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):                  # Python runs its handler here
+                pass
+        real(a, b)
+    monkeypatch.setattr(output_folder.os, "replace", interrupted_on_the_second)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            folder.claim(newRun=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    monkeypatch.setattr(output_folder.os, "replace", real)
+    assert (out / ".previous-run" / ".complete").exists()      # every move done first
+    assert "back" in folder.give_back()
+    assert tree(out) == before
+
+
+@pytest.mark.parametrize("case", ["events-at-the-root", "a-file-in-its-tensorboard",
+                                  "its-tensorboard-a-link", "previous-run-a-file"])
+def test_what_would_mix_or_lose_a_users_files_is_refused(tmp_path, case):
+    out = tmp_path / "o"
+    out.mkdir()
+    if case == "events-at-the-root":          # another run's --tensorboard folder
+        (out / "events.out.tfevents.1.host").write_bytes(b"x")
+        said = "holds TensorBoard events of another run"
+    elif case == "a-file-in-its-tensorboard":
+        a_run(out)
+        (out / "tensorboard").mkdir()
+        (out / "tensorboard" / "digit_0000.png").write_bytes(b"mine")
+        said = "holds other files"
+    elif case == "its-tensorboard-a-link":
+        a_run(out)
+        (tmp_path / "elsewhere").mkdir()
+        (out / "tensorboard").symlink_to(tmp_path / "elsewhere")
+        said = "is a link"
+    else:
+        (out / ".previous-run").write_text("a note of mine")
+        said = "is not a folder"
+    before = tree(out)
+    for overwrite in (False, True):
+        with pytest.raises(UsageError, match=said):
+            OutputFolder(str(out)).plan(overwrite=overwrite)
+    assert tree(out) == before
+
+
+def test_a_torn_marker_is_not_moved_into_the_folder(tmp_path):
+    out = tmp_path / "o"
+    before = killed_overwrite(out)
+    os.remove(out / ".previous-run" / ".complete")           # killed while writing it
+    (out / ".previous-run" / "..complete.abcd1234.tmp").write_bytes(b"")
+    for name in ("run.json", "epoch_0002.png"):               # (the new run had not begun)
+        os.remove(out / name)
+    assert "put back" in OutputFolder(str(out)).recover()
+    assert tree(out) == before

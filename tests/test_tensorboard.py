@@ -4,13 +4,14 @@ montages, the scores and the options; a resume continues the curves with
 no step twice; nothing is written without the option."""
 
 import csv
+import json
 import os
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from conftest import make_idx_folder, snapshot, train, usage_error
+from conftest import ROOT, make_idx_folder, snapshot, train, usage_error
 from pyimagesearch.training.board import BATCH_TAGS
 
 pytestmark = pytest.mark.slow
@@ -156,3 +157,25 @@ def test_a_tensorboard_folder_inside_another_runs_folder_is_refused(tmp_path):
         assert not (tmp_path / "second").exists()
     result = train(tmp_path / "third", data, "-e", "1", "--tensorboard", tmp_path / "third" / "tb")
     usage_error(result, "--tensorboard", "without DIR")
+
+
+def test_links_and_resumes_cannot_lead_events_into_another_run(tmp_path):
+    data = make_idx_folder(tmp_path / "data")
+    assert train(tmp_path / "other", data, "-e", "1", "--tensorboard", tmp_path / "ext").returncode == 0
+    (tmp_path / "other" / "sub").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "other" / "sub")
+    result = train(tmp_path / "a", data, "-e", "1", "--tensorboard", tmp_path / "link")
+    usage_error(result, "--tensorboard", "another training run's folder")
+    # a resume that names another run's events, or its own folder's root
+    relative = os.path.relpath(tmp_path / "tbrel", ROOT)     # (the scripts run from ROOT)
+    assert train(tmp_path / "r", data, "-e", "2", "--stop-after", "1", "--tensorboard",
+                 relative).returncode == 0
+    usage_error(train(tmp_path / "r", data, "--resume", "--tensorboard", tmp_path / "ext"),
+                "--tensorboard", "already holds TensorBoard events of another run")
+    usage_error(train(tmp_path / "r", data, "--resume", "--tensorboard", tmp_path / "r"),
+                "--tensorboard", "inside --output")
+    # kept as an absolute path: a resume from another working folder goes on there
+    arguments = json.loads((tmp_path / "r" / "run.json").read_text())["arguments"]
+    assert arguments["tensorboard"] == str(tmp_path / "tbrel")
+    assert train(tmp_path / "r", data, "--resume").returncode == 0
+    assert len(scalars(events(tmp_path / "tbrel"), "loss/generator")) == 2   # a batch an epoch

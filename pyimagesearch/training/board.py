@@ -18,7 +18,6 @@ every LIVE_EVERY batches, as they are trained; under torchrun at the end of
 each epoch, averaged over the processes as in history.csv.
 """
 
-import glob
 import os
 
 import cv2
@@ -26,7 +25,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..files import WriteError
-from .output_folder import BOARD, run_folder_above
+from .output_folder import BOARD, events_in, run_folder_above
 
 LIVE_EVERY = 25                     # batches between writes within an epoch (one device sync)
 FLUSH_SECONDS = 10
@@ -45,16 +44,13 @@ def folder_of(value, output):
     return os.path.join(output, BOARD) if value is True else value
 
 
-def event_files(folder):
-    return glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*"))
-
-
-def check_folder(folder, output, resuming):
+def check_folder(folder, output, resuming, recorded=None):
     """Refuse (UsageError, nothing written) a folder that cannot be written,
-    one inside another run's folder, or one outside --output that holds
-    another run's events. --output's own tensorboard/ is one of the run's
-    files: the output folder's policy refuses, sets aside or replaces it
-    with the rest (output_folder.py)."""
+    one inside another run's folder (as given or where its links lead), or
+    one that holds another run's events. --output's own tensorboard/ is one
+    of the run's files: the output folder's policy refuses, sets aside or
+    replaces it with the rest (output_folder.py). `recorded`: a resumed
+    run's folder, which it goes on logging in."""
     option = "argument --tensorboard"
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise UsageError(f"{option}: {folder} is a file, not a folder")
@@ -66,17 +62,23 @@ def check_folder(folder, output, resuming):
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{option}: {parent} is not writable; choose another folder")
     own = os.path.join(output, BOARD)
+    if os.path.islink(own):
+        raise UsageError(f"{option}: {own} is a link; the run's events go in a folder of its own "
+                         "there: move the link away")
     if same_place(folder, own):
         return
-    other = run_folder_above(folder, own=output)
+    other = run_folder_above(folder, own=output) or \
+        run_folder_above(os.path.realpath(folder), own=output)
     if other:
         raise UsageError(f"{option}: {folder} is inside {other}, another training run's "
                          "folder, where its events would mix with that run's files; choose "
                          "a folder outside it")
-    if not resuming and inside(folder, output):     # (a run resumed keeps where it logs)
+    if resuming and recorded and same_place(folder, recorded):
+        return                                  # where this run has logged all along
+    if inside(folder, output):
         raise UsageError(f"{option}: inside --output the events go in {own} (give "
                          "--tensorboard without DIR), so that they go with the run's files")
-    if not resuming and event_files(folder):
+    if events_in(folder):
         raise UsageError(f"{option}: {folder} already holds TensorBoard events of another run; "
                          "choose another folder (TensorBoard shows each subfolder of --logdir "
                          "as one run); --overwrite replaces only what is in --output")
@@ -92,12 +94,13 @@ def inside(path, folder):
     return os.path.commonpath([path, folder]) == folder
 
 
-def checked_folder(value, output, resuming):
+def checked_folder(value, output, resuming, recorded=None):
     """--tensorboard's folder (None: off), checked by check_folder; `value`
-    the option's (folder_of)."""
+    the option's (folder_of), `recorded` the folder a resumed run logged in
+    (folder_of of its checkpoint's value)."""
     folder = folder_of(value, output)
     if folder:
-        check_folder(folder, output, resuming)
+        check_folder(folder, output, resuming, recorded)
     return folder
 
 

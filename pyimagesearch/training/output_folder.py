@@ -25,6 +25,7 @@ import time
 from .. import files
 from ..checkpoint import SET_ASIDE      # where a replaced run waits for the new one's first epoch
 from ..errors import UsageError
+from ..interrupts import interrupts_deferred
 
 CHECKPOINT = "checkpoint.pt"
 GENERATOR = "generator.pth"
@@ -43,6 +44,7 @@ MONTAGES = "epoch_*.png"
 MONTAGE = re.compile(r"epoch_\d{4,}\.png")
 SHOWCASE = "SHOWCASE.md"        # marks the sample run committed in output/
 COMPLETE = ".complete"          # in SET_ASIDE: written once every file is there
+DELETING = ".previous-run.deleting"   # SET_ASIDE, renamed once the new run saved an epoch
 WEIGHTS = (CHECKPOINT, GENERATOR, GENERATOR_EMA, GENERATOR_BEST)
 
 
@@ -72,6 +74,16 @@ def run_files(folder):
     return found + sorted(os.path.basename(p) for p in
                           glob.glob(os.path.join(glob.escape(folder), MONTAGES))
                           if os.path.isfile(p))
+
+
+def events_in(folder):
+    """The TensorBoard event files directly in `folder`."""
+    return glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*"))
+
+
+def board_only(folder):
+    """Whether `folder` holds TensorBoard's event files and nothing else."""
+    return os.path.isdir(folder) and len(events_in(folder)) == len(os.listdir(folder))
 
 
 def remove(path):
@@ -149,6 +161,9 @@ class OutputFolder:
         self.toReplace, self.notice, self.keep = [], None, False
         if resuming or not os.path.isdir(self.path):
             return self.toReplace
+        if os.path.lexists(self.file(SET_ASIDE)) and not os.path.isdir(self.file(SET_ASIDE)):
+            raise UsageError(f"argument -o/--output: {self.file(SET_ASIDE)} is not a folder, where "
+                             "an --overwrite sets the previous run aside: move it away")
         if os.path.lexists(self.file(SET_ASIDE)):
             raise UsageError(
                 f"argument -o/--output: {self.path} holds a previous run's files in "
@@ -161,6 +176,14 @@ class OutputFolder:
             raise UsageError(f"argument -o/--output: {self.file(inTheWay[0])} is not a file (a "
                              "folder or a link to nothing), where the run must write one; "
                              "move it away, or choose another folder")
+        board = self.file(BOARD)
+        if os.path.islink(board) or os.path.exists(board) and not board_only(board):
+            raise UsageError(f"argument -o/--output: {board} is where a run's TensorBoard events "
+                             "go, and it is a link or holds other files; move it away, or "
+                             "choose another folder")
+        if events_in(self.path):
+            raise UsageError(f"argument -o/--output: {self.path} holds TensorBoard events of "
+                             "another run (its --tensorboard folder); choose another folder")
         previous = run_files(self.path)
         if os.path.exists(self.file(SHOWCASE)) and not set(WEIGHTS) & set(previous):
             # the repository's own showcase: its marker and no weights (never committed)
@@ -203,25 +226,35 @@ class OutputFolder:
                     "--output, or --overwrite")
         if self.toReplace:
             print(f"[INFO] {self.notice}")
-            if self.keep:
-                os.mkdir(self.file(SET_ASIDE))
-                self.setAside = True
-            for name in self.toReplace:
-                path = self.file(name)
-                if os.path.isfile(path) or name == BOARD and os.path.isdir(path):
-                    if self.keep:
-                        os.replace(path, os.path.join(self.file(SET_ASIDE), name))
-                    else:
-                        remove(path)
-            if self.keep:        # the journal's commit: every file is aside
-                files.write_bytes(os.path.join(self.file(SET_ASIDE), COMPLETE), b"")
+            with interrupts_deferred():       # a signal now: once the moves are done
+                self._replace()
         files.remove_leftovers(self.path, is_run_file)
 
+    def _replace(self):
+        """Delete what `plan` chose, or with --overwrite move it into
+        SET_ASIDE and then write the marker COMPLETE (the journal's
+        commit: every file is aside)."""
+        if self.keep:
+            os.mkdir(self.file(SET_ASIDE))
+            self.setAside = True
+        for name in self.toReplace:
+            path = self.file(name)
+            if os.path.isfile(path) or name == BOARD and os.path.isdir(path):
+                if self.keep:
+                    os.replace(path, os.path.join(self.file(SET_ASIDE), name))
+                else:
+                    remove(path)
+        if self.keep:
+            files.write_bytes(os.path.join(self.file(SET_ASIDE), COMPLETE), b"")
+
     def saved_an_epoch(self):
-        """The new run has a checkpoint: the run it replaced can go."""
+        """The new run has a checkpoint: the run it replaced can go (renamed
+        to DELETING first, in one step, so that a kill while it is deleted
+        never leaves a part of it looking like a run to put back)."""
         if self.setAside:
-            shutil.rmtree(self.file(SET_ASIDE), ignore_errors=True)
+            os.replace(self.file(SET_ASIDE), self.file(DELETING))
             self.setAside = False
+            shutil.rmtree(self.file(DELETING), ignore_errors=True)
 
     def give_back(self):
         """The new run ended before its first epoch was saved: delete what it
@@ -232,40 +265,56 @@ class OutputFolder:
         aside = self.file(SET_ASIDE)
         self.setAside = False
         try:
-            for name in run_files(self.path):     # all this run's: the previous are aside
-                remove(self.file(name))
-            self._move_back(aside)
+            with interrupts_deferred():               # a signal now: once all is back
+                for name in run_files(self.path):     # all this run's: the previous are aside
+                    remove(self.file(name))
+                self._move_back(aside)
         except OSError as e:
             return (f"the previous run's files are still in {aside}: they could not be moved "
                     f"back ({e.strerror or e}); move them back by hand")
         return f"the previous run's files are back in {self.path}, as they were"
 
     def _move_back(self, aside):
-        for name in os.listdir(aside):
-            if name != COMPLETE:
-                os.replace(os.path.join(aside, name), self.file(name))
+        """SET_ASIDE's files back where they were: the marker goes first, so
+        that a kill half way leaves what `recover` takes for a set-aside half
+        done, and finishes."""
         remove(os.path.join(aside, COMPLETE))
+        files.remove_leftovers(aside, lambda name: name == COMPLETE)   # a torn marker
+        for name in os.listdir(aside):
+            os.replace(os.path.join(aside, name), self.file(name))
         os.rmdir(aside)
 
     def recover(self):
-        """Finish what an --overwrite killed before its first epoch left in
-        SET_ASIDE (call with the folder locked, before anything reads it):
-        the set-aside run put back where it was, or, when the new run had
-        saved its first epoch, deleted as it was to be. Returns the line
-        that says which (None: nothing was aside). What cannot be told
-        apart (a name in both places, without the marker) is left for
-        `plan` to refuse."""
+        """Finish what an --overwrite killed before its first epoch left
+        (call with the folder locked, before anything reads it): the
+        set-aside run put back where it was, or, when the new run had saved
+        its first epoch, deleted as it was to be. Returns the line that
+        says which (None: nothing was left). What cannot be told apart (a
+        name in both places, without the marker) is left for `plan` to
+        refuse."""
+        if os.path.isdir(self.file(DELETING)) and not os.path.islink(self.file(DELETING)):
+            with interrupts_deferred():
+                shutil.rmtree(self.file(DELETING))
+            return (f"{self.path}: finished deleting the run an --overwrite replaced (the new "
+                    "run had saved its first epoch)")
         aside = self.file(SET_ASIDE)
         if not os.path.isdir(aside) or os.path.islink(aside):
             return None
+        with interrupts_deferred():                   # a signal now: once it is settled
+            return self._settle(aside)
+
+    def _settle(self, aside):
         complete = os.path.isfile(os.path.join(aside, COMPLETE))
         if complete:
             files.remove_leftovers(self.path, is_run_file)     # the killed run's torn saves
         if complete and os.path.isfile(self.file(CHECKPOINT)):
-            shutil.rmtree(aside)
+            # every old file was aside, so this checkpoint is the new run's
+            os.replace(aside, self.file(DELETING))
+            shutil.rmtree(self.file(DELETING))
             return (f"{self.path}: the run an --overwrite replaced had been set aside in "
                     f"{SET_ASIDE}, and the new run saved its first epoch before it was "
                     "killed: the old run is now deleted, as it was to be")
+        files.remove_leftovers(aside, lambda name: name == COMPLETE)
         previous = [name for name in os.listdir(aside) if name != COMPLETE]
         killed = run_files(self.path) if complete else []      # the killed run's own
         if not complete and set(previous) & set(os.listdir(self.path)):

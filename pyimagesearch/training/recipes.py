@@ -23,7 +23,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..models import discriminator_logits, final_layer
+from ..models import discriminator_logits, watch_logits
 
 ARTICLE_LR = 0.0002
 DIFFAUG_POLICIES = ("translation", "colour", "cutout")
@@ -83,10 +83,10 @@ class RecipeInTraining:
         that the consistency term reuses those of the step's main pass (the
         real and fake images as they are) instead of computing them again."""
         if self.recipe.cr and not self.recipe.diffAug:
-            final_layer(disc).register_forward_pre_hook(self._keep)
+            watch_logits(disc, self._keep)
 
-    def _keep(self, module, inputs):
-        self.lastLogits = inputs[0].view(-1)        # the Sigmoid's input: D's logits
+    def _keep(self, logits):
+        self.lastLogits = logits.view(-1)
 
     def start_epoch(self, epoch):
         self.epoch = epoch

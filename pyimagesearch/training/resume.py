@@ -40,8 +40,10 @@ def merge_arguments(saved, args, typed, rules):
     for name, rule in rules.items():
         if rule == SHAPES and name in typed and typed[name] != saved.get(name):
             flag = "--" + name.replace("_", "-")
+            was = saved.get(name)
+            was = "the default (not given)" if was is None else was
             raise UsageError(f"argument {flag}: {typed[name]} differs from the "
-                             f"checkpoint's {saved.get(name)}; a resumed run keeps {flag} "
+                             f"checkpoint's {was}; a resumed run keeps {flag} "
                              "(start a new run in another --output folder instead)")
     merged = dict(args)
     for name, value in saved.items():
@@ -76,6 +78,8 @@ def final_files_missing(output, checkpoint):
         + ([GENERATOR_EMA] if checkpoint.ema is not None else [])
     missing = [name for name in names if not os.path.isfile(os.path.join(output, name))]
     try:
+        if not os.path.isfile(os.path.join(output, RUN_JSON)):     # (a FIFO would block)
+            raise OSError("not a file")
         with open(os.path.join(output, RUN_JSON)) as f:
             finished = json.load(f).get("status") == "finished"
     except (OSError, ValueError, AttributeError):

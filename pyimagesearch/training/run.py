@@ -76,6 +76,8 @@ class TrainingRun:
         options.check(ap, args)
         rules, typed = options.resume_rules(ap), options.explicit(ap, argv)
         self.dataDir = args["data_dir"]
+        if isinstance(args["tensorboard"], str):      # a resume from elsewhere finds it
+            args["tensorboard"] = os.path.abspath(args["tensorboard"])
         self.folder.lock_if_present(self.main)
         self.folder.recover_or_wait(self.main)      # a killed --overwrite's set-aside run
         if args["resume"]:
@@ -85,7 +87,10 @@ class TrainingRun:
         self.args = args
         self.dataName = SHOWN_NAMES[args["dataset"]]     # "MNIST", as the article says
         self.folder.plan(args["overwrite"], resuming=args["resume"])
-        self.boardFolder = board.checked_folder(args["tensorboard"], self.output, args["resume"])
+        self.boardFolder = board.checked_folder(
+            args["tensorboard"], self.output, args["resume"],
+            self.resume and board.folder_of(self.resume.checkpoint.args.get("tensorboard"),
+                                            self.output))
         self.numEpochs = args["epochs"]
         self.startEpoch = self.epochsSaved = self.resume.epoch if self.resume else 0
         self.stopEpoch = epochs_to_train(self.output, self.numEpochs, self.startEpoch,
@@ -258,7 +263,7 @@ class TrainingRun:
                     error = self.diverged(done + 1)
                 self.board.close()            # its events go too, if the run gives back
                 self.board = board.NoTensorBoard()
-                back = self.folder.give_back() if self.claimed else None
+                back = self.folder.give_back()      # (also when cut short while claiming)
                 ending.end(error, parser, None if back or not (self.claimed and self.main)
                            else self.record, ending.interrupted(
                                self.output, self.claimed, self.epoch, self.epochsSaved,
