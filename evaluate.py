@@ -4,7 +4,10 @@
 
 """Score a trained generator with the project's digit evaluator: Fréchet
 distance in its feature space (FLD), Inception Score, precision, recall,
-density, coverage, the classes covered, and a memorisation check.
+density, coverage, the classes covered, and a memorisation check. A
+conditional generator (--conditional) is drawn class-balanced and also
+scored per class: how often the evaluator agrees with the class asked for
+(overall and the worst class), each class's FLD and recall, their means.
 
 The human summary goes to standard error; the last line of standard output
 is one JSON object with every number, for scripts."""
@@ -24,6 +27,7 @@ from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_terminated
 from pyimagesearch.files import write_image
+from pyimagesearch.models import class_count
 from pyimagesearch.quality import metrics
 from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
 from pyimagesearch.sampling.rejection import better_samples
@@ -69,6 +73,20 @@ def nearest_montage(images, trainImages, nearest):
     return build_montage(pairs.flatten(0, 1))                 # 8x8 grid
 
 
+def per_class_lines(numbers):
+    """A conditional generator's numbers for each class (none without):
+    how often the evaluator agrees with the class asked for, its FLD
+    against that class's held-out images and its recall."""
+    if not numbers:
+        return []
+    lines = []
+    for name, n in numbers["per_class"].items():
+        scored = (f", FLD {n['fld']:.3f}, recall {n['recall']:.3f}" if "fld" in n else
+                  f", too few samples or held-out images of it for FLD and recall")
+        lines.append(f"  class {name}: as asked {n['accuracy']:.1%} of {n['samples']:,}{scored}")
+    return lines
+
+
 def log(line):
     print(line, file=sys.stderr, flush=True)
 
@@ -92,6 +110,12 @@ def main(argv=None):
     seed = args.seed if args.seed is not None else trained.seed
     settings = sampler_settings(args)
     sampler = settings.sampler
+    numClasses = class_count(gen)            # --conditional's generators; None: the article's
+    if numClasses and sampler:
+        raise UserError(f"--{sampler} works with an unconditional generator only: its "
+                        "calibration and its verdicts ask the discriminator about samples "
+                        f"without their class, and this generator is conditional ({numClasses} "
+                        f"classes); score it without --{sampler}")
     disc = build_discriminator(args.checkpoint, saved, DEVICE) if sampler else None
     log(f"[INFO] scoring the {description} on {describe(DEVICE)}")
 
@@ -101,6 +125,10 @@ def main(argv=None):
                                              size=gen.imageSize, channels=gen.channels)
     if not metrics.can_score(imageSet):
         raise UserError(f"cannot score {imageSet.source}: {metrics.why_not_scorable(imageSet)}")
+    if numClasses and imageSet.classes and len(imageSet.classes) != numClasses:
+        raise UserError(f"the generator is told {numClasses} classes and {imageSet.source} has "
+                        f"{len(imageSet.classes)}: score it against the data it was trained on "
+                        "(--dataset, --data-dir)")
     trainedSha = saved.get("run", {}).get("data_sha256") if isinstance(saved, dict) else None
     if trainedSha and trainedSha != fingerprint(imageSet.head(trained.limit)):
         log(f"[WARNING] the generator was trained on other images than {imageSet.source}: the "
@@ -109,7 +137,7 @@ def main(argv=None):
     scorer = metrics.Scorer(imageSet, seed=seed, device=DEVICE, num=args.num, log=log,
                             trainedOn=trainedOn)
     scores, images, nearest = scorer.score(gen, nearest=True)
-    for line in metrics.summary(scores):
+    for line in metrics.summary(scores) + per_class_lines(scores.get("conditioning")):
         log("[RESULT] " + line)
     if sampler:
         # the same generator, sampled with the discriminator's help

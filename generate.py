@@ -7,16 +7,25 @@
 # python generate.py --checkpoint output/checkpoint.pt --output moved.png --langevin
 # python generate.py --checkpoint output/checkpoint.pt --output walk.png --morph 3 8
 # python generate.py --checkpoint output/checkpoint.pt --export my-dcgan
+# python generate.py --checkpoint conditional/checkpoint.pt --output sevens.png --digit 7 \
+#     --morph 3 8     (a --conditional run: told the class, no evaluator)
 
 """Draw new digits from a trained generator: a montage, one PNG per digit,
 a GIF walking the latent space; optionally only the samples the
 discriminator keeps (rejection sampling), samples it moved (latent
 Langevin), or only one digit; or export it for sharing (safetensors with
-config.json in the Hugging Face Hub's layout, ONNX, a model card)."""
+config.json in the Hugging Face Hub's layout, ONNX, a model card).
+
+A conditional generator (dcgan_mnist.py --conditional) is told the class
+instead of being filtered: --digit draws that class directly, the montage
+has one class a row, --morph walks from one class to the other with the
+same noise (docs/conditional.md)."""
 
 import argparse
 import os
 import sys
+
+import torch
 
 from pyimagesearch import visualize
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
@@ -27,10 +36,12 @@ from pyimagesearch.data import load_training_data
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_terminated
+from pyimagesearch.models import class_count, noise_dim
 from pyimagesearch.models import describe as shape_of
 from pyimagesearch.files import write_image
 from pyimagesearch.quality.evaluator import load_or_train, split_real
-from pyimagesearch.quality.selection import MIN_CONFIDENCE, DigitSelector, label_of
+from pyimagesearch.quality.selection import (MIN_CONFIDENCE, DigitSelector, class_label,
+                                             label_of, montage_rows, recorded_class_names)
 from pyimagesearch.sampling import latent
 from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
 from pyimagesearch.sampling.rejection import better_samples
@@ -64,10 +75,12 @@ def build_arg_parser():
         help="which generator of a checkpoint: its EMA copy (--ema runs) or the "
              "trained one; auto = EMA when there is one (default: auto)")
     ap.add_argument("--individual", metavar="DIR", default=None,
-        help="also write each digit as DIR/digit_0000.png, ... (default: off)")
+        help="also write each digit as DIR/digit_0000.png, ... (a conditional "
+             "generator's: DIR/digit_0000_class_7.png, its class number) (default: off)")
     ap.add_argument("--interpolate", metavar="GIF", default=None,
         help="also write a GIF walking the latent space of every cell between "
-             "random points by spherical interpolation (default: off)")
+             "random points by spherical interpolation; a conditional generator's "
+             "cells keep the montage's classes (default: off)")
     ap.add_argument("--keyframes", type=positive_int, default=5,
         help="random points each cell of the walk visits (default: 5)")
     ap.add_argument("--steps", type=positive_int, default=12,
@@ -75,14 +88,19 @@ def build_arg_parser():
     add_sampler_options(ap, "draw")
     ap.add_argument("--digit", default=None, metavar="CLASS",
         help="keep only samples the evaluator labels CLASS (0-9 for MNIST, a class "
-             "name or number for other data) (default: any)")
+             "name or number for other data); a conditional generator (--conditional) "
+             "draws CLASS directly, no evaluator or data needed (default: any; a "
+             "conditional generator's montage has one class a row: class 0 in the first, "
+             "1 in the next, ..., starting again at 0 when there are more rows than classes)")
     ap.add_argument("--min-confidence", type=confidence, default=MIN_CONFIDENCE,
         help="with --digit or --morph: the evaluator's least probability for CLASS "
              f"(default: {MIN_CONFIDENCE})")
     ap.add_argument("--morph", nargs=2, metavar=("A", "B"), default=None,
         help="also write OUTPUT-morph-A-B.gif: a spherical walk from a confident A "
-             "to a confident B (default: off)")
-    add_real_image_options(ap, "for --rejection, --langevin, --digit, --morph")
+             "to a confident B; a conditional generator's keeps the noise and moves "
+             "its class code from A's to B's (default: off)")
+    add_real_image_options(ap, "for --rejection, --langevin, and --digit, --morph of an "
+                               "unconditional generator")
     add_shape_options(ap)
     return ap
 
@@ -130,6 +148,24 @@ def check_not_a_run_file(ap, option, path):
                  f"{folder}; choose another name")
 
 
+def refused_sampler(option, numClasses):
+    """Why --rejection and --langevin refuse a conditional generator."""
+    return (f"{option} works with an unconditional generator only: its calibration and "
+            "its verdicts ask the discriminator about samples without their class, and this "
+            f"generator is conditional ({numClasses} classes); draw one class with --digit "
+            "instead")
+
+
+def told_classes(args, names, cellClasses):
+    """The line saying how a conditional generator drew the montage."""
+    if args.digit:
+        return (f"drew {args.num} of class {names[int(cellClasses[0])]} by telling the conditional "
+                "generator the class (no evaluator, no rejection)")
+    rows = montage_rows(args.num, len(names)).unique_consecutive()
+    shown = ", ".join(names[c] for c in rows[:12]) + (", ..." if len(rows) > 12 else "")
+    return (f"the conditional generator told one class a row, from the top: {shown}")
+
+
 def replaced(path):
     """What the line after a write adds when `path` held a file before."""
     return " (replaced the file that was there)" if os.path.lexists(path) else ""
@@ -158,9 +194,13 @@ def main(argv=None):
     saved = load(args.checkpoint)
     gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
     check_shape(ap, args, args.checkpoint, gen)
+    numClasses = class_count(gen)          # --conditional's generators; None: the article's
+    if numClasses and discriminatorSampler:
+        raise UserError(refused_sampler("--rejection" if args.rejection else "--langevin",
+                                        numClasses))
     disc = build_discriminator(args.checkpoint, saved, DEVICE) if discriminatorSampler else None
     print(f"[INFO] {description} ({shape_of(gen.imageSize, gen.channels)} images), on {describe(DEVICE)}")
-    noiseDim = gen.ct1.in_channels            # 100 for the article's generator
+    noiseDim = noise_dim(gen)                 # 100 for the article's generator
     recipe = saved.get("run", {}).get("recipe") if isinstance(saved, dict) else None
     if recipe:
         print(f"[INFO] trained with the recipe: {recipe}")
@@ -170,14 +210,20 @@ def main(argv=None):
             return 0
         gen = gen.to(DEVICE)
 
-    if discriminatorSampler or args.digit or args.morph:
+    if numClasses:
+        # told the class: the classes asked for are read, nothing else
+        names = recorded_class_names(saved, numClasses)
+        asked = [class_label(name, names, numClasses)
+                 for name in ([args.digit] if args.digit else []) + (args.morph or [])]
+        names = names or [str(c) for c in range(numClasses)]
+    if discriminatorSampler or ((args.digit or args.morph) and not numClasses):
         trained = trained_with(saved, args.checkpoint, gen).given(args.dataset, args.data_dir,
                                                                   args.invert)
         imageSet, _ = load_training_data(trained.dataset, trained.dataDir, trained.invert,
                                          allowDownload=not args.no_download,
                                          size=gen.imageSize, channels=gen.channels)
         split = split_real(imageSet, trained.seed)
-    if args.digit or args.morph:
+    if (args.digit or args.morph) and not numClasses:
         if imageSet.classes is None:
             raise UserError(f"--digit and --morph need classes: {imageSet.source} has no class "
                             "subfolders")
@@ -186,8 +232,16 @@ def main(argv=None):
         model, _, _ = load_or_train(split, trained.seed, DEVICE)
         selector = DigitSelector(gen, model, DEVICE, args.seed)
 
-    # the montage: --num digits from --seed, all or only those kept
-    if discriminatorSampler:
+    # the montage: --num digits from --seed, all or only those kept; a
+    # conditional generator's told the class of each cell
+    cellClasses = None
+    if numClasses:
+        cellClasses = (torch.full((args.num,), asked[0]) if args.digit
+                       else montage_rows(args.num, numClasses))               # (num,)
+        images = latent.generate(gen, latent.noise(args.num, args.seed, noiseDim), DEVICE,
+                                 cellClasses)
+        print(f"[INFO] {told_classes(args, names, cellClasses)}")
+    elif discriminatorSampler:
         images, _, what = better_samples(sampler_settings(args), gen, disc, split.heldOutImages, DEVICE, args.seed,
                                          args.num)
         print(f"[INFO] {what}")
@@ -197,7 +251,15 @@ def main(argv=None):
               f"{args.digit} with probability {args.min_confidence:g} or more")
     else:
         images = latent.generate(gen, latent.noise(args.num, args.seed, noiseDim), DEVICE)
-    if args.morph:
+    if args.morph and numClasses:
+        a, b = asked[-2:]
+        if a == b:                       # one class, between two noise vectors
+            z = latent.noise(2, args.seed, noiseDim)
+            walk = latent.morph(gen, z[:1], z[1:], 4 * args.steps, DEVICE, label=a)
+        else:                            # the same noise, from A's code to B's
+            walk = latent.class_morph(gen, latent.noise(1, args.seed, noiseDim), a, b,
+                                      numClasses, 4 * args.steps, DEVICE)
+    elif args.morph:
         a, b = labels[-2:]
         if a == b:                       # two different samples of one class
             _, z, _ = selector.sample(a, 2, args.min_confidence)
@@ -215,20 +277,23 @@ def main(argv=None):
         zoom = max(1, 112 // gen.imageSize)                                 # 112x112 at 28
         frames = [f.repeat(zoom, axis=0).repeat(zoom, axis=1) for f in frames]
         visualize.write_digit_gif(path, frames + frames[-2:0:-1], duration=60)   # and back
+        how = (" (the same noise, the class code moving from one to the other)"
+               if numClasses and a != b else "")
         print(f"[INFO] wrote a {len(walk)}-frame walk from a {args.morph[0]} to a "
-              f"{args.morph[1]}, and back, to {path}")
+              f"{args.morph[1]}, and back, to {path}{how}")
 
     if args.individual:
         os.makedirs(args.individual, exist_ok=True)
         for i, image in enumerate(visualize.to_uint8_images(images)):
-            write_image(os.path.join(args.individual, f"digit_{i:04d}.png"),
+            name = f"digit_{i:04d}" + ("" if cellClasses is None else f"_class_{int(cellClasses[i])}")
+            write_image(os.path.join(args.individual, f"{name}.png"),
                         image[:, :, 0] if gen.channels == 1 else image)
         print(f"[INFO] wrote {args.num} single digits to {args.individual}")
 
     if args.interpolate:
         walk = latent.latent_walk(args.num, args.keyframes, args.steps, args.seed, noiseDim)
-        frames = [visualize.build_montage(latent.generate(gen, z, DEVICE))
-                  for z in walk]                 # (frames) x (H, W, 3) uint8
+        frames = [visualize.build_montage(latent.generate(gen, z, DEVICE, cellClasses))
+                  for z in walk]                 # (frames) x (H, W, 3) uint8; classes kept
         said = replaced(args.interpolate)
         visualize.write_digit_gif(args.interpolate, frames, duration=80)
         print(f"[INFO] wrote a {len(frames)}-frame latent walk to {args.interpolate}{said}")

@@ -2,10 +2,20 @@
 sample, and with `--digit D` only those it calls D with probability at
 least `minConfidence` are kept. (An FLD computed with the same evaluator on
 samples it selected is biased in its own favour: no quality gain is
-claimed from it.)"""
+claimed from it.)
+
+A conditional generator (--conditional) is told the class instead: no
+evaluator, no rejection. `recorded_class_names` says what its classes are
+called, `class_label` reads a class the user names, `montage_rows` gives
+the montage one class a row."""
+
+import math
 
 import torch
 
+from ..data.cifar import CLASS_NAMES as CIFAR10
+from ..data.sources import CLASS_NAMES
+from ..exported import Exported
 from ..sampling import latent
 from ..sampling import rejection
 from ..sampling.rejection import BATCH, TooFewAccepted, acceptance_message, hopeless
@@ -22,6 +32,45 @@ def label_of(name, classes):
     if name.isdigit() and int(name) < len(classes):
         return int(name)
     raise UserError(f"no class {name!r}: the classes are {', '.join(classes)}")
+
+
+def recorded_class_names(saved, numClasses):
+    """The names of a conditional generator's `numClasses` classes, by
+    label, as the file it came from (`saved`, loaded) records them: an
+    exported folder's config.json, a checkpoint.pt's last scores (the data's
+    own names) or its --dataset's; None where unknown (a generator.pth holds
+    weights only) or when their count is not the generator's."""
+    names = None
+    if isinstance(saved, Exported):
+        names = saved.config.get("class_names")
+    elif isinstance(saved, dict) and isinstance(saved.get("run"), dict):
+        scored = saved["run"].get("metrics") or [{}]
+        dataset = (saved.get("args") or {}).get("dataset")
+        names = (scored[-1].get("class_names") or CLASS_NAMES.get(dataset)
+                 or (CIFAR10 if dataset == "cifar10" else None))
+    return [str(n) for n in names] if names and len(names) == numClasses else None
+
+
+def class_label(name, names, numClasses):
+    """The label (0..numClasses-1) of the class a user gave by name or
+    number; `names`: recorded_class_names (None: numbers only). UserError,
+    in one line, for a class the generator does not have."""
+    if name in (names or ()):
+        return names.index(name)
+    if name.isdigit() and int(name) < numClasses:
+        return int(name)
+    known = (", ".join(names) if names else
+             f"0 to {numClasses - 1} (the file does not record their names)")
+    raise UserError(f"no class {name!r}: the generator draws {numClasses} classes: {known}")
+
+
+def montage_rows(num, numClasses):
+    """The classes of a montage's `num` cells (num,): one class a row of the
+    smallest square grid that holds them (visualize.build_montage's), in
+    order, starting again after the last (12 rows of 10 classes: 0 to 9,
+    then 0 and 1)."""
+    columns = math.isqrt(num - 1) + 1 if num else 1     # ceil(sqrt(num))
+    return (torch.arange(num) // columns) % numClasses
 
 
 class DigitSelector:

@@ -2,6 +2,8 @@
 
 import torch
 
+from torch.nn.functional import one_hot
+
 from ..models import told
 
 NOISE_DIM = 100
@@ -56,8 +58,25 @@ def latent_walk(num, keyframes, steps, seed, dim=NOISE_DIM):
     return torch.stack(frames).view(len(frames), num, dim, 1, 1)
 
 
-def morph(gen, zA, zB, steps, device):
-    """The walk from zA to zB by spherical interpolation: (steps + 1) images."""
+def morph(gen, zA, zB, steps, device, label=None):
+    """The walk from zA to zB by spherical interpolation: (steps + 1) images.
+    label: the class a conditional generator draws all along."""
     a, b = zA.view(1, -1), zB.view(1, -1)
     path = torch.cat([slerp(a, b, t / steps) for t in range(steps + 1)])
-    return generate(gen, path.view(len(path), -1, 1, 1), device)
+    labels = None if label is None else torch.full((len(path),), label)
+    return generate(gen, path.view(len(path), -1, 1, 1), device, labels)
+
+
+def class_codes(a, b, numClasses, steps):
+    """The straight line from class a's one-hot code to class b's:
+    (steps + 1, numClasses), the first row a's code, the last b's."""
+    ends = one_hot(torch.tensor([a, b]), numClasses).float()             # (2, K)
+    t = torch.arange(steps + 1, dtype=torch.float32)[:, None] / steps    # (steps + 1, 1)
+    return (1 - t) * ends[0] + t * ends[1]
+
+
+def class_morph(gen, z, a, b, numClasses, steps, device):
+    """A conditional generator's walk from class a to class b with the same
+    noise z (1, dim, 1, 1): only the class code moves. (steps + 1) images."""
+    codes = class_codes(a, b, numClasses, steps)
+    return generate(gen, z.view(1, -1, 1, 1).expand(len(codes), -1, -1, -1), device, codes)
