@@ -453,3 +453,15 @@ def test_a_conditional_config_that_does_not_fit_the_weights_is_one_line(
     if "numClasses" in change and change["numClasses"] == 0:
         with pytest.raises(Exception, match="numClasses"):
             DCGANGenerator.from_pretrained(str(folder))
+
+
+def test_evaluate_scores_a_conditional_export_as_its_checkpoint(conditional_exported):
+    results = [run_script("evaluate.py", "--checkpoint", path, "--num", "256", "--data-dir",
+                          conditional_exported / "data")
+               for path in (conditional_exported / "told",
+                            conditional_exported / "run" / "checkpoint.pt")]
+    for result in results:
+        assert result.returncode == 0, result.stderr
+        assert "conditioning: the evaluator agrees with the class asked for" in result.stderr
+    said = [json.loads(r.stdout.strip().splitlines()[-1]) for r in results]
+    assert said[0]["fld"] == pytest.approx(said[1]["fld"])     # the same generator, built
