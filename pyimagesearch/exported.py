@@ -17,7 +17,8 @@ import torch
 
 from .cli import MAX_SEED
 from .errors import UserError, shorten
-from .models import CHANNELS, IMAGE_SIZES, describe, generator_geometry, model_classes
+from .models import (CHANNELS, IMAGE_SIZES, classes_of_generator, describe, generator_geometry,
+                     model_classes)
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -40,9 +41,10 @@ class Exported:
     state: dict
 
     def build(self, device="cpu"):
-        """The article's Generator (of this size) with these weights, in eval mode."""
+        """The article's Generator (of this size; told the classes when
+        config.json has numClasses) with these weights, in eval mode."""
         c = self.config
-        Generator, _ = model_classes(c["imageSize"])
+        Generator, _ = model_classes(c["imageSize"], c.get("numClasses"))
         gen = Generator(inputDim=c["inputDim"], outputChannels=c["outputChannels"])
         gen.load_state_dict(self.state, strict=True)
         return gen.to(device).eval()
@@ -73,6 +75,9 @@ CONFIG_SCHEMA = {
         "format": {"const": FORMAT},
         "format_version": {"type": "integer", "const": 1},
         "inputDim": {"type": "integer", "minimum": 1, "maximum": 100_000},
+        # --conditional: the classes the generator is told (its input is
+        # inputDim noise values, then a one-hot code of numClasses)
+        "numClasses": {"type": ["integer", "null"], "minimum": 1, "maximum": 10_000},
         "outputChannels": {"type": "integer", "enum": list(CHANNELS)},
         "imageSize": {"type": "integer", "enum": list(IMAGE_SIZES)},
         "channels": {"type": "integer", "enum": list(CHANNELS)},
@@ -181,6 +186,10 @@ def config_problem(config):
         return _described(error)
     if "channels" in config and config["channels"] != config["outputChannels"]:
         return f"its 'channels' ({config['channels']!r}) and 'outputChannels' differ"
+    numClasses, names = config.get("numClasses"), config.get("class_names")
+    if numClasses is not None and names is not None and len(names) != numClasses:
+        return (f"its 'class_names' has {len(names):,} entries, its 'numClasses' says "
+                f"{numClasses:,}")
     return None
 
 
@@ -251,15 +260,21 @@ def read_folder(path):
         except Exception as e:  # noqa: BLE001 - safetensors raises its own kinds
             raise ExportError(f"{weights}: not a readable safetensors file ({shorten(e)}); "
                               "export it again") from None
+    numClasses, told = config.get("numClasses"), classes_of_generator(state)
+    if numClasses != told:
+        raise ExportError(f"{path}: {CONFIG} does not fit {WEIGHTS}: it says "
+                          f"{_classes_words(numClasses)}, the weights were trained on "
+                          f"{_classes_words(told)}")
     geometry = generator_geometry(state)
-    said = (config["inputDim"], config["outputChannels"], config["imageSize"])
+    # a conditional generator's first layer takes the noise and the one-hot code
+    said = (config["inputDim"] + (numClasses or 0), config["outputChannels"], config["imageSize"])
     if geometry != said:
         drawn = "no generator of the article's" if geometry is None else \
             f"{describe(geometry[2], geometry[1])} images from {geometry[0]} noise values"
         raise ExportError(f"{path}: {CONFIG} does not fit {WEIGHTS}: it says "
                           f"{describe(said[2], said[1])} images from {said[0]} noise values, "
                           f"the weights draw {drawn}")
-    Generator, _ = model_classes(config["imageSize"])
+    Generator, _ = model_classes(config["imageSize"], numClasses)
     problem = _dtype_problem(state, Generator(inputDim=config["inputDim"],
                                               outputChannels=config["outputChannels"]).state_dict())
     if problem:
@@ -272,6 +287,13 @@ def read_folder(path):
     except RuntimeError as e:
         raise ExportError(f"{weights}: does not fit the article's Generator ({shorten(e)})") from None
     return exported
+
+
+def _classes_words(numClasses):
+    """'10 classes (a conditional generator)' or 'no classes (...)'."""
+    if numClasses is None:
+        return "no classes (an unconditional generator)"
+    return f"{numClasses:,} class{'es' if numClasses != 1 else ''} (a conditional generator)"
 
 
 def looks_like_hub_id(name):

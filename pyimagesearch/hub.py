@@ -7,14 +7,21 @@ with the same files) in three lines:
     gen = DCGANGenerator.from_pretrained("export").eval()
     images = gen(torch.randn(16, gen.inputDim, 1, 1))     # (16, C, S, S) in [-1, 1]
 
+A conditional generator (dcgan_mnist.py --conditional; config.json's
+numClasses) is told the class of each image:
+
+    images = gen(torch.randn(16, gen.inputDim, 1, 1), torch.full((16,), 7))   # sixteen 7s
+
 The folder's layout and how the scripts read it back: exported.py.
 """
 
+import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
+from torch.nn.functional import one_hot
 
 from .exported import ExportError, config_problem
-from .models import model_classes
+from .models import CLASS_COUNT, class_count, model_classes
 
 ARTICLE = "https://pyimagesearch.com/2021/10/25/training-a-dcgan-in-pytorch/"
 
@@ -27,24 +34,41 @@ class DCGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="pytorch",
     Its layers are those of the class models.model_classes gives, under
     the same attribute names, so its state_dict is the article's: the
     article's `Generator` loads model.safetensors as it is. `about`: the
-    rest of config.json (data set, class names, seed, scores), kept."""
+    rest of config.json (data set, class names, seed, scores), kept.
 
-    def __init__(self, inputDim=100, outputChannels=1, imageSize=28, **about):
+    numClasses (--conditional): the generator is told the class of each
+    image, gen(noise, labels), as models.py's conditional generators: its
+    first layer takes inputDim + numClasses values, and the state_dict holds
+    the class count as the int64 buffer `numClasses`, as theirs."""
+
+    def __init__(self, inputDim=100, outputChannels=1, imageSize=28, numClasses=None, **about):
         super().__init__()
         # config.json's fields, as read_folder checks them (from_pretrained reads it alone)
         problem = config_problem({"inputDim": inputDim, "outputChannels": outputChannels,
-                                  "imageSize": imageSize, **about})
+                                  "imageSize": imageSize, "numClasses": numClasses, **about})
         if problem:
             raise ExportError(f"not the config.json of generate.py --export ({problem})")
         Generator, _ = model_classes(imageSize)
-        built = Generator(inputDim=inputDim, outputChannels=outputChannels)
+        # a conditional generator is the article's fed the noise, then the class code
+        built = Generator(inputDim=inputDim + (numClasses or 0), outputChannels=outputChannels)
         for name, layer in built.named_children():     # ct1, relu1, batchNorm1, ...
             self.add_module(name, layer)
         self.numBlocks = getattr(built, "numBlocks", None)      # what SizedGenerator reads
         self._draw = type(built).forward
         self.inputDim, self.imageSize, self.channels = inputDim, imageSize, outputChannels
+        if numClasses is not None:                     # the buffer models.py's generators keep
+            self.register_buffer(CLASS_COUNT, torch.tensor(numClasses))
         self.about = about
 
-    def forward(self, x):
+    def forward(self, x, labels=None):
         # (N, inputDim, 1, 1) noise -> (N, outputChannels, imageSize, imageSize) in [-1, 1]
+        numClasses = class_count(self)
+        if (labels is None) != (numClasses is None):
+            raise ValueError("this generator draws the class it is told: gen(noise, labels), "
+                             "labels (N,) class numbers" if labels is None else
+                             "this generator is not conditional: gen(noise), without labels")
+        if labels is not None:
+            # labels (N,) class numbers, or (N, K) codes; as models._ToldTheClass
+            code = labels if labels.dim() == 2 else one_hot(labels, numClasses)
+            x = torch.cat((x, code.to(x.dtype)[:, :, None, None]), 1)    # (N, inputDim + K, 1, 1)
         return self._draw(self, x)

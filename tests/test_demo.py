@@ -414,3 +414,121 @@ def test_help_says_calibration_steps_are_steps():
     text = " ".join(result.stdout.split())
     said = text.split("--calibration-steps CALIBRATION_STEPS", 1)[1].split("(default: 0)")[0]
     assert "steps" in said and "second" not in said
+
+
+# ------------------------------------------------ --conditional
+
+@pytest.fixture(scope="module")
+def told(tmp_path_factory):
+    """A 2-epoch --conditional run (its generator is told the class)."""
+    root = tmp_path_factory.mktemp("demo-conditional")
+    data = make_idx_folder(root / "data")
+    assert train(root / "run", data, "-e", "2", "-b", "16", "--conditional").returncode == 0
+    return root
+
+
+def test_a_conditional_generator_draws_the_class_asked_for_at_once(told, private_cache):
+    import torch
+    from pyimagesearch.sampling import latent
+    play = playground(told / "run" / "checkpoint.pt", told / "data")
+    assert play.conditional and play.whyNoDigits is None and play.selector is None
+    assert play.inputDim == 100 and play.classes == list("0123456789")
+    assert "drawn as asked" in play.summary()[-1]
+    image, said = play.digit("3", 0, 4)
+    assert said == "4 samples drawn as a 3: the generator is told the class, so none is rejected"
+    images = latent.generate(play.gen, latent.noise(4, 0, 100), "cpu", torch.full((4,), 3))
+    from pyimagesearch.sharing.playground import enlarged, MONTAGE_SHOWN
+    assert np.array_equal(image, enlarged(images, MONTAGE_SHOWN))   # the label itself, no rejection
+    assert not np.array_equal(image, play.digit("8", 0, 4)[0])
+    assert not list(private_cache.rglob("*.pt"))                       # no evaluator trained
+
+
+def test_a_conditional_grid_has_one_class_per_row(told):
+    play = playground(told / "run" / "checkpoint.pt", told / "data")
+    assert play.row_classes(16).tolist() == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4
+    assert play.row_classes(12).view(-1)[::4].tolist() == [0, 1, 2]   # 4 columns, the last short
+    assert play.row_classes(121).tolist()[-11:] == [0] * 11            # after 9, 0 again
+    assert play.grid(0, 16).shape == (448, 448, 3)
+
+
+def test_a_conditional_morph_walks_from_class_to_class_with_the_same_noise(told):
+    import torch
+    from pyimagesearch.sampling import latent
+    play = playground(told / "run" / "checkpoint.pt", told / "data")
+    path = play.morph_path(5, 5, "1", "7")
+    assert len(path) == MORPH_STEPS + 1
+    z = latent.noise(1, 5, 100)
+    first = latent.generate(play.gen, z, "cpu", torch.tensor([1]))
+    last = latent.generate(play.gen, z, "cpu", torch.tensor([7]))
+    assert torch.allclose(path[0], first[0], atol=1e-6) and torch.allclose(path[-1], last[0], atol=1e-6)
+    middle = torch.zeros(1, 10)
+    middle[0, [1, 7]] = 0.5
+    halfway = latent.generate(play.gen, z, "cpu", middle)          # half one code, half the other
+    assert torch.allclose(path[MORPH_STEPS // 2], halfway[0], atol=1e-6)
+
+
+def test_a_conditional_generator_greys_out_langevin_and_refuses_bad_classes(told, tmp_path):
+    assert run_script("generate.py", "--checkpoint", told / "run" / "checkpoint.pt",
+                      "--export", tmp_path / "export").returncode == 0
+    for path in (told / "run" / "checkpoint.pt", told / "run" / "generator.pth",
+                 tmp_path / "export"):
+        play = playground(path, told / "data")
+        assert play.conditional and "told the class (--conditional)" in play.whyNoLangevin
+        with pytest.raises(UserError, match="the Langevin sampler is off: this generator is told"):
+            play.grid(0, 16, langevin=True)
+        for bad, said in (("12", "the class must be one of 0, 1, 2"), (12, "the name of a class"),
+                          ("", "no class chosen"), ("any", "got 'any'"), (-1, "name of a class")):
+            with pytest.raises(UserError, match=said):
+                play.digit(bad, 0)
+            with pytest.raises(UserError, match=said):
+                play.morph_path(1, 1, "3", bad)
+
+
+@pytest.mark.slow
+def test_the_conditional_page_draws_the_class_at_once_in_a_real_browser(told, tmp_path):
+    from playwright.sync_api import sync_playwright
+    chromium = browser()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen([sys.executable, "demo.py", "--checkpoint",
+                             str(told / "run" / "checkpoint.pt"), "--data-dir", str(told / "data"),
+                             "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=default_signals,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        wait_for_page(url, proc)
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+            page = b.new_page(viewport={"width": 1200, "height": 1400})
+            page.goto(url)
+            page.wait_for_selector("#grid img", timeout=60_000)
+            assert "drawn as asked" in page.inner_text("#summary")
+            assert page.locator("#langevin input").is_disabled()
+            assert "told the class" in page.inner_text("#langevin")
+            assert not page.locator("#train-evaluator").is_visible()
+            # the class menu draws at once: no evaluator to train, nothing rejected
+            assert page.locator("#give").is_enabled()
+            page.click("#digit input")
+            page.locator("[role=option]", has_text="3").first.click()
+            asked = time.time()
+            page.click("#give")
+            page.wait_for_function(
+                "() => document.querySelector('#digit-said').innerText.includes('drawn as a 3')",
+                timeout=30_000)
+            assert time.time() - asked < 30
+            page.wait_for_selector("#chosen img", timeout=10_000)
+            # the morph from class 1 to class 7, the same noise
+            start = page.locator("#morphed img").get_attribute("src")
+            page.fill("#morph input[type=number]", "1")
+            page.press("#morph input[type=number]", "Enter")
+            page.wait_for_function(
+                "s => { const i = document.querySelector('#morphed img'); return i && i.src !== s; }",
+                arg=start, timeout=60_000)
+            assert page.locator(".toast-body").count() == 0          # no error shown
+            page.screenshot(path=os.environ.get("DCGAN_DEMO_SCREENSHOT_CONDITIONAL")
+                            or str(tmp_path / "conditional.png"), full_page=True)
+            b.close()
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "Traceback" not in out, out

@@ -373,3 +373,95 @@ def test_a_folder_that_appears_meanwhile_is_not_written_over(exported, tmp_path,
     assert "appeared while the export was written" in one_line(result.stderr)
     assert sorted(os.listdir(tmp_path)) == ["new"]
     assert len(os.listdir(tmp_path / "new")) == 4
+
+
+# ------------------------------------------------ --conditional
+
+@pytest.fixture(scope="module")
+def conditional_exported(tmp_path_factory):
+    """A 2-epoch --conditional run, scored, and its export."""
+    root = tmp_path_factory.mktemp("conditional-export")
+    data = make_idx_folder(root / "data")
+    assert train(root / "run", data, "-e", "2", "-b", "16", "--conditional", "--eval-every", "2",
+                 "--eval-num", "256").returncode == 0
+    result = run_script("generate.py", "--checkpoint", root / "run" / "checkpoint.pt",
+                        "--export", root / "told")
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def test_a_conditional_export_is_told_the_class_everywhere(conditional_exported):
+    from pyimagesearch.checkpoint import build_generator
+    folder = conditional_exported / "told"
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["inputDim"], config["numClasses"]) == (100, 10)      # the noise, the classes
+    assert config["class_names"] == list("0123456789")
+    trained, _ = build_generator(conditional_exported / "run" / "checkpoint.pt")
+    z, labels = noise(16, 3), torch.arange(16) % 10
+    with torch.no_grad():
+        expected = trained(z, labels)
+        hub = DCGANGenerator.from_pretrained(str(folder)).eval()
+        assert torch.equal(hub(z, labels), expected)
+        assert int(hub.state_dict()["numClasses"]) == 10        # the buffer round-trips
+        with pytest.raises(ValueError, match="draws the class it is told"):
+            hub(z)
+        built, _ = build_generator(folder)                     # what the scripts build
+        assert torch.equal(built(z, labels), expected)
+    assert load_file(folder / "model.safetensors")["numClasses"].dtype == torch.int64
+    session = onnxruntime.InferenceSession(str(folder / "generator.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    assert [(i.name, i.type) for i in session.get_inputs()] == [
+        ("noise", "tensor(float)"), ("labels", "tensor(int64)")]
+    for batch in (1, 16):
+        got = session.run(None, {"noise": z[:batch].numpy(),
+                                 "labels": labels[:batch].numpy()})[0]
+        assert np.abs(got - expected[:batch].numpy()).max() <= 1e-5
+    sevens = session.run(None, {"noise": z.numpy(), "labels": np.full(16, 7, dtype=np.int64)})[0]
+    assert not np.allclose(sevens, got)                       # the label changes the images
+    card = (folder / "README.md").read_text()
+    assert "gen(torch.randn(16, 100, 1, 1), labels)" in card and "torch.full((16,), 7)" in card
+    assert '"labels": np.full(16, 7, dtype=np.int64)' in card
+    assert "pipeline_tag: unconditional" not in card
+
+
+def test_an_unconditional_export_has_no_classes_told(exported):
+    config = json.loads((exported / "my-dcgan" / "config.json").read_text())
+    assert "numClasses" not in config
+    session = onnxruntime.InferenceSession(str(exported / "my-dcgan" / "generator.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["noise"]
+    assert "pipeline_tag: unconditional-image-generation" in (
+        exported / "my-dcgan" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("change, said", [
+    ({"numClasses": 5, "class_names": None}, "it says 5 classes (a conditional generator), the weights were "
+                        "trained on 10 classes"),
+    ({"numClasses": 5}, "its 'class_names' has 10 entries, its 'numClasses' says 5"),
+    ({"numClasses": None}, "it says no classes (an unconditional generator)"),
+    ({"class_names": list("abc"), "dataset": "folder"}, "its 'class_names' has 3 entries, its 'numClasses' says 10"),
+    ({"numClasses": 0}, "'numClasses' is 0")])
+def test_a_conditional_config_that_does_not_fit_the_weights_is_one_line(
+        conditional_exported, tmp_path, change, said):
+    folder = tmp_path / "told"
+    shutil.copytree(conditional_exported / "told", folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **change}))
+    result = run_script("generate.py", "--checkpoint", folder, "--output", tmp_path / "x.png")
+    assert result.returncode == 1
+    assert said in one_line(result.stderr) and "Traceback" not in result.stderr
+    if "numClasses" in change and change["numClasses"] == 0:
+        with pytest.raises(Exception, match="numClasses"):
+            DCGANGenerator.from_pretrained(str(folder))
+
+
+def test_evaluate_scores_a_conditional_export_as_its_checkpoint(conditional_exported):
+    results = [run_script("evaluate.py", "--checkpoint", path, "--num", "256", "--data-dir",
+                          conditional_exported / "data")
+               for path in (conditional_exported / "told",
+                            conditional_exported / "run" / "checkpoint.pt")]
+    for result in results:
+        assert result.returncode == 0, result.stderr
+        assert "conditioning: the evaluator agrees with the class asked for" in result.stderr
+    said = [json.loads(r.stdout.strip().splitlines()[-1]) for r in results]
+    assert said[0]["fld"] == pytest.approx(said[1]["fld"])     # the same generator, built

@@ -53,18 +53,101 @@ def _how_trained(config):
     return trained
 
 
+def _class_example(config):
+    """(the class the snippets ask for, its label, a line naming it) of a
+    conditional export: class 7 where there is one, else the last."""
+    numClasses = config["numClasses"]
+    label = min(7, numClasses - 1)
+    names = config.get("class_names")
+    named = names[label] if names else str(label)
+    return label, named
+
+
+def _how_to_load(config, name):
+    """The card's snippets: from_pretrained, the article's class, ONNX Runtime."""
+    n, c, s = config["inputDim"], config["outputChannels"], config["imageSize"]
+    if config.get("numClasses") is None:
+        return [
+            "```python",
+            "from pyimagesearch.hub import DCGANGenerator",
+            f"gen = DCGANGenerator.from_pretrained(\"{name}\").eval()   # or a Hub repository id",
+            f"images = gen(torch.randn(16, {n}, 1, 1))  # (16, {c}, {s}, {s}) in [-1, 1]",
+            "```",
+            "",
+            "With the article's class and safetensors alone:",
+            "",
+            "```python",
+            "from safetensors.torch import load_file",
+            f"gen = Generator(inputDim={n}, outputChannels={c})"
+            + ("" if s == 28 else "   # at 32 or 64: pyimagesearch.models"),
+            f"gen.load_state_dict(load_file(\"{name}/model.safetensors\"))",
+            "```",
+            "",
+            "Without PyTorch, with ONNX Runtime:",
+            "",
+            "```python",
+            "import numpy as np, onnxruntime",
+            f"session = onnxruntime.InferenceSession(\"{name}/generator.onnx\")",
+            f"images = session.run(None, {{\"noise\": np.random.randn(16, {n}, 1, 1)"
+            ".astype(np.float32)})[0]",
+            "```"]
+    k = config["numClasses"]
+    label, named = _class_example(config)
+    return [
+        "```python",
+        "from pyimagesearch.hub import DCGANGenerator",
+        f"gen = DCGANGenerator.from_pretrained(\"{name}\").eval()   # or a Hub repository id",
+        f"labels = torch.full((16,), {label})                     # the class asked for: "
+        f"{named!r} (0 to {k - 1})",
+        f"images = gen(torch.randn(16, {n}, 1, 1), labels)  # (16, {c}, {s}, {s}) in [-1, 1]",
+        "```",
+        "",
+        f"With the article's class and safetensors alone: the article's `Generator` fed the "
+        f"noise followed by a one-hot code of the class ({n} + {k} input values):",
+        "",
+        "```python",
+        "from safetensors.torch import load_file",
+        "from torch.nn.functional import one_hot",
+        f"gen = Generator(inputDim={n + k}, outputChannels={c})"
+        + ("" if s == 28 else "   # at 32 or 64: pyimagesearch.models"),
+        f"state = load_file(\"{name}/model.safetensors\")",
+        "del state[\"numClasses\"]                      # the class count, kept as a buffer",
+        "gen.load_state_dict(state)",
+        f"code = one_hot(labels, {k}).float()[:, :, None, None]        # (16, {k}, 1, 1)",
+        f"images = gen(torch.cat((torch.randn(16, {n}, 1, 1), code), 1))",
+        "```",
+        "",
+        "Without PyTorch, with ONNX Runtime (the labels: int64 class numbers, one per image):",
+        "",
+        "```python",
+        "import numpy as np, onnxruntime",
+        f"session = onnxruntime.InferenceSession(\"{name}/generator.onnx\")",
+        f"images = session.run(None, {{\"noise\": np.random.randn(16, {n}, 1, 1)"
+        f".astype(np.float32), \"labels\": np.full(16, {label}, dtype=np.int64)}})[0]",
+        "```"]
+
+
 def model_card(config, name="THIS_FOLDER"):
     """README.md's text for an export described by `config` (config.json),
     loaded from the folder (or Hub repository) `name`."""
     name = json.dumps(name)[1:-1]       # fits in the snippets' "...", whatever the folder's name
     shape = describe(config["imageSize"], config["outputChannels"])
     dataset = config.get("dataset") or "unknown data"
-    tags = ["dcgan", "gan", "pyimagesearch", dataset]
+    conditional = config.get("numClasses") is not None
+    tags = ["dcgan", "gan", "pyimagesearch", dataset] + (["class-conditional"] if conditional else [])
     trained = _how_trained(config)
+    told = ""
+    if conditional:
+        label, named = _class_example(config)
+        told = (f" It is class-conditional (`dcgan_mnist.py --conditional`): each image is "
+                f"drawn as the class it is told, a label from 0 to {config['numClasses'] - 1} "
+                f"(label {label} is {named!r}), so the call takes the labels `(N,)` besides "
+                "the noise.")
     return "\n".join([
         "---",
         "library_name: pytorch",
-        "pipeline_tag: unconditional-image-generation",
+        # the Hub has no pipeline for a class-conditional generator
+        *([] if conditional else ["pipeline_tag: unconditional-image-generation"]),
         "tags:", *[f"- {t}" for t in tags],
         "---",
         "",
@@ -76,7 +159,7 @@ def model_card(config, name="THIS_FOLDER"):
         f"into {shape} images, shape `(N, {config['outputChannels']}, {config['imageSize']}, "
         f"{config['imageSize']})`, with pixels in [-1, 1] (`(x + 1) / 2` gives [0, 1]). "
         "The state_dict keeps the article's layer names (`ct1`, `batchNorm1`, ...), so the "
-        "article's own `Generator` loads it.",
+        "article's own `Generator` loads it." + told,
         "",
         "## How it was trained",
         "",
@@ -90,30 +173,7 @@ def model_card(config, name="THIS_FOLDER"):
         "",
         "With the companion code's package (huggingface_hub's `PyTorchModelHubMixin`):",
         "",
-        "```python",
-        "from pyimagesearch.hub import DCGANGenerator",
-        f"gen = DCGANGenerator.from_pretrained(\"{name}\").eval()   # or a Hub repository id",
-        f"images = gen(torch.randn(16, {config['inputDim']}, 1, 1))  # (16, "
-        f"{config['outputChannels']}, {config['imageSize']}, {config['imageSize']}) in [-1, 1]",
-        "```",
-        "",
-        "With the article's class and safetensors alone:",
-        "",
-        "```python",
-        "from safetensors.torch import load_file",
-        f"gen = Generator(inputDim={config['inputDim']}, outputChannels={config['outputChannels']})"
-        + ("" if config["imageSize"] == 28 else "   # at 32 or 64: pyimagesearch.models"),
-        f"gen.load_state_dict(load_file(\"{name}/model.safetensors\"))",
-        "```",
-        "",
-        "Without PyTorch, with ONNX Runtime:",
-        "",
-        "```python",
-        "import numpy as np, onnxruntime",
-        f"session = onnxruntime.InferenceSession(\"{name}/generator.onnx\")",
-        f"images = session.run(None, {{\"noise\": np.random.randn(16, {config['inputDim']}, 1, 1)"
-        ".astype(np.float32)})[0]",
-        "```",
+        *_how_to_load(config, name),
         "",
         f"`python generate.py --checkpoint {name} --output samples.png` draws a montage, "
         f"`python demo.py --checkpoint {name}` opens the demo page.",
@@ -124,8 +184,10 @@ def model_card(config, name="THIS_FOLDER"):
         "| --- | --- |",
         "| `model.safetensors` | the generator's state_dict |",
         "| `config.json` | the constructor's arguments (`inputDim`, `outputChannels`, "
-        "`imageSize`), the data, class names, seed, recipe and scores |",
-        "| `generator.onnx` | the same network for ONNX Runtime (input `noise`, output "
-        "`images`, any batch size) |",
+        "`imageSize`" + (", `numClasses`" if conditional else "")
+        + "), the data, class names, seed, recipe and scores |",
+        "| `generator.onnx` | the same network for ONNX Runtime (input `noise`"
+        + (" and the int64 `labels` `(N,)`" if conditional else "")
+        + ", output `images`, any batch size) |",
         "",
     ])

@@ -6,7 +6,9 @@ in the Hugging Face Hub's layout (exported.py names the files):
                         data set and its class names, the seed, the recipe,
                         the scores when the run was scored
     generator.onnx      the same network for ONNX Runtime, checked against
-                        PyTorch on a batch (largest difference <= ONNX_TOLERANCE)
+                        PyTorch on a batch (largest difference <= ONNX_TOLERANCE);
+                        a conditional generator's takes the int64 labels (N,)
+                        besides the noise
     README.md           the model card (card.py)
 
 The folder is built beside DIR under a temporary name,
@@ -41,6 +43,7 @@ from ..data.sources import CLASS_NAMES, EMBEDDED_SOURCE
 from ..errors import raise_terminated
 from ..exported import CARD, CONFIG, FORMAT, ONNX, WEIGHTS, Exported, ExportError
 from ..interrupts import interrupts_deferred
+from ..models import class_count, noise_dim
 from .card import model_card
 
 ONNX_TOLERANCE = 1e-5         # largest |ONNX - PyTorch| on a batch, pixels in [-1, 1]
@@ -100,9 +103,11 @@ def describe_export(saved, path, gen, description):
     """config.json for the generator `gen` read from `path` (whose content
     `saved` is: a checkpoint.pt's dict, a state_dict, or an Exported);
     description: which of its generators (checkpoint.generator_state's words)."""
-    config = {"format": FORMAT, "format_version": 1, "inputDim": gen.ct1.in_channels,
+    config = {"format": FORMAT, "format_version": 1, "inputDim": noise_dim(gen),
               "outputChannels": gen.channels, "imageSize": gen.imageSize,
               "channels": gen.channels}
+    if class_count(gen) is not None:        # --conditional: told one of numClasses classes
+        config["numClasses"] = class_count(gen)
     if isinstance(saved, Exported):      # an export exported again (one of before the paths went)
         kept = {k: v for k, v in saved.config.items() if k not in config}
         return {**config, **kept, "data_source": public_source(kept.get("data_source"))}
@@ -123,6 +128,8 @@ def describe_export(saved, path, gen, description):
     classes = (run["metrics"][-1].get("class_names") if run.get("metrics") else None) \
         or (list(CLASS_NAMES[args["dataset"]]) if args.get("dataset") in CLASS_NAMES else None) \
         or (list(CIFAR10) if args.get("dataset") == "cifar10" else None)
+    if classes is not None and config.get("numClasses") not in (None, len(classes)):
+        classes = None                  # names of other classes than those it was told
     return {**config, "dataset": args.get("dataset"), "class_names": classes,
             "data_source": public_source(run.get("data_source")),
             "data_sha256": run.get("data_sha256"), "num_train_images": run.get("num_train_images"),
@@ -132,15 +139,28 @@ def describe_export(saved, path, gen, description):
             "library_versions": run.get("versions")}
 
 
+def check_inputs(gen, inputDim, seed):
+    """The inputs the checks draw a batch of CHECK_BATCH from: the noise,
+    and for a conditional generator the labels (N,), every class in turn."""
+    noise = torch.randn(CHECK_BATCH, inputDim, 1, 1, generator=torch.Generator().manual_seed(seed))
+    numClasses = class_count(gen)
+    return (noise,) if numClasses is None else (noise, torch.arange(CHECK_BATCH) % numClasses)
+
+
 def onnx_bytes(gen, inputDim):
     """The generator as an ONNX model (torch.onnx's exporter, batch size
-    dynamic): input "noise" (N, inputDim, 1, 1), output "images"."""
-    example = torch.randn(2, inputDim, 1, 1)
+    dynamic): input "noise" (N, inputDim, 1, 1) (and, for a conditional
+    generator, "labels" (N,) int64 class numbers), output "images"."""
+    example = check_inputs(gen, inputDim, 0)
+    names = ["noise", "labels"][:len(example)]
+    batch = torch.export.Dim("batch")
+    if class_count(gen) is not None:
+        gen = LabelsAsCode(gen, class_count(gen))
     with warnings.catch_warnings(), signals_kept():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(gen, (example,), input_names=["noise"],
+        program = torch.onnx.export(gen, example, input_names=names,
                                     output_names=["images"], dynamo=True, verbose=False,
-                                    dynamic_shapes=({0: torch.export.Dim("batch")},))
+                                    dynamic_shapes=tuple({0: batch} for _ in example))
     model = program.model_proto
     for node in _nodes(model):          # its stack traces name this machine's files
         kept = [p for p in node.metadata_props if p.key != STACK_TRACE]
@@ -151,6 +171,22 @@ def onnx_bytes(gen, inputDim):
 
 
 STACK_TRACE = "pkg.torch.onnx.stack_trace"
+
+
+class LabelsAsCode(torch.nn.Module):
+    """A conditional generator taking the labels (N,) as ONNX has them: the
+    one-hot code made by a comparison with the classes 0..K-1, K fixed here
+    (one_hot and the class count buffer are read as data, which the
+    exporter cannot trace); the same code, so the same images. A label out
+    of range is an all-zero code in ONNX (PyTorch's one_hot raises)."""
+
+    def __init__(self, gen, numClasses):
+        super().__init__()
+        self.gen, self.numClasses = gen, numClasses
+
+    def forward(self, noise, labels):
+        code = labels[:, None] == torch.arange(self.numClasses)        # (N, K)
+        return self.gen(noise, code.to(noise.dtype))
 
 
 def _nodes(model):
@@ -215,10 +251,11 @@ def check_onnx(model, gen, inputDim):
     ExportError above ONNX_TOLERANCE."""
     import onnxruntime      # import here: only an export runs it
     session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
-    noise = torch.randn(CHECK_BATCH, inputDim, 1, 1, generator=torch.Generator().manual_seed(0))
+    inputs = check_inputs(gen, inputDim, 0)
     with torch.no_grad():
-        expected = gen(noise).numpy()
-    got = session.run(["images"], {"noise": noise.numpy()})[0]
+        expected = gen(*inputs).numpy()
+    got = session.run(["images"], {name: x.numpy() for name, x in zip(("noise", "labels"),
+                                                                      inputs)})[0]
     difference = float(abs(got - expected).max())
     if got.shape != expected.shape or difference > ONNX_TOLERANCE:
         raise ExportError(f"the ONNX export draws other images than PyTorch (largest "
@@ -231,9 +268,9 @@ def check_hub_load(folder, gen, inputDim):
     from ..hub import DCGANGenerator    # imports huggingface_hub: only an export checks with it
     with contextlib.redirect_stdout(io.StringIO()):   # its print "Loading weights from ..."
         loaded = DCGANGenerator.from_pretrained(folder).eval()
-    noise = torch.randn(CHECK_BATCH, inputDim, 1, 1, generator=torch.Generator().manual_seed(1))
+    inputs = check_inputs(gen, inputDim, 1)
     with torch.no_grad():
-        if not torch.equal(loaded(noise), gen(noise)):
+        if not torch.equal(loaded(*inputs), gen(*inputs)):
             raise ExportError("the folder loaded by from_pretrained draws other images than the "
                               "checkpoint; nothing written")
 

@@ -1,6 +1,8 @@
 """The demo's web page (Gradio), over a Playground: new samples for a seed
 (with the Langevin switch), "give me a 7", and a slider that morphs one
-sample into another. A part the file cannot serve is greyed out and says
+sample into another (for a conditional generator: the class drawn at once,
+one class per grid row, a morph from class to class with the same noise).
+A part the file cannot serve is greyed out and says
 why; an error becomes Gradio's message on the page, never a traceback.
 
 The handlers take the values as the browser or an API client sent them
@@ -45,13 +47,21 @@ def build_page(play):
     import gradio as gr     # Gradio takes seconds to import: only the demo pays
 
     classes = list(play.classes or [])
-    canDigits = play.selector is not None
+    told = play.conditional               # --conditional: it draws the class asked for at once
+    canDigits = play.selector is not None or told
     canLangevin = play.whyNoLangevin is None
+    # a morph's ends: a class each for a conditional generator (the same
+    # noise from one to the other), else a sample of the seed or of a class
+    ends = classes if told else ([ANY] + classes if canDigits else [ANY])
+    endA, endB = (classes[min(1, len(classes) - 1)], classes[min(7, len(classes) - 1)]) \
+        if told else (ANY, ANY)
     state = {"path": None, "key": None}
 
     def morph_frame(seedA, seedB, nameA, nameB, t):
         key = (seed_of(seedA), seed_of(seedB), name_of(nameA, "a morph's class") or ANY,
                name_of(nameB, "a morph's class") or ANY)
+        if told:                     # a class each end (an empty one: "no class chosen")
+            key = key[:2] + (name_of(nameA, "a morph's class"), name_of(nameB, "a morph's class"))
         if state["key"] != key:
             state["path"], state["key"] = play.morph_path(*key), key
         return play.frame(state["path"], t)
@@ -83,7 +93,9 @@ def build_page(play):
                                    elem_id="digit")
                 confidence = gr.Slider(0.1, 0.99, value=MIN_CONFIDENCE, step=0.01,
                                        label="the evaluator's least probability for it",
-                                       interactive=canDigits, elem_id="confidence")
+                                       interactive=canDigits and not told, elem_id="confidence",
+                                       info="not used: the generator is told the class"
+                                       if told else None)
                 give = gr.Button("Give me this one", interactive=canDigits, elem_id="give")
                 why = gr.Markdown("" if canDigits else f"Off: {play.whyNoDigits}.",
                                   elem_id="digit-why")
@@ -93,15 +105,17 @@ def build_page(play):
                 said = gr.Markdown("", elem_id="digit-said")
             chosen = gr.Image(label="chosen", type="numpy", interactive=False, elem_id="chosen",
                               scale=2)
-        gr.Markdown("## Morph one sample into another")
+        gr.Markdown("## Morph one class into another (the same noise)" if told
+                    else "## Morph one sample into another")
         with gr.Row():
             with gr.Column(scale=1):
                 seedA = gr.Number(value=1, precision=0, label="from seed", elem_id="seed-a")
-                seedB = gr.Number(value=2, precision=0, label="to seed", elem_id="seed-b")
-                nameA = gr.Dropdown(choices=[ANY] + classes if canDigits else [ANY], value=ANY,
-                                    label="from class", interactive=canDigits, elem_id="class-a")
-                nameB = gr.Dropdown(choices=[ANY] + classes if canDigits else [ANY], value=ANY,
-                                    label="to class", interactive=canDigits, elem_id="class-b")
+                seedB = gr.Number(value=1 if told else 2, precision=0, label="to seed",
+                                  elem_id="seed-b")
+                nameA = gr.Dropdown(choices=ends, value=endA, label="from class",
+                                    interactive=canDigits, elem_id="class-a")
+                nameB = gr.Dropdown(choices=ends, value=endB, label="to class",
+                                    interactive=canDigits, elem_id="class-b")
                 t = gr.Slider(0, 1, value=0, step=1 / 24, label="morph", elem_id="morph")
             morphed = gr.Image(label="morph", type="numpy", interactive=False, elem_id="morphed",
                                scale=2)

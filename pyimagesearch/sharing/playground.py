@@ -6,6 +6,12 @@ can be asked of it (demo.py puts a Gradio page over it, page.py).
     digit     "give me a 7": the evaluator's selection, as generate.py --digit
     morph     one sample into another along the spherical path, by a slider
 
+A conditional generator (dcgan_mnist.py --conditional) is told the class:
+the digits are drawn as asked at once (no evaluator, nothing rejected), the
+grid shows one class per row, and the morph walks from one class to another
+with the same noise (the one-hot code moved from one class to the other);
+the Langevin sampler, which moves unconditional samples, is off for it.
+
 What needs a part the file lacks is refused in words, never faked: the
 Langevin sampler needs a checkpoint.pt's discriminator and the run's real
 images; the digits need the evaluator, which is read from its cache and
@@ -20,11 +26,17 @@ import math
 
 import numpy as np
 
+import torch
+
 from ..checkpoint import CheckpointError, build_discriminator, build_generator, load, trained_with
 from ..cli import MAX_SEED
 from ..data import load_training_data
+from ..data.cifar import CLASS_NAMES as CIFAR10
+from ..data.sources import CLASS_NAMES
 from ..data.imageset import DataError
 from ..errors import UserError, shorten
+from ..exported import Exported
+from ..models import class_count, noise_dim
 from ..models import describe as shape_of
 from ..quality.evaluator import find_cached, load_or_train, split_real
 from ..quality.selection import MIN_CONFIDENCE, DigitSelector, label_of
@@ -141,15 +153,23 @@ class Playground:
         self.device, self.log, self.calibrationSteps = device, log, calibrationSteps
         saved = load(path)
         self.gen, self.description = build_generator(path, weights, device, loaded=saved)
-        self.inputDim = self.gen.ct1.in_channels
+        self.numClasses = class_count(self.gen)         # None: unconditional
+        self.inputDim = noise_dim(self.gen)             # the noise, without a class code
         self.shape = shape_of(self.gen.imageSize, self.gen.channels)
         self.split = self.classes = self.selector = self.logits = self.disc = None
         self.whyNoDigits = self.whyNoLangevin = None
+        self.trained = trained_with(saved, path, self.gen).given(*real)
+        if self.conditional:
+            # it draws the class asked for: no evaluator, no real images needed
+            self.classes = told_class_names(saved, self.trained.dataset, self.numClasses)
+            self.whyNoLangevin = ("this generator is told the class (--conditional), and the "
+                                  "Langevin sampler moves unconditional samples by an "
+                                  "unconditional discriminator's verdict")
+            return
         try:
             self.disc = build_discriminator(path, saved, device)
         except CheckpointError as e:
             self.whyNoLangevin = str(e).split(": ", 1)[-1]
-        self.trained = trained_with(saved, path, self.gen).given(*real)
         try:
             imageSet, _ = load_training_data(self.trained.dataset, self.trained.dataDir,
                                              self.trained.invert, allowDownload=allowDownload,
@@ -169,6 +189,11 @@ class Playground:
                                 "train it (once; it is cached), or run evaluate.py")
         else:
             self.selector = DigitSelector(self.gen, model, device, 0)
+
+    @property
+    def conditional(self):
+        """Whether the generator is told the class (--conditional)."""
+        return self.numClasses is not None
 
     # ------------------------------------------------------------ asked for
 
@@ -194,10 +219,27 @@ class Playground:
             images, _ = latent_langevin(self.gen, self.logits, self.device, seed, num,
                                         LANGEVIN_STEPS, LANGEVIN_STEP_SIZE)
         else:
-            images = latent.generate(self.gen, latent.noise(num, seed, self.inputDim), self.device)
+            images = latent.generate(self.gen, latent.noise(num, seed, self.inputDim), self.device,
+                                     labels=self.row_classes(num))
         return enlarged(images, MONTAGE_SHOWN)
 
+    def row_classes(self, num):
+        """A conditional generator's classes (num,) for a montage of `num`:
+        one class per row, in order (and again after the last); None for
+        an unconditional one."""
+        if not self.conditional:
+            return None
+        columns = math.isqrt(num) + (math.isqrt(num) ** 2 != num)    # build_montage's grid
+        return (torch.arange(num) // columns) % self.numClasses
+
     def label_of(self, name):
+        if self.conditional:
+            if name_of(name, "the class") is None:
+                raise UserError(f"no class chosen: choose one of {', '.join(self.classes)}")
+            if name not in self.classes:
+                raise UserError(f"the class must be one of {', '.join(self.classes)}, "
+                                f"got {quoted(name)}")
+            return self.classes.index(name)
         if self.selector is None:
             raise UserError(f"choosing a class is off: {self.whyNoDigits}")
         if name_of(name, "the class") is None:
@@ -210,6 +252,13 @@ class Playground:
         seed, num = seed_of(seed), count_of(num)
         minConfidence = fraction_of(minConfidence, "the least probability",
                                     "a probability in (0, 1]", lambda p: 0 < p <= 1)
+        if self.conditional:             # told the class: every sample is one, at once
+            label = self.label_of(name)
+            images = latent.generate(self.gen, latent.noise(num, seed, self.inputDim),
+                                     self.device, labels=torch.full((num,), label))
+            return enlarged(images, MONTAGE_SHOWN), (
+                f"{num} samples drawn as a {name}: the generator is told the class, so none "
+                "is rejected")
         images, _, numbers = self.sample_class(name, seed, num, minConfidence)
         return enlarged(images, MONTAGE_SHOWN), (
             f"{numbers['acceptance_rate']:.1%} of {numbers['draws']:,} samples are a {name} "
@@ -238,7 +287,21 @@ class Playground:
                             f"more: {said}; lower the least probability") from None
 
     def morph_path(self, seedA, seedB, nameA=ANY, nameB=ANY):
-        """(MORPH_STEPS + 1, C, S, S) images from one end to the other."""
+        """(MORPH_STEPS + 1, C, S, S) images from one end to the other. For
+        a conditional generator: from class nameA to nameB, the one-hot code
+        moved along a line from one to the other, the noise along the
+        spherical path from seedA's to seedB's (the same seed: the same
+        noise throughout)."""
+        if self.conditional:
+            a, b = self.label_of(nameA), self.label_of(nameB)
+            zA, zB = latent.noise(1, seed_of(seedA), self.inputDim), \
+                latent.noise(1, seed_of(seedB), self.inputDim)
+            t = torch.linspace(0, 1, MORPH_STEPS + 1)[:, None]                   # (T, 1)
+            z = torch.cat([latent.slerp(zA.view(1, -1), zB.view(1, -1), s) for s in t])
+            eye = torch.eye(self.numClasses)
+            codes = (1 - t) * eye[a] + t * eye[b]                                 # (T, K)
+            return latent.generate(self.gen, z.view(len(z), -1, 1, 1), self.device,
+                                   labels=codes)
         return latent.morph(self.gen, self.end(seedA, nameA), self.end(seedB, nameB),
                             MORPH_STEPS, self.device)
 
@@ -251,9 +314,27 @@ class Playground:
 
     def summary(self):
         """Lines saying what the page can do here."""
+        if self.conditional:
+            classes = (f"drawn as asked, the generator is told the class ({self.numClasses}: "
+                       f"{', '.join(self.classes)})")
+        else:
+            classes = (f"off ({self.whyNoDigits})" if self.whyNoDigits
+                       else f"classes {', '.join(self.classes)}")
         return [f"{self.description}: {self.shape} images",
                 "Langevin sampler: " + (f"off ({self.whyNoLangevin})" if self.whyNoLangevin
                                         else f"on ({self.calibrationSteps} calibration steps)"),
-                "digits: " + (f"off ({self.whyNoDigits})" if self.whyNoDigits
-                              else f"classes {', '.join(self.classes)}")]
+                "digits: " + classes]
+
+
+def told_class_names(saved, dataset, numClasses):
+    """The names of a conditional generator's classes: its export's
+    class_names, those its run's scores recorded, the data set's (a known
+    one), each only with as many classes; else the numbers 0..K-1."""
+    metrics = saved.get("run", {}).get("metrics") if isinstance(saved, dict) else None
+    for names in (saved.config.get("class_names") if isinstance(saved, Exported) else None,
+                  metrics[-1].get("class_names") if metrics else None,
+                  CIFAR10 if dataset == "cifar10" else CLASS_NAMES.get(dataset)):
+        if names is not None and len(names) == numClasses:
+            return [str(name) for name in names]
+    return [str(i) for i in range(numClasses)]
 
