@@ -32,6 +32,7 @@ from pyimagesearch.quality import metrics
 from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
 from pyimagesearch.sampling.rejection import better_samples
 from pyimagesearch.training.images import fingerprint
+from pyimagesearch.training.output_folder import run_holding
 from pyimagesearch.visualize import build_montage
 
 
@@ -97,6 +98,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.nearest:
         check_writable_file(ap, "--nearest", args.nearest, ".png")
+        if run_holding(args.nearest):          # a run's montage or plot is never replaced
+            ap.error(f"argument --nearest: {args.nearest} is one of the files of the training "
+                     f"run in {run_holding(args.nearest)}; choose another name")
     try:
         DEVICE = select_device(args.device)
     except ValueError as e:

@@ -46,7 +46,7 @@ from pyimagesearch.sampling import latent
 from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
 from pyimagesearch.sampling.rejection import better_samples
 from pyimagesearch.sharing import export
-from pyimagesearch.training.output_folder import run_holding
+from pyimagesearch.training.output_folder import run_folder_above, run_holding
 
 MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
 MAX_WALK_IMAGES = 100_000   # digits drawn for --interpolate: frames x cells
@@ -137,6 +137,13 @@ def check_arguments(ap, args):
                      f"{MAX_WALK_IMAGES:,}: ask for fewer frames or a smaller --num")
     if args.individual:
         check_output_folder(ap, args.individual, "--individual")
+        if args.output and os.path.abspath(args.individual) == os.path.abspath(args.output):
+            ap.error(f"argument --individual: {args.individual} is --output's montage; "
+                     "give a folder of its own")
+        inside = run_folder_above(args.individual)
+        if inside:
+            ap.error(f"argument --individual: {args.individual} is inside the training run's "
+                     f"folder {inside}, whose files are the run's own; choose another folder")
 
 
 def check_not_a_run_file(ap, option, path):

@@ -108,6 +108,29 @@ def test_a_runs_own_files_are_never_replaced(tmp_path, trained, option, name):
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
 
+@pytest.mark.slow
+def test_individual_digits_never_go_into_a_run_or_onto_the_montage(tmp_path, trained):
+    import shutil
+    run = shutil.copytree(trained, tmp_path / "run")
+    for individual, said in ((run / "tensorboard", "inside the training run's folder"),
+                             (tmp_path / "m.png", "is --output's montage")):
+        result = generate("--checkpoint", run / "generator.pth", "--output", tmp_path / "m.png",
+                          "--num", "4", "--individual", individual)
+        assert result.returncode == 2 and said in result.stderr.splitlines()[-1]
+        assert not individual.exists()
+
+
+@pytest.mark.slow
+def test_evaluate_nearest_never_replaces_a_runs_own_files(tmp_path, trained):
+    import shutil
+    run = shutil.copytree(trained, tmp_path / "run")
+    before = (run / "losses.png").read_bytes()
+    result = run_script("evaluate.py", "--checkpoint", run / "checkpoint.pt", "--num", "256",
+                        "--nearest", run / "losses.png")
+    assert result.returncode == 2 and "files of the training run" in result.stderr
+    assert (run / "losses.png").read_bytes() == before
+
+
 def test_any_other_existing_file_is_replaced_and_the_line_says_so(tmp_path):
     torch.manual_seed(0)
     torch.save(article.Generator(inputDim=100, outputChannels=1).state_dict(), tmp_path / "g.pth")

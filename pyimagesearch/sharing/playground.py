@@ -23,6 +23,7 @@ UserError that says what it expected, never Python's own words.
 """
 
 import math
+import os
 
 import numpy as np
 
@@ -153,6 +154,9 @@ class Playground:
         self.device, self.log, self.calibrationSteps = device, log, calibrationSteps
         saved = load(path)
         self.gen, self.description = build_generator(path, weights, device, loaded=saved)
+        # the page names the file, not where it lies on this machine
+        self.description = self.description.replace(os.fspath(path), os.path.basename(
+            os.path.normpath(os.fspath(path))))
         self.numClasses = class_count(self.gen)         # None: unconditional
         self.inputDim = noise_dim(self.gen)             # the noise, without a class code
         self.shape = shape_of(self.gen.imageSize, self.gen.channels)
