@@ -43,8 +43,10 @@ VARIANTS = {
                "losses read once an epoch",
     "project-compile": "dcgan_mnist.py --compile",
     "project-amp": "dcgan_mnist.py --amp (bf16 autocast)",
+    "project-conditional": "dcgan_mnist.py --conditional (docs/conditional.md)",
 }
-SCRIPT_FLAGS = {"project": [], "project-compile": ["--compile"], "project-amp": ["--amp"]}
+SCRIPT_FLAGS = {"project": [], "project-compile": ["--compile"], "project-amp": ["--amp"],
+                "project-conditional": ["--conditional"]}
 
 
 def cpu_model():

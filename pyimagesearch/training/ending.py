@@ -2,7 +2,7 @@
 line that names them, or, when it is cut short, what Ctrl-C says was kept."""
 
 from .. import files, visualize
-from ..errors import exit_for
+from ..errors import UserError, exit_for
 from . import distributed
 from .output_folder import CHECKPOINT, GENERATOR, GENERATOR_BEST, GENERATOR_EMA, GIF, HISTORY, \
     LOSSES_PLOT, METRICS, RUN_JSON
@@ -66,3 +66,24 @@ def interrupted(output, claimed, epoch, epochsSaved, checkpointPath):
         return (f"interrupted during epoch {epoch + 1}; {checkpointPath} holds {epochsSaved} "
                 "epochs: continue with --resume")
     return "interrupted during epoch 1, so nothing was saved; the same command starts over"
+
+
+class Diverged(UserError):
+    """The losses are no longer finite numbers: the training cannot go on."""
+
+
+def diverged(batch, epoch, epochsSaved, checkpointPath, recipe):
+    """The Diverged error at batch `batch` (1-based) of epoch `epoch`
+    (0-based): what was kept, and which options to lower (`recipe`'s)."""
+    kept = (f"{checkpointPath} keeps epoch {epochsSaved}, before it" if epochsSaved
+            else "no epoch was saved")
+    lower = (f"--cr (now {recipe.cr:g}) or " if recipe.cr else "") + \
+        f"the learning rates (--lr-d {recipe.lrD:g}, --lr-g {recipe.lrG:g})"
+    return Diverged(f"the training diverged: at batch {batch} of epoch {epoch + 1} the losses "
+                    f"are no longer finite numbers; {kept}. Lower {lower}")
+
+
+def broke_the_loss(error):
+    """Whether `error` is BCELoss refusing a discriminator's output that is
+    not a number (a diverged D, the batch after its weights broke)."""
+    return isinstance(error, RuntimeError) and "should be between 0 and 1" in str(error)

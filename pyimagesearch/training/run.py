@@ -30,7 +30,6 @@ import torch
 
 from ..data.sources import SHOWN_NAMES
 from ..device import fused_adam
-from ..errors import UserError
 from . import board, distributed, ending, images, options, wiring
 from .history import History
 from .monitor import QualityMonitor, usable_eval_every
@@ -41,16 +40,6 @@ from .record import RunRecord
 from .resume import Resume, epochs_to_train, merge_arguments, save_checkpoint
 from .stats import EpochStats
 from .streams import RandomStreams
-
-
-class Diverged(UserError):
-    """The losses are no longer finite numbers: the training cannot go on."""
-
-
-def broke_the_loss(error):
-    """Whether `error` is BCELoss refusing a discriminator's output that is
-    not a number (a diverged D, the batch after its weights broke)."""
-    return isinstance(error, RuntimeError) and "should be between 0 and 1" in str(error)
 
 
 class TrainingRun:
@@ -205,13 +194,8 @@ class TrainingRun:
     def diverged(self, batch):
         """The error that stops a run whose losses are no longer finite
         numbers, at batch `batch` (1-based) of this epoch."""
-        kept = (f"{self.folder.file(CHECKPOINT)} keeps epoch {self.epochsSaved}, before it"
-                if self.epochsSaved else "no epoch was saved")
-        recipe = self.recipe.recipe
-        lower = (f"--cr (now {recipe.cr:g}) or " if recipe.cr else "") + \
-            f"the learning rates (--lr-d {recipe.lrD:g}, --lr-g {recipe.lrG:g})"
-        return Diverged(f"the training diverged: at batch {batch} of epoch {self.epoch + 1} "
-                        f"the losses are no longer finite numbers; {kept}. Lower {lower}")
+        return ending.diverged(batch, self.epoch, self.epochsSaved, self.folder.file(CHECKPOINT),
+                               self.recipe.recipe)
 
     def generator_to_draw(self):
         """The generator the montages show: the averaged one with --ema."""
@@ -258,7 +242,7 @@ class TrainingRun:
         """On an error, ending.end's line; then the folder and process let go."""
         try:
             if error is not None:
-                if broke_the_loss(error):
+                if ending.broke_the_loss(error):
                     done = len(self.stats.batches) if hasattr(self, "stats") else 0
                     error = self.diverged(done + 1)
                 self.board.close()            # its events go too, if the run gives back
