@@ -137,17 +137,22 @@ def wait_for_page(url, proc, timeout=180, ok=(200,)):
     pytest.fail(f"the demo page never answered at {url}")
 
 
+def start_demo(root, port):
+    """demo.py on `root`'s run/checkpoint.pt (and its data/), in the background."""
+    return subprocess.Popen([sys.executable, "demo.py", "--checkpoint",
+                             str(root / "run" / "checkpoint.pt"), "--data-dir", str(root / "data"),
+                             "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=default_signals,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+
 @pytest.mark.slow
 def test_the_page_in_a_real_browser(run, private_cache):
     from playwright.sync_api import sync_playwright
     chromium = browser()
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    proc = subprocess.Popen([sys.executable, "demo.py", "--checkpoint",
-                             str(run / "run" / "checkpoint.pt"), "--data-dir", str(run / "data"),
-                             "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, preexec_fn=default_signals,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc = start_demo(run, port)
     try:
         wait_for_page(url, proc)
         with sync_playwright() as p:
@@ -490,11 +495,7 @@ def test_the_conditional_page_draws_the_class_at_once_in_a_real_browser(told, tm
     chromium = browser()
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    proc = subprocess.Popen([sys.executable, "demo.py", "--checkpoint",
-                             str(told / "run" / "checkpoint.pt"), "--data-dir", str(told / "data"),
-                             "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, preexec_fn=default_signals,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc = start_demo(told, port)
     try:
         wait_for_page(url, proc)
         with sync_playwright() as p:

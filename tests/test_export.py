@@ -28,12 +28,16 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """A 1-epoch run scored at its end, and its export."""
-    root = tmp_path_factory.mktemp("export")
+    return trained_and_exported(tmp_path_factory.mktemp("export"), "my-dcgan", "-e", "1",
+                                "-b", "32", "--eval-every", "1")
+
+
+def trained_and_exported(root, name, *options):
+    """A tiny run in root/run, scored (--eval-num 256), exported to root/name."""
     data = make_idx_folder(root / "data")
-    assert train(root / "run", data, "-e", "1", "-b", "32", "--eval-every", "1",
-                 "--eval-num", "256").returncode == 0
+    assert train(root / "run", data, *options, "--eval-num", "256").returncode == 0
     result = run_script("generate.py", "--checkpoint", root / "run" / "checkpoint.pt",
-                        "--export", root / "my-dcgan")
+                        "--export", root / name)
     assert result.returncode == 0, result.stderr
     return root
 
@@ -380,14 +384,8 @@ def test_a_folder_that_appears_meanwhile_is_not_written_over(exported, tmp_path,
 @pytest.fixture(scope="module")
 def conditional_exported(tmp_path_factory):
     """A 2-epoch --conditional run, scored, and its export."""
-    root = tmp_path_factory.mktemp("conditional-export")
-    data = make_idx_folder(root / "data")
-    assert train(root / "run", data, "-e", "2", "-b", "16", "--conditional", "--eval-every", "2",
-                 "--eval-num", "256").returncode == 0
-    result = run_script("generate.py", "--checkpoint", root / "run" / "checkpoint.pt",
-                        "--export", root / "told")
-    assert result.returncode == 0, result.stderr
-    return root
+    return trained_and_exported(tmp_path_factory.mktemp("conditional-export"), "told", "-e",
+                                "2", "-b", "16", "--conditional", "--eval-every", "2")
 
 
 def test_a_conditional_export_is_told_the_class_everywhere(conditional_exported):

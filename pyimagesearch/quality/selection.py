@@ -64,13 +64,14 @@ def class_label(name, names, numClasses):
     raise UserError(f"no class {name!r}: the generator draws {numClasses} classes: {known}")
 
 
-def montage_rows(num, numClasses):
-    """The classes of a montage's `num` cells (num,): one class a row of the
-    smallest square grid that holds them (visualize.build_montage's), in
-    order, starting again after the last (12 rows of 10 classes: 0 to 9,
-    then 0 and 1)."""
-    columns = math.isqrt(num - 1) + 1 if num else 1     # ceil(sqrt(num))
-    return (torch.arange(num) // columns) % numClasses
+def montage_rows(num, numClasses, perRow=None):
+    """The classes of a montage's `num` cells (num,): one class a row of
+    `perRow` cells (None: the smallest square grid that holds them,
+    visualize.build_montage's), in order, starting again after the last (12
+    rows of 10 classes: 0 to 9, then 0 and 1)."""
+    if perRow is None:
+        perRow = math.isqrt(num - 1) + 1 if num else 1     # ceil(sqrt(num))
+    return (torch.arange(num) // perRow) % numClasses
 
 
 class DigitSelector:

@@ -32,15 +32,13 @@ import torch
 from ..checkpoint import CheckpointError, build_discriminator, build_generator, load, trained_with
 from ..cli import MAX_SEED
 from ..data import load_training_data
-from ..data.cifar import CLASS_NAMES as CIFAR10
-from ..data.sources import CLASS_NAMES
 from ..data.imageset import DataError
 from ..errors import UserError, shorten
-from ..exported import Exported
 from ..models import class_count, noise_dim
 from ..models import describe as shape_of
 from ..quality.evaluator import find_cached, load_or_train, split_real
-from ..quality.selection import MIN_CONFIDENCE, DigitSelector, label_of
+from ..quality.selection import (MIN_CONFIDENCE, DigitSelector, label_of, montage_rows,
+                                 recorded_class_names)
 from ..sampling import latent
 from ..sampling.rejection import (LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, TooFewAccepted, calibrate,
                                   latent_langevin)
@@ -165,7 +163,7 @@ class Playground:
         self.trained = trained_with(saved, path, self.gen).given(*real)
         if self.conditional:
             # it draws the class asked for: no evaluator, no real images needed
-            self.classes = told_class_names(saved, self.trained.dataset, self.numClasses)
+            self.classes = told_class_names(saved, self.numClasses)
             self.whyNoLangevin = ("this generator is told the class (--conditional), and the "
                                   "Langevin sampler moves unconditional samples by an "
                                   "unconditional discriminator's verdict")
@@ -231,10 +229,7 @@ class Playground:
         """A conditional generator's classes (num,) for a montage of `num`:
         one class per row, in order (and again after the last); None for
         an unconditional one."""
-        if not self.conditional:
-            return None
-        columns = math.isqrt(num) + (math.isqrt(num) ** 2 != num)    # build_montage's grid
-        return (torch.arange(num) // columns) % self.numClasses
+        return montage_rows(num, self.numClasses) if self.conditional else None
 
     def label_of(self, name):
         if self.conditional:
@@ -302,8 +297,7 @@ class Playground:
                 latent.noise(1, seed_of(seedB), self.inputDim)
             t = torch.linspace(0, 1, MORPH_STEPS + 1)[:, None]                   # (T, 1)
             z = torch.cat([latent.slerp(zA.view(1, -1), zB.view(1, -1), s) for s in t])
-            eye = torch.eye(self.numClasses)
-            codes = (1 - t) * eye[a] + t * eye[b]                                 # (T, K)
+            codes = latent.class_codes(a, b, self.numClasses, MORPH_STEPS)       # (T, K)
             return latent.generate(self.gen, z.view(len(z), -1, 1, 1), self.device,
                                    labels=codes)
         return latent.morph(self.gen, self.end(seedA, nameA), self.end(seedB, nameB),
@@ -330,15 +324,7 @@ class Playground:
                 "digits: " + classes]
 
 
-def told_class_names(saved, dataset, numClasses):
-    """The names of a conditional generator's classes: its export's
-    class_names, those its run's scores recorded, the data set's (a known
-    one), each only with as many classes; else the numbers 0..K-1."""
-    metrics = saved.get("run", {}).get("metrics") if isinstance(saved, dict) else None
-    for names in (saved.config.get("class_names") if isinstance(saved, Exported) else None,
-                  metrics[-1].get("class_names") if metrics else None,
-                  CIFAR10 if dataset == "cifar10" else CLASS_NAMES.get(dataset)):
-        if names is not None and len(names) == numClasses:
-            return [str(name) for name in names]
-    return [str(i) for i in range(numClasses)]
-
+def told_class_names(saved, numClasses):
+    """The names of a conditional generator's classes, as its file records
+    them (selection.recorded_class_names); else the numbers 0..K-1."""
+    return recorded_class_names(saved, numClasses) or [str(i) for i in range(numClasses)]

@@ -12,6 +12,7 @@ from ..data.loader import DeviceLoader
 from ..data.sources import load_dataset
 from ..device import memory_format
 from ..errors import warn
+from ..quality.selection import montage_rows
 from . import distributed
 
 # for the embedded default's advice: the article's run (all of MNIST, 20
@@ -97,4 +98,4 @@ def montage_classes(count, numClasses, device, perRow=MONTAGE_ROW):
     (10 classes in 16 rows: 0 to 9, then 0 to 5)."""
     if not numClasses:
         return None
-    return (torch.arange(count, device=device) // perRow) % numClasses
+    return montage_rows(count, numClasses, perRow).to(device)
