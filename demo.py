@@ -1,4 +1,5 @@
 # USAGE
+# python demo.py                               (the shipped conditional generator)
 # python demo.py --checkpoint output/checkpoint.pt
 # python demo.py --checkpoint output/generator.pth --port 7861
 # python demo.py --checkpoint my-dcgan          (a folder of generate.py --export)
@@ -21,6 +22,7 @@ from pyimagesearch.cli import nonnegative_int
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, one_line_errors, raise_terminated, shorten
+from pyimagesearch.exported import shipped_generator
 from pyimagesearch.sharing.playground import Playground
 
 DEFAULT_PORT = 7860          # Gradio's
@@ -48,9 +50,10 @@ def login(text):
 
 def build_arg_parser():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument("--checkpoint", required=True,
+    ap.add_argument("--checkpoint", default=None,
         help="a checkpoint.pt (every part of the page), a generator.pth or a folder of "
-             "generate.py --export (no Langevin sampler: it needs the discriminator)")
+             "generate.py --export (no Langevin sampler: it needs the discriminator) "
+             "(default: the shipped conditional generator, pretrained/mnist-conditional)")
     ap.add_argument("--port", type=port_number, default=DEFAULT_PORT,
         help=f"the local port of the page (default: {DEFAULT_PORT})")
     ap.add_argument("--host", default="127.0.0.1",
@@ -142,6 +145,9 @@ def main(argv=None):
         print(f"[WARNING] --host {args.host}: anyone on your network can use the page, without a "
               f"password; pass --auth USER:PASSWORD (or set {AUTH_VARIABLE}) to ask for one",
               file=sys.stderr, flush=True)
+    if args.checkpoint is None:
+        args.checkpoint, line = shipped_generator()
+        print(f"[INFO] {line}")
     play = Playground(args.checkpoint, DEVICE, args.weights,
                       (args.dataset, args.data_dir, args.invert),
                       allowDownload=not args.no_download,

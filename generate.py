@@ -1,4 +1,5 @@
 # USAGE
+# python generate.py --output samples.png      (the shipped conditional generator)
 # python generate.py --checkpoint output/checkpoint.pt --output samples.png
 # python generate.py --checkpoint output/generator.pth --output samples.png \
 #     --num 100 --individual digits/ --interpolate walk.gif
@@ -36,6 +37,7 @@ from pyimagesearch.data import load_training_data
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_terminated
+from pyimagesearch.exported import shipped_generator
 from pyimagesearch.models import class_count, noise_dim
 from pyimagesearch.models import describe as shape_of
 from pyimagesearch.files import write_image
@@ -50,23 +52,35 @@ from pyimagesearch.training.output_folder import run_folder_above, run_holding
 
 MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
 MAX_WALK_IMAGES = 100_000   # digits drawn for --interpolate: frames x cells
+DEFAULT_NUM = 64          # an 8x8 montage
+MAX_ROWS_BY_CLASS = 16     # a conditional generator's default montage: K x K up to 16 classes
+
+
+def default_num(numClasses):
+    """--num when not given: 64; a conditional generator's a square of one
+    row per class (K x K) when it has at most MAX_ROWS_BY_CLASS classes."""
+    if numClasses and numClasses <= MAX_ROWS_BY_CLASS:
+        return numClasses * numClasses
+    return DEFAULT_NUM
 
 
 def build_arg_parser():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument("--checkpoint", required=True,
+    ap.add_argument("--checkpoint", default=None,
         help="a checkpoint.pt or generator.pth of dcgan_mnist.py, a generator "
              "state_dict saved by the article's code, a folder written by --export, or "
-             "a Hugging Face Hub repository id (owner/name) holding one")
+             "a Hugging Face Hub repository id (owner/name) holding one (default: the "
+             "shipped conditional generator, pretrained/mnist-conditional)")
     ap.add_argument("--output", default=None,
         help="the montage to write, e.g. samples.png (required unless --export)")
     ap.add_argument("--export", metavar="DIR", default=None,
         help="write the generator into the new folder DIR: model.safetensors and "
              "config.json (huggingface_hub's from_pretrained loads them), generator.onnx "
              "(checked against PyTorch) and a model card, README.md (default: off)")
-    ap.add_argument("--num", type=positive_int, default=64,
+    ap.add_argument("--num", type=positive_int, default=None,
         help="how many digits, at most 10000; the montage is the smallest square "
-             "grid that holds them (default: 64, an 8x8 grid)")
+             f"grid that holds them (default: {DEFAULT_NUM}, an 8x8 grid; a conditional "
+             "generator's, one row per class: 100 for ten classes, a 10x10 grid)")
     ap.add_argument("--seed", type=random_seed, default=0,
         help="seed of the noise: the same seed gives the same digits (default: 0)")
     ap.add_argument("--device", choices=DEVICES, default="auto",
@@ -108,7 +122,7 @@ def build_arg_parser():
 def check_arguments(ap, args):
     """What argparse's types cannot check alone, before anything is read or
     written: argparse's usage error (exit 2) otherwise."""
-    if args.num > MAX_NUM:
+    if args.num is not None and args.num > MAX_NUM:
         ap.error(f"argument --num: at most {MAX_NUM:,} (a {MAX_NUM ** 0.5:.0f}x"
                  f"{MAX_NUM ** 0.5:.0f} montage), got {args.num:,}")
     if args.output is None and args.export is None:
@@ -130,11 +144,7 @@ def check_arguments(ap, args):
     if args.interpolate:
         check_writable_file(ap, "--interpolate", args.interpolate, ".gif")
         check_not_a_run_file(ap, "--interpolate", args.interpolate)
-        frames = args.keyframes * args.steps
-        if frames * args.num > MAX_WALK_IMAGES:
-            ap.error(f"argument --interpolate: {frames:,} frames (--keyframes x --steps) of "
-                     f"{args.num:,} digits would draw {frames * args.num:,}, more than "
-                     f"{MAX_WALK_IMAGES:,}: ask for fewer frames or a smaller --num")
+        check_walk(ap, args, args.num or DEFAULT_NUM)    # again once the generator says its --num
     if args.individual:
         check_output_folder(ap, args.individual, "--individual")
         if args.output and os.path.abspath(args.individual) == os.path.abspath(args.output):
@@ -144,6 +154,16 @@ def check_arguments(ap, args):
         if inside:
             ap.error(f"argument --individual: {args.individual} is inside the training run's "
                      f"folder {inside}, whose files are the run's own; choose another folder")
+
+
+def check_walk(ap, args, num):
+    """--interpolate draws --keyframes x --steps montages of num digits: at
+    most MAX_WALK_IMAGES in all."""
+    frames = args.keyframes * args.steps
+    if frames * num > MAX_WALK_IMAGES:
+        ap.error(f"argument --interpolate: {frames:,} frames (--keyframes x --steps) of "
+                 f"{num:,} digits would draw {frames * num:,}, more than "
+                 f"{MAX_WALK_IMAGES:,}: ask for fewer frames or a smaller --num")
 
 
 def check_not_a_run_file(ap, option, path):
@@ -198,14 +218,22 @@ def main(argv=None):
     except ValueError as e:
         ap.error(f"argument --device: {e}")
 
+    if args.checkpoint is None:
+        args.checkpoint, line = shipped_generator()
+        print(f"[INFO] {line}")
     saved = load(args.checkpoint)
     gen, description = build_generator(args.checkpoint, args.weights, DEVICE, loaded=saved)
     check_shape(ap, args, args.checkpoint, gen)
     numClasses = class_count(gen)          # --conditional's generators; None: the article's
+    if args.num is None:
+        args.num = default_num(numClasses)
+        if args.interpolate:
+            check_walk(ap, args, args.num)
+    # a file without the discriminator says so first (the shipped generators among them)
+    disc = build_discriminator(args.checkpoint, saved, DEVICE) if discriminatorSampler else None
     if numClasses and discriminatorSampler:
         raise UserError(refused_sampler("--rejection" if args.rejection else "--langevin",
                                         numClasses))
-    disc = build_discriminator(args.checkpoint, saved, DEVICE) if discriminatorSampler else None
     print(f"[INFO] {description} ({shape_of(gen.imageSize, gen.channels)} images), on {describe(DEVICE)}")
     noiseDim = noise_dim(gen)                 # 100 for the article's generator
     recipe = saved.get("run", {}).get("recipe") if isinstance(saved, dict) else None

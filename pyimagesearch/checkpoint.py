@@ -295,7 +295,7 @@ def build_discriminator(path, loaded=None, device="cpu"):
     obj = load(path) if loaded is None else loaded
     if not (isinstance(obj, dict) and "generator" in obj):
         raise CheckpointError(f"{path}: holds a generator's weights only; the discriminator "
-                              "is in the run's checkpoint.pt (pass that instead)")
+                              "is in a training run's checkpoint.pt (pass --checkpoint OUTPUT/checkpoint.pt)")
     state = Checkpoint.from_dict(obj, path).discriminator
     depth, imageSize = discriminator_geometry(state) or (1, 28)
     embed = state.get("embed.weight")             # --conditional's projection: (classes, 512)

@@ -29,6 +29,30 @@ FORMAT = "pyimagesearch-dcgan-generator"
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
+# trained generators that ship with the code (docs/pretrained.md), each a
+# folder of generate.py --export: the conditional one is what generate.py and
+# demo.py draw from when given no --checkpoint
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIPPED = {"conditional": os.path.join("pretrained", "mnist-conditional"),
+           "article": os.path.join("pretrained", "mnist-article")}
+
+
+def shipped_generator(name="conditional"):
+    """(the path of a shipped generator's folder, the line saying it is
+    used when no --checkpoint was given); UserError when this copy of the
+    code lacks it."""
+    path = os.path.join(REPOSITORY, SHIPPED[name])
+    if not os.path.isfile(os.path.join(path, WEIGHTS)):
+        raise UserError(f"no --checkpoint given, and the shipped generator {SHIPPED[name]} is "
+                        "not in this copy of the code: pass --checkpoint with a checkpoint.pt, "
+                        "a generator.pth or a folder of generate.py --export")
+    shown = os.path.relpath(path)
+    shown = path if shown.startswith("..") else shown
+    return path, (f"no --checkpoint: the shipped {name} generator {shown} (trained on 15,000 "
+                  "MNIST digits; its README.md says how); --checkpoint "
+                  "output/checkpoint.pt draws from your own run")
+
+
 class ExportError(UserError):
     """An exported folder (or Hub repository) that cannot be used; says why."""
 
@@ -62,7 +86,7 @@ TEXT = {"type": ["string", "null"], "maxLength": 1000}
 COUNT = {"type": ["integer", "null"], "minimum": 0}
 SCORE_COUNTS = ("epoch", "classes_covered", "num_classes", "num_samples")
 SCORE_NUMBERS = ("fld", "real_fld", "inception_score", "precision", "recall", "density",
-                 "coverage")
+                 "coverage", "as_asked", "worst_class_as_asked")
 SEED = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SEED}
 # every field of config.json, as generate.py --export writes it and as the
 # scripts, the model card and DCGANGenerator read it ("integer": not 1.0 nor
@@ -94,7 +118,8 @@ CONFIG_SCHEMA = {
         "scores": {
             "type": ["object", "null"],
             "properties": {**{k: COUNT for k in SCORE_COUNTS},
-                           **{k: {"type": ["number", "null"]} for k in SCORE_NUMBERS}},
+                           **{k: {"type": ["number", "null"]} for k in SCORE_NUMBERS},
+                           "worst_class": {"type": "string", "maxLength": 200}},
             "additionalProperties": {"type": ["number", "null"]}},
         "training_arguments": {
             "type": ["object", "null"],
@@ -112,6 +137,13 @@ CONFIG_SCHEMA = {
             "maxProperties": 200},
         "library_versions": {"type": ["object", "null"], "maxProperties": 50,
                              "additionalProperties": {"type": "string", "maxLength": 200}},
+        # the command that trained it (OUTPUT and DIR for the paths), where, how long
+        "command": TEXT,
+        "trained_on": TEXT,
+        "training_seconds": {"type": ["number", "null"], "minimum": 0},
+        # the Hub's licence id, and the data's licence in words (data/sources.py)
+        "license": {"type": ["string", "null"], "pattern": "^[a-z0-9.-]{1,40}$"},
+        "data_license": TEXT,
     },
     "allOf": [
         # the three MNIST look-alikes and CIFAR-10 have ten classes

@@ -12,6 +12,7 @@ the process ends, however it ends.
 """
 
 import errno
+import hashlib
 import io
 import json
 import os
@@ -247,3 +248,12 @@ class FolderLock:
         if self.fd is not None:
             os.close(self.fd)     # closing the descriptor drops the flock
             self.fd = None
+
+
+def sha256_of(path):
+    """The SHA-256 of a file's bytes, as `sha256sum` prints it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,5 +1,5 @@
 """Every departure from the article is marked where it happens with its
-number on the README's list, and every item of that list is marked."""
+number on the list of docs/article.md, and every item of that list is marked."""
 
 import glob
 import os
@@ -11,8 +11,8 @@ MARKER = re.compile(r"NOTE\(deviation( (\d+))?\)")
 
 
 def listed():
-    """The numbers of the README's "Deviations from the article" list."""
-    readme = open(os.path.join(ROOT, "README.md")).read()
+    """The numbers of docs/article.md's "Deviations from the article" list."""
+    readme = open(os.path.join(ROOT, "docs", "article.md")).read()
     section = readme.split("## Deviations from the article", 1)[1].split("\n## ", 1)[0]
     return [int(n) for n in re.findall(r"^(\d+)\. \*\*", section, flags=re.M)]
 

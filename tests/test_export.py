@@ -2,6 +2,7 @@
 Runtime load, drawing what the checkpoint draws; the scripts take the folder
 back; bad folders and files are one line each, and nothing is half-written."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -81,6 +82,16 @@ def test_config_and_card_say_what_the_model_is(exported):
     assert card.startswith("---\nlibrary_name: pytorch\n")
     assert 'DCGANGenerator.from_pretrained("my-dcgan")' in card
     assert f"{run['metrics'][-1]['fld']:.1f}" in card
+    # the command that trained it, its time, the data's licence, each file's SHA-256
+    assert run["command"] == ("python dcgan_mnist.py --output OUTPUT --epochs 1 --batch-size 32 "
+                              "--data-dir DIR --eval-every 1 --eval-num 256")
+    assert config["command"] == run["command"] and f"`{run['command']}`" in card
+    assert config["training_seconds"] == pytest.approx(sum(run["seconds_per_epoch"]), abs=0.1)
+    assert "training time:" in card and config["trained_on"] == run["device"]
+    assert "\nlicense: cc-by-sa-3.0\n" in card and "Attribution-Share Alike 3.0" in card
+    for name in ("model.safetensors", "config.json", "generator.onnx"):
+        digest = hashlib.sha256((exported / "my-dcgan" / name).read_bytes()).hexdigest()
+        assert f"| `{name}` |" in card and f"`{digest}` |" in card
 
 
 def test_generate_and_evaluate_take_the_folder(exported, tmp_path):

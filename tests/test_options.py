@@ -93,3 +93,23 @@ def test_the_decorated_scripts_end_the_same_way(capsys):
         interrupted()
     assert ended.value.code == 130 and "every file written so far is whole" in capsys.readouterr().err
     assert sys.stdout is not None
+
+
+@pytest.mark.parametrize("argv, command", [
+    (["-o", "/home/me/run"], "python dcgan_mnist.py --output OUTPUT"),
+    (["-o", "r", "--data-dir", "/srv/digits", "-e", "30", "--conditional", "--recipe", "better",
+      "--seed", "2", "--tensorboard", "--no-progress", "--stop-after", "3", "--overwrite"],
+     "python dcgan_mnist.py --output OUTPUT --epochs 30 --data-dir DIR --seed 2 --tensorboard "
+     "--conditional --recipe better"),
+    (["-o", "r", "--tensorboard", "/tmp/tb", "--resume", "--cr", "1", "--ema", "0.99"],
+     "python dcgan_mnist.py --output OUTPUT --tensorboard DIR --ema 0.99 --cr 1.0"),
+])
+def test_the_recorded_command_names_what_shapes_the_run_and_no_path(argv, command):
+    from pyimagesearch.training.options import command_of
+    ap = the_scripts_parser()
+    assert command_of(ap, vars(ap.parse_args(argv))) == command
+    # the command, run again, gives the same arguments (the paths aside)
+    again = vars(ap.parse_args(command.split()[2:]))
+    given = vars(ap.parse_args(argv))
+    for name in ("epochs", "seed", "conditional", "recipe", "cr", "ema"):
+        assert again[name] == given[name]

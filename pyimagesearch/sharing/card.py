@@ -10,7 +10,9 @@ SCORES = (("fld", "FLD (Fréchet distance in the evaluator's features; lower is 
           ("inception_score", "Inception Score (higher is better)", "{:.2f}"),
           ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}"),
           ("density", "density", "{:.3f}"), ("coverage", "coverage", "{:.3f}"),
-          ("classes_covered", "classes covered", "{}"))
+          ("classes_covered", "classes covered", "{}"),
+          ("as_asked", "drawn as the class asked for (the evaluator agrees)", "{:.1%}"),
+          ("worst_class_as_asked", "the same, worst class", "{:.1%}"))
 
 
 def _scores(config, name):
@@ -21,6 +23,8 @@ def _scores(config, name):
                 "against the real images (the companion code's docs/quality.md).")
     rows = [f"| {label} | {form.format(scores[key])} |" for key, label, form in SCORES
             if scores.get(key) is not None]
+    if scores.get("worst_class") is not None and scores.get("worst_class_as_asked") is not None:
+        rows[-1] = rows[-1].replace("worst class", f"worst class ({scores['worst_class']})")
     real = scores.get("real_fld")
     return "\n".join([
         f"Scored at epoch {scores.get('epoch', '?')} by the project's evaluator (a small "
@@ -37,20 +41,49 @@ def _how_trained(config):
     classes = config.get("class_names")
     count = config.get("num_train_images")
     sha = config.get("data_sha256")
-    trained = [f"- data: {config.get('data_source') or dataset}"
+    trained = [f"- command: `{config['command']}`" if config.get("command") else None,
+               f"- data: {config.get('data_source') or dataset}"
                + (f", {count:,} images" if count else "")
                + (f" (SHA-256 of the images' bytes: `{sha}`)" if sha else ""),
+               f"- the data's licence: {config['data_license']}" if config.get("data_license") else None,
                f"- classes: {', '.join(map(str, classes))}" if classes else "- classes: not recorded",
                f"- epochs: {config.get('epochs_trained', '?')}, batch size "
                f"{args.get('batch_size', '?')}, seed {config.get('seed', '?')}",
                f"- recipe: {config.get('recipe') or 'the article’s'}",
-               f"- weights: {config.get('weights', 'the generator')}"]
+               f"- weights: {config.get('weights', 'the generator')}",
+               _time(config)]
+    trained = [line for line in trained if line]
     if args.get("ema"):
         trained.append(f"- `--ema {args['ema']}`: an average of the generator's weights")
     versions = config.get("library_versions") or {}
     if versions:
         trained.append("- libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     return trained
+
+
+def _time(config):
+    """The card's line on how long the training took, and where."""
+    seconds, where = config.get("training_seconds"), config.get("trained_on")
+    if seconds is None:
+        return None
+    return (f"- training time: {seconds / 60:.1f} minutes ({seconds:,.0f} s)"
+            + (f" on {where}" if where else ""))
+
+
+def _files(hashes, conditional):
+    """The card's table of files, with the SHA-256 of each (the card's own
+    aside: it holds them)."""
+    rows = [("model.safetensors", "the generator's state_dict"),
+            ("config.json", "the constructor's arguments (`inputDim`, `outputChannels`, "
+             "`imageSize`" + (", `numClasses`" if conditional else "")
+             + "), the data, class names, seed, recipe, command and scores"),
+            ("generator.onnx", "the same network for ONNX Runtime (input `noise`"
+             + (" and the int64 `labels` `(N,)`" if conditional else "")
+             + ", output `images`, any batch size)")]
+    if not hashes:
+        return ["| file | what |", "| --- | --- |", *[f"| `{f}` | {what} |" for f, what in rows]]
+    return ["| file | what | SHA-256 |", "| --- | --- | --- |",
+            *[f"| `{f}` | {what} | `{hashes.get(f, '?')}` |" for f, what in rows]]
 
 
 def _class_example(config):
@@ -127,9 +160,10 @@ def _how_to_load(config, name):
         "```"]
 
 
-def model_card(config, name="THIS_FOLDER"):
+def model_card(config, name="THIS_FOLDER", hashes=None):
     """README.md's text for an export described by `config` (config.json),
-    loaded from the folder (or Hub repository) `name`."""
+    loaded from the folder (or Hub repository) `name`; hashes: {file name:
+    SHA-256} of the folder's other files."""
     name = json.dumps(name)[1:-1]       # fits in the snippets' "...", whatever the folder's name
     shape = describe(config["imageSize"], config["outputChannels"])
     dataset = config.get("dataset") or "unknown data"
@@ -146,6 +180,7 @@ def model_card(config, name="THIS_FOLDER"):
     return "\n".join([
         "---",
         "library_name: pytorch",
+        *([f"license: {config['license']}"] if config.get("license") else []),
         # the Hub has no pipeline for a class-conditional generator
         *([] if conditional else ["pipeline_tag: unconditional-image-generation"]),
         "tags:", *[f"- {t}" for t in tags],
@@ -180,14 +215,6 @@ def model_card(config, name="THIS_FOLDER"):
         "",
         "## Files",
         "",
-        "| file | what |",
-        "| --- | --- |",
-        "| `model.safetensors` | the generator's state_dict |",
-        "| `config.json` | the constructor's arguments (`inputDim`, `outputChannels`, "
-        "`imageSize`" + (", `numClasses`" if conditional else "")
-        + "), the data, class names, seed, recipe and scores |",
-        "| `generator.onnx` | the same network for ONNX Runtime (input `noise`"
-        + (" and the int64 `labels` `(N,)`" if conditional else "")
-        + ", output `images`, any batch size) |",
+        *_files(hashes, conditional),
         "",
     ])

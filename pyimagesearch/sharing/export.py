@@ -39,7 +39,7 @@ import torch
 from .. import files
 from ..checkpoint import Checkpoint
 from ..data.cifar import CLASS_NAMES as CIFAR10
-from ..data.sources import CLASS_NAMES, EMBEDDED_SOURCE
+from ..data.sources import CLASS_NAMES, EMBEDDED_SOURCE, LICENCES
 from ..errors import raise_terminated
 from ..exported import CARD, CONFIG, FORMAT, ONNX, WEIGHTS, Exported, ExportError
 from ..interrupts import interrupts_deferred
@@ -125,6 +125,7 @@ def describe_export(saved, path, gen, description):
         last = last.get("ema", last) if ema else last
         scores = {k: last.get(k, run["metrics"][-1].get(k)) for k in SCORE_KEYS
                   if last.get(k, run["metrics"][-1].get(k)) is not None}
+        scores.update(conditioning_scores(last.get("conditioning")))
     classes = (run["metrics"][-1].get("class_names") if run.get("metrics") else None) \
         or (list(CLASS_NAMES[args["dataset"]]) if args.get("dataset") in CLASS_NAMES else None) \
         or (list(CIFAR10) if args.get("dataset") == "cifar10" else None)
@@ -136,7 +137,22 @@ def describe_export(saved, path, gen, description):
             "seed": args.get("seed"), "epochs_trained": checkpoint.epoch,
             "recipe": run.get("recipe"), "scores": scores,
             "training_arguments": {k: v for k, v in args.items() if k not in LOCAL_ARGUMENTS},
-            "library_versions": run.get("versions")}
+            "library_versions": run.get("versions"),
+            "command": run.get("command"), "trained_on": run.get("device"),
+            "training_seconds": (round(sum(run["seconds_per_epoch"]), 1)
+                                 if run.get("seconds_per_epoch") else None),
+            "license": LICENCES.get(args.get("dataset"), (None,))[0],
+            "data_license": LICENCES.get(args.get("dataset"), (None, None))[1]}
+
+
+def conditioning_scores(numbers):
+    """config.json's scores of a conditional generator from the evaluator's
+    conditioning numbers (metrics.Scorer.conditioning): how often it draws
+    the class asked for, overall and for the worst class."""
+    if not numbers:
+        return {}
+    return {"as_asked": numbers["accuracy"], "worst_class": str(numbers["worst_class"]),
+            "worst_class_as_asked": numbers["worst_accuracy"]}
 
 
 def check_inputs(gen, inputDim, seed):
@@ -340,7 +356,9 @@ def _export(folder, gen, config):
         model = onnx_bytes(gen, inputDim)
         difference = check_onnx(model, gen, inputDim)
         files.write_bytes(os.path.join(partial, ONNX), model)
-        files.write_bytes(os.path.join(partial, CARD), model_card(config, os.path.basename(os.path.abspath(folder))).encode())
+        written = {name: files.sha256_of(os.path.join(partial, name)) for name in (WEIGHTS, CONFIG, ONNX)}
+        files.write_bytes(os.path.join(partial, CARD),
+                          model_card(config, os.path.basename(os.path.abspath(folder)), written).encode())
         check_hub_load(partial, gen, inputDim)
         sizes = {name: os.path.getsize(os.path.join(partial, name)) for name in sorted(os.listdir(partial))}
         with interrupts_deferred():

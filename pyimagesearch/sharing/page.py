@@ -41,6 +41,14 @@ def summary_of(play):
             + "\n".join(f"- {line}" for line in play.summary()))
 
 
+def first_grid(play):
+    """The samples the page opens with: 64, or a conditional generator's one
+    row per class (100 for ten digits) where that fits the grid."""
+    if play.conditional and play.numClasses ** 2 <= MAX_GRID:
+        return play.numClasses ** 2
+    return 64
+
+
 def build_page(play):
     """The gradio.Blocks page for the Playground `play`."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # no calls home from a local demo
@@ -78,7 +86,8 @@ def build_page(play):
         with gr.Row():
             with gr.Column(scale=1):
                 seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed")
-                num = gr.Slider(4, MAX_GRID, value=64, step=1, label="samples", elem_id="num")
+                num = gr.Slider(4, MAX_GRID, value=first_grid(play), step=1, label="samples",
+                                elem_id="num")
                 langevin = gr.Checkbox(value=False, interactive=canLangevin, elem_id="langevin",
                                        label="Langevin sampler (the discriminator moves the samples)",
                                        info=None if canLangevin else f"off: {play.whyNoLangevin}")

@@ -245,6 +245,35 @@ def check(ap, args):
                  "choose a folder outside it")
 
 
+# what a command recorded for others names instead of this machine's paths, and
+# the options of one invocation that do not change what is trained
+PLACEHOLDERS = {"output": "OUTPUT", "data_dir": "DIR"}
+NOT_IN_COMMAND = ("resume", "overwrite", "stop_after", "no_progress")
+
+
+def command_of(ap, args):
+    """The dcgan_mnist.py command that trains the run of `args` (with
+    --resume, the merged arguments: the whole run): the options whose value
+    is not the default, the paths as OUTPUT and DIR. run.json and an
+    export's model card keep it."""
+    words = ["python", "dcgan_mnist.py"]
+    for action in ap._actions:
+        name, value = action.dest, args.get(action.dest)
+        if (isinstance(action, argparse._HelpAction) or name in NOT_IN_COMMAND
+                or (value == action.default and name != "output")):
+            continue
+        flag = max(action.option_strings, key=len)        # --batch-size, not -b
+        if name in PLACEHOLDERS:
+            words += [flag, PLACEHOLDERS[name]]
+        elif value is True:
+            words.append(flag)              # store_true, or --tensorboard into OUTPUT/tensorboard
+        elif name == "tensorboard":
+            words += [flag, "DIR"]
+        else:
+            words += [flag, str(value)]
+    return " ".join(words)
+
+
 def inside(path, folder):
     """Whether `path` is `folder` or lies within it (links resolved)."""
     path, folder = os.path.realpath(path), os.path.realpath(folder)

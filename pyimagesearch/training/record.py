@@ -54,12 +54,15 @@ class RunRecord:
         record.content["resumed_at_epochs"].append(epoch)
         return record
 
-    def begin(self, args, recipe=None):
+    def begin(self, args, recipe=None, command=None):
         """This invocation's arguments (a dict), the training recipe in
-        words (recipes.Recipe.describe), and "running"."""
+        words (recipes.Recipe.describe), the command that trains the run
+        (options.command_of), and "running"."""
         self.content["arguments"] = dict(args)
         if recipe is not None:
             self.content["recipe"] = recipe
+        if command is not None:
+            self.content["command"] = command
         self.content["status"] = "running"
 
     @property

