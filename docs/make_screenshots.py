@@ -1,10 +1,13 @@
-"""The README's two pictures: the demo page (demo.py) and TensorBoard on a
-run's --tensorboard folder, each served locally and photographed in a
-headless Chromium (the distribution's: apt-get install chromium).
+"""The README's two screenshots: the demo page (demo.py, by default on the
+shipped conditional generator) and TensorBoard on a run's --tensorboard
+folder, each served locally and photographed in a headless Chromium (the
+distribution's: apt-get install chromium). The run behind the shipped
+generator, with its TensorBoard events (docs/pretrained.md):
 
-    python dcgan_mnist.py -o showcase --data-dir DIGITS --recipe better --eval-every 4 --tensorboard
-    python docs/make_screenshots.py --checkpoint showcase/checkpoint.pt \\
-        --tensorboard showcase/tensorboard
+    python benchmarks/make_mnist15k.py --test-dir MNIST_T10K --output mnist15k
+    python dcgan_mnist.py --output conditional --data-dir mnist15k --seed 2 --eval-every 20 \\
+        --tensorboard --conditional --recipe better
+    python docs/make_screenshots.py --tensorboard conditional/tensorboard
 """
 
 import argparse
@@ -55,7 +58,8 @@ def small_png(path, width):
 def demo(browser, checkpoint, digit):
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    proc = serve([sys.executable, "demo.py", "--checkpoint", checkpoint, "--port", str(port)], url)
+    shown = ["--checkpoint", checkpoint] if checkpoint else []       # none: the shipped one
+    proc = serve([sys.executable, "demo.py", *shown, "--port", str(port)], url)
     try:
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
         page.goto(url)
@@ -88,7 +92,7 @@ def tensorboard(browser, folder):
         settings = page.get_by_role("button", name="Settings")
         if page.get_by_text("Horizontal Axis").count():   # its side pane: closed
             settings.first.click()
-        page.get_by_role("combobox", name="Filter tags (regex)").fill("^(loss|verdict|quality/(fld|recall))")
+        page.get_by_role("combobox", name="Filter tags (regex)").fill("^(loss|verdict|montage)")
         page.keyboard.press("Escape")                     # its suggestions, closed
         page.mouse.click(700, 1100)
         page.wait_for_timeout(4000)
@@ -104,7 +108,8 @@ def tensorboard(browser, folder):
 def main():
     from playwright.sync_api import sync_playwright
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument("--checkpoint", required=True, help="the run's checkpoint.pt, for the demo")
+    ap.add_argument("--checkpoint", default=None,
+                    help="what the demo opens (default: none given: the shipped generator)")
     ap.add_argument("--tensorboard", required=True, help="the run's --tensorboard folder")
     ap.add_argument("--digit", default="7", help="the class the demo is asked for (default: 7)")
     ap.add_argument("--browser", default=shutil.which("chromium") or "/usr/bin/chromium",
