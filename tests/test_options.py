@@ -113,3 +113,19 @@ def test_the_recorded_command_names_what_shapes_the_run_and_no_path(argv, comman
     given = vars(ap.parse_args(argv))
     for name in ("epochs", "seed", "conditional", "recipe", "cr", "ema"):
         assert again[name] == given[name]
+
+
+@pytest.mark.parametrize("extra", [["--diffaug", "translation, colour"], ["--diffaug", ""],
+                                   ["--diffaug", "none"], ["--lr-d", "1e-05", "--top-k", "0.5"]])
+def test_the_recorded_command_parses_back_to_the_same_arguments_whatever_the_values(extra):
+    # a value with a space, or an empty one, is quoted: the command pasted into
+    # a shell gives the run's arguments, not an error of argparse
+    import shlex
+    from pyimagesearch.training.options import command_of
+    ap = the_scripts_parser()
+    given = vars(ap.parse_args(["-o", "r", "--seed", "3", *extra]))
+    words = shlex.split(command_of(ap, given))
+    assert words[:2] == ["python", "dcgan_mnist.py"]
+    again = vars(ap.parse_args(words[2:]))
+    assert {k: v for k, v in again.items() if k != "output"} == \
+        {k: v for k, v in given.items() if k != "output"}

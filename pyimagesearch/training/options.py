@@ -16,6 +16,7 @@ has none (tests/test_options.py keeps it so).
 
 import argparse
 import os
+import shlex
 
 from ..cli import (MIN_EVAL_SAMPLES, DefaultsHelpFormatter, check_output_folder, eval_samples,
                    fraction, nonnegative_float, positive_float, positive_int, random_seed)
@@ -254,7 +255,9 @@ NOT_IN_COMMAND = ("resume", "overwrite", "stop_after", "no_progress")
 def command_of(ap, args):
     """The dcgan_mnist.py command that trains the run of `args` (with
     --resume, the merged arguments: the whole run): the options whose value
-    is not the default, the paths as OUTPUT and DIR. run.json and an
+    is not the default, the paths as OUTPUT and DIR, each value quoted
+    for the shell where it needs it (--diffaug 'translation, colour'), so
+    that the command pasted runs with the same arguments. run.json and an
     export's model card keep it."""
     words = ["python", "dcgan_mnist.py"]
     for action in ap._actions:
@@ -270,7 +273,7 @@ def command_of(ap, args):
         elif name == "tensorboard":
             words += [flag, "DIR"]
         else:
-            words += [flag, str(value)]
+            words += [flag, shlex.quote(str(value))]
     return " ".join(words)
 
 
