@@ -144,7 +144,8 @@ def check_arguments(ap, args):
     if args.interpolate:
         check_writable_file(ap, "--interpolate", args.interpolate, ".gif")
         check_not_a_run_file(ap, "--interpolate", args.interpolate)
-        check_walk(ap, args, args.num or DEFAULT_NUM)    # again once the generator says its --num
+        if args.num is not None:        # else once the generator says its --num (main)
+            check_walk(ap, args, args.num)
     if args.individual:
         check_output_folder(ap, args.individual, "--individual")
         if args.output and os.path.abspath(args.individual) == os.path.abspath(args.output):

@@ -122,6 +122,24 @@ def test_a_sampler_that_needs_the_discriminator_says_the_shipped_generator_has_n
     assert "discriminator" in result.stderr and "--checkpoint" in result.stderr
 
 
+def test_the_walk_is_sized_by_the_generators_own_default_num(tmp_path):
+    # with no --num, the walk's size is checked once the generator says its --num: the
+    # shipped one's 100 refuses what 64 would allow, nothing written ...
+    from conftest import usage_error
+    walk = tmp_path / "walk.gif"
+    result = run_script("generate.py", "--output", str(tmp_path / "s.png"), "--device", "cpu",
+                        "--interpolate", str(walk), "--keyframes", "100", "--steps", "11")
+    usage_error(result, "--interpolate", "of 100 digits would draw 110,000")
+    assert not walk.exists() and not (tmp_path / "s.png").exists()
+    # ... and 64 refuses nothing before it: a conditional generator of two classes draws 4
+    import generate
+    ap = generate.build_arg_parser()
+    args = ap.parse_args(["--output", str(tmp_path / "s.png"), "--interpolate", str(walk),
+                          "--keyframes", "40", "--steps", "40"])
+    generate.check_arguments(ap, args)           # 1,600 frames of 4 digits: 6,400
+    assert generate.default_num(2) * 1600 <= generate.MAX_WALK_IMAGES
+
+
 def test_the_first_grid_has_a_row_per_class_where_it_fits():
     from types import SimpleNamespace
 
