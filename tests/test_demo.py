@@ -448,6 +448,16 @@ def test_a_conditional_generator_draws_the_class_asked_for_at_once(told, private
     assert not list(private_cache.rglob("*.pt"))                       # no evaluator trained
 
 
+def test_training_the_evaluator_for_a_conditional_generator_says_it_needs_none():
+    # the page hides the button, but its API route answers: in words, not "None"
+    from pyimagesearch.errors import UserError
+    from pyimagesearch.exported import shipped_generator
+    play = Playground(shipped_generator()[0], log=lambda line: None)
+    with pytest.raises(UserError, match="told the class") as refused:
+        play.train_evaluator()
+    assert "None" not in str(refused.value) and play.selector is None
+
+
 def test_a_conditional_grid_has_one_class_per_row(told):
     play = playground(told / "run" / "checkpoint.pt", told / "data")
     assert play.row_classes(16).tolist() == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4

@@ -201,6 +201,9 @@ class Playground:
 
     def train_evaluator(self):
         """Train (or read) the evaluator for the digits; returns a line."""
+        if self.conditional:            # the page hides the button; its API route does not
+            raise UserError("no evaluator to train: this generator is told the class "
+                            "(--conditional), so it draws the class asked for without one")
         if self.split is None or self.classes is None:
             raise UserError(self.whyNoDigits)
         model, accuracy, _ = load_or_train(self.split, self.trained.seed, self.device,
