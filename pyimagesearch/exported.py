@@ -137,7 +137,7 @@ CONFIG_SCHEMA = {
             "maxProperties": 200},
         "library_versions": {"type": ["object", "null"], "maxProperties": 50,
                              "additionalProperties": {"type": "string", "maxLength": 200}},
-        # the command that trained it (OUTPUT and DIR for the paths), where, how long
+        # the command that trained it (OUTPUT, DIR, LOGDIR for the paths), where, how long
         "command": TEXT,
         "trained_on": TEXT,
         "training_seconds": {"type": ["number", "null"], "minimum": 0},

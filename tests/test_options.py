@@ -102,7 +102,10 @@ def test_the_decorated_scripts_end_the_same_way(capsys):
      "python dcgan_mnist.py --output OUTPUT --epochs 30 --data-dir DIR --seed 2 --tensorboard "
      "--conditional --recipe better"),
     (["-o", "r", "--tensorboard", "/tmp/tb", "--resume", "--cr", "1", "--ema", "0.99"],
-     "python dcgan_mnist.py --output OUTPUT --tensorboard DIR --ema 0.99 --cr 1.0"),
+     "python dcgan_mnist.py --output OUTPUT --tensorboard LOGDIR --ema 0.99 --cr 1.0"),
+    # the data's folder and TensorBoard's are two paths: two names, never one DIR for both
+    (["-o", "r", "--data-dir", "/srv/digits", "--tensorboard", "/tmp/tb"],
+     "python dcgan_mnist.py --output OUTPUT --data-dir DIR --tensorboard LOGDIR"),
 ])
 def test_the_recorded_command_names_what_shapes_the_run_and_no_path(argv, command):
     from pyimagesearch.training.options import command_of

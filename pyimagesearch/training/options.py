@@ -248,17 +248,18 @@ def check(ap, args):
 
 # what a command recorded for others names instead of this machine's paths, and
 # the options of one invocation that do not change what is trained
-PLACEHOLDERS = {"output": "OUTPUT", "data_dir": "DIR"}
+PLACEHOLDERS = {"output": "OUTPUT", "data_dir": "DIR", "tensorboard": "LOGDIR"}
 NOT_IN_COMMAND = ("resume", "overwrite", "stop_after", "no_progress")
 
 
 def command_of(ap, args):
     """The dcgan_mnist.py command that trains the run of `args` (with
     --resume, the merged arguments: the whole run): the options whose value
-    is not the default, the paths as OUTPUT and DIR, each value quoted
-    for the shell where it needs it (--diffaug 'translation, colour'), so
-    that the command pasted runs with the same arguments. run.json and an
-    export's model card keep it."""
+    is not the default, the paths as OUTPUT, DIR (the data) and LOGDIR
+    (--tensorboard's: two paths, two names), each value quoted for the
+    shell where it needs it (--diffaug 'translation, colour'), so that the
+    command pasted runs with the same arguments. run.json and an export's
+    model card keep it."""
     words = ["python", "dcgan_mnist.py"]
     for action in ap._actions:
         name, value = action.dest, args.get(action.dest)
@@ -266,12 +267,10 @@ def command_of(ap, args):
                 or (value == action.default and name != "output")):
             continue
         flag = max(action.option_strings, key=len)        # --batch-size, not -b
-        if name in PLACEHOLDERS:
+        if name in PLACEHOLDERS and value is not True:
             words += [flag, PLACEHOLDERS[name]]
         elif value is True:
             words.append(flag)              # store_true, or --tensorboard into OUTPUT/tensorboard
-        elif name == "tensorboard":
-            words += [flag, "DIR"]
         else:
             words += [flag, shlex.quote(str(value))]
     return " ".join(words)
