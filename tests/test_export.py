@@ -474,3 +474,22 @@ def test_evaluate_scores_a_conditional_export_as_its_checkpoint(conditional_expo
         assert "conditioning: the evaluator agrees with the class asked for" in result.stderr
     said = [json.loads(r.stdout.strip().splitlines()[-1]) for r in results]
     assert said[0]["fld"] == pytest.approx(said[1]["fld"])     # the same generator, built
+
+
+def test_odd_values_keep_the_cards_markdown_whole():
+    # a class folder named with a | or a line break, a hand-made config.json's command
+    # with backticks: each stays on its line, the scores table keeps its two cells
+    import json
+    from conftest import ROOT
+    from pyimagesearch.sharing.card import model_card
+    config = json.load(open(os.path.join(ROOT, "pretrained", "mnist-conditional", "config.json")))
+    config["class_names"][0] = "cats|dogs\nand more"
+    config["scores"]["worst_class"] = "cats|dogs\nand more"
+    config["command"] = "python dcgan_mnist.py `x`\n---\nlicense: other"
+    config["trained_on"] = "cpu\n## a heading"
+    card = model_card(config, "X")
+    assert card.count("\n---\n") == 1 and "license: other" not in card.split("---")[1]
+    assert "\n## a heading" not in card and "- command: `` python dcgan_mnist.py `x` --- " in card
+    assert "- classes: cats|dogs and more, 1, 2" in card
+    rows = [line for line in card.splitlines() if line.startswith("| the same, worst class")]
+    assert len(rows) == 1 and rows[0].replace("\\|", "").count("|") == 3

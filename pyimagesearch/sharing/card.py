@@ -3,6 +3,7 @@ Hugging Face Hub shows it): what the model is, how it was trained and
 scored, and how to load it."""
 
 import json
+import re
 
 from ..models import describe
 
@@ -15,6 +16,24 @@ SCORES = (("fld", "FLD (Fréchet distance in the evaluator's features; lower is 
           ("worst_class_as_asked", "the same, worst class", "{:.1%}"))
 
 
+def _line(text):
+    """A value of config.json as one line of the card (a class folder's name
+    may hold a newline): its line breaks become spaces, nothing else changes."""
+    return " ".join(str(text).splitlines())
+
+
+def _cell(text):
+    """... and as a table cell, its | escaped."""
+    return _line(text).replace("|", "\\|")
+
+
+def _code(text):
+    """... and as inline code: fenced by more backticks than it holds."""
+    text = _line(text)
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    return f"`{text}`" if fence == "`" else f"{fence} {text} {fence}"
+
+
 def _scores(config, name):
     scores = config.get("scores")
     if not scores:
@@ -24,7 +43,7 @@ def _scores(config, name):
     rows = [f"| {label} | {form.format(scores[key])} |" for key, label, form in SCORES
             if scores.get(key) is not None]
     if scores.get("worst_class") is not None and scores.get("worst_class_as_asked") is not None:
-        rows[-1] = rows[-1].replace("worst class", f"worst class ({scores['worst_class']})")
+        rows[-1] = rows[-1].replace("worst class", f"worst class ({_cell(scores['worst_class'])})")
     real = scores.get("real_fld")
     return "\n".join([
         f"Scored at epoch {scores.get('epoch', '?')} by the project's evaluator (a small "
@@ -41,23 +60,23 @@ def _how_trained(config):
     classes = config.get("class_names")
     count = config.get("num_train_images")
     sha = config.get("data_sha256")
-    trained = [f"- command: `{config['command']}`" if config.get("command") else None,
-               f"- data: {config.get('data_source') or dataset}"
+    trained = [f"- command: {_code(config['command'])}" if config.get("command") else None,
+               f"- data: {_line(config.get('data_source') or dataset)}"
                + (f", {count:,} images" if count else "")
                + (f" (SHA-256 of the images' bytes: `{sha}`)" if sha else ""),
-               f"- the data's licence: {config['data_license']}" if config.get("data_license") else None,
-               f"- classes: {', '.join(map(str, classes))}" if classes else "- classes: not recorded",
+               f"- the data's licence: {_line(config['data_license'])}" if config.get("data_license") else None,
+               f"- classes: {', '.join(map(_line, classes))}" if classes else "- classes: not recorded",
                f"- epochs: {config.get('epochs_trained', '?')}, batch size "
                f"{args.get('batch_size', '?')}, seed {config.get('seed', '?')}",
-               f"- recipe: {config.get('recipe') or 'the article’s'}",
-               f"- weights: {config.get('weights', 'the generator')}",
+               f"- recipe: {_line(config.get('recipe') or 'the article’s')}",
+               f"- weights: {_line(config.get('weights', 'the generator'))}",
                _time(config)]
     trained = [line for line in trained if line]
     if args.get("ema"):
         trained.append(f"- `--ema {args['ema']}`: an average of the generator's weights")
     versions = config.get("library_versions") or {}
     if versions:
-        trained.append("- libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+        trained.append("- libraries: " + _line(", ".join(f"{k} {v}" for k, v in versions.items())))
     return trained
 
 
@@ -67,7 +86,7 @@ def _time(config):
     if seconds is None:
         return None
     return (f"- training time: {seconds / 60:.1f} minutes ({seconds:,.0f} s)"
-            + (f" on {where}" if where else ""))
+            + (f" on {_line(where)}" if where else ""))
 
 
 def _files(hashes, conditional):
