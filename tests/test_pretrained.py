@@ -53,6 +53,8 @@ def test_a_shipped_card_says_the_command_data_seed_time_scores_and_licence(name)
     assert "training time:" in card and config["training_seconds"] > 0
     assert "license: cc-by-sa-3.0" in card and "Creative Commons Attribution-Share Alike 3.0" in card
     assert "FLD" in card and config["scores"]["fld"] > 0
+    # its snippets load it from the repository's root, where the README's commands run
+    assert f'DCGANGenerator.from_pretrained("{SHIPPED[name]}")' in card
     # nothing names the machine it was made on
     for file in (CARD, CONFIG):
         text = open(os.path.join(folder, file), encoding="utf-8").read()

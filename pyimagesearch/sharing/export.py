@@ -358,7 +358,7 @@ def _export(folder, gen, config):
         files.write_bytes(os.path.join(partial, ONNX), model)
         written = {name: files.sha256_of(os.path.join(partial, name)) for name in (WEIGHTS, CONFIG, ONNX)}
         files.write_bytes(os.path.join(partial, CARD),
-                          model_card(config, os.path.basename(os.path.abspath(folder)), written).encode())
+                          model_card(config, card_name(folder), written).encode())
         check_hub_load(partial, gen, inputDim)
         sizes = {name: os.path.getsize(os.path.join(partial, name)) for name in sorted(os.listdir(partial))}
         with interrupts_deferred():
@@ -368,6 +368,17 @@ def _export(folder, gen, config):
             shutil.rmtree(partial, ignore_errors=True)
         raise
     return {"onnx_difference": difference, "bytes": sizes}
+
+
+def card_name(folder):
+    """How the card's snippets name the folder: as given when it is a
+    relative path below the current folder (pretrained/mnist-conditional,
+    loadable from where it was exported), else its name alone (no path of
+    this machine)."""
+    given = os.path.normpath(folder).replace(os.sep, "/")
+    if os.path.isabs(folder) or given.startswith(".."):
+        return os.path.basename(os.path.abspath(folder))
+    return given
 
 
 def _rename(partial, folder):
