@@ -29,7 +29,7 @@ import os
 import torch
 
 from ..data.sources import SHOWN_NAMES
-from ..device import fused_adam
+from ..device import amp_hint, fused_adam
 from . import board, distributed, ending, images, options, wiring
 from .history import History
 from .monitor import QualityMonitor, usable_eval_every
@@ -93,6 +93,9 @@ class TrainingRun:
         self.noiseGen, self.fusedAdam = self.streams.noise, fused_adam(self.device)
         self.recipe = RecipeInTraining(recipe, self.numEpochs, self.streams.augment)
         self.process.say(self.device, args["seed"], args["batch_size"])
+        hint = amp_hint(self.device, args["amp"])
+        if hint and self.main:
+            print(f"[INFO] {hint}")
         if not recipe.is_article:
             print(f"[INFO] training recipe: {recipe.describe()}")
 

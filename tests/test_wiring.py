@@ -1,0 +1,55 @@
+"""The CPU's fast paths change no arithmetic (issue 33): D's last feature
+maps flattened with their gradient handed back in channels_last give the
+same gradients bit for bit; the allocator setting and the --amp hint are
+where they should be."""
+
+import copy
+
+import pytest
+import torch
+
+from pyimagesearch import device
+from pyimagesearch.models import model_classes
+from pyimagesearch.training import wiring
+
+
+@pytest.mark.parametrize("size, numClasses", [(28, None), (64, None), (28, 10)])
+def test_the_flatten_hook_changes_no_gradient_and_hands_it_back_in_channels_last(size, numClasses):
+    torch.manual_seed(0)
+    Generator, Discriminator = model_classes(size, numClasses)
+    gen, disc = Generator(inputDim=100, outputChannels=1), Discriminator(depth=1)
+    plainGen, plainDisc = copy.deepcopy(gen), copy.deepcopy(disc)
+    plainGen.to(memory_format=torch.channels_last)
+    plainDisc.to(memory_format=torch.channels_last)
+    wiring.lay_out(gen, disc, torch.device("cpu"))
+    images = torch.rand(8, 1, size, size) * 2 - 1
+    labels = torch.arange(8) % 10 if numClasses else None
+    seen = []
+    names = [n for n, _ in disc.named_children()]
+    last = getattr(disc, names[names.index("fc1") - 1])
+    # the gradient that reaches the activation's own output (before the hook's copy)
+    def watch(module, inputs, output):
+        output.register_hook(seen.append)           # returns None: the output stays
+
+    last.register_forward_hook(watch, prepend=True)
+    for d in (disc, plainDisc):
+        out = d(images) if labels is None else d(images, labels)
+        out.sum().backward()
+    assert seen and seen[0].is_contiguous(memory_format=torch.channels_last)
+    for (name, p), q in zip(disc.named_parameters(), plainDisc.parameters()):
+        assert torch.equal(p.grad, q.grad), name
+
+
+def test_the_heap_is_kept_on_the_cpu_only():
+    assert device.keep_heap(torch.device("cuda", 0)) is False
+    assert device.keep_heap(torch.device("cpu")) in (True, False)      # False off glibc
+
+
+def test_the_amp_hint_is_said_only_for_a_cpu_with_bfloat16_units_and_no_amp(monkeypatch):
+    monkeypatch.setattr(device, "bfloat16_units", lambda: "AMX-BF16")
+    hint = device.amp_hint(torch.device("cpu"), amp=False)
+    assert "--amp" in hint and "AMX-BF16" in hint and "docs/speed.md" in hint
+    assert device.amp_hint(torch.device("cpu"), amp=True) is None
+    assert device.amp_hint(torch.device("cuda", 0), amp=False) is None
+    monkeypatch.setattr(device, "bfloat16_units", lambda: None)
+    assert device.amp_hint(torch.device("cpu"), amp=False) is None
