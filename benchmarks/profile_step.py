@@ -15,13 +15,13 @@ import argparse
 import collections
 import json
 import os
-import platform
 import re
 import sys
 import tempfile
 import time
 
 import common  # noqa: F401  (sets up the import path)
+from bench_train import cpu_model
 
 KINDS = [      # (kind, operator names it holds), first match wins
     ("convolutions and matrix products",
@@ -41,17 +41,6 @@ def kind_of(name):
         if re.search(pattern, name, flags=re.I):
             return kind
     return REST
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main():
