@@ -42,15 +42,42 @@ def shipped_generator(name="conditional"):
     used when no --checkpoint was given); UserError when this copy of the
     code lacks it."""
     path = os.path.join(REPOSITORY, SHIPPED[name])
-    if not os.path.isfile(os.path.join(path, WEIGHTS)):
+    if not os.path.lexists(path):
         raise UserError(f"no --checkpoint given, and the shipped generator {SHIPPED[name]} is "
                         "not in this copy of the code: pass --checkpoint with a checkpoint.pt, "
                         "a generator.pth or a folder of generate.py --export")
+    changed = _changed_since_shipped(path)
+    if changed:
+        raise UserError(f"no --checkpoint given, and the shipped generator {SHIPPED[name]} "
+                        f"{changed}: `git checkout {SHIPPED[name]}` restores it, or pass "
+                        "--checkpoint with another generator")
     shown = os.path.relpath(path)
     shown = path if shown.startswith("..") else shown
     return path, (f"no --checkpoint: the shipped {name} generator {shown} (trained on 15,000 "
                   "MNIST digits; its README.md says how); --checkpoint "
                   "output/checkpoint.pt draws from your own run")
+
+
+def _changed_since_shipped(path):
+    """Why a shipped folder is not as it shipped (a file missing, not a
+    regular file, or not the bytes whose SHA-256 its card names), or None."""
+    from .files import sha256_of
+    card = os.path.join(path, CARD)
+    try:
+        with _open_regular(card, "a model card") as f:
+            text = f.read(1 << 20).decode("utf-8", "replace")
+    except (OSError, UserError):
+        return f"lacks a readable {CARD}"
+    for file in (WEIGHTS, CONFIG, ONNX):
+        named = re.search(rf"^\| `{re.escape(file)}` \|.*`([0-9a-f]{{64}})` \|$", text, re.M)
+        where = os.path.join(path, file)
+        if not os.path.lexists(where):
+            return f"lacks {file}"
+        if not stat.S_ISREG(os.lstat(where).st_mode):
+            return f"holds {file} as something other than a file"
+        if named is None or sha256_of(where) != named[1]:
+            return f"holds a {file} other than the one it shipped with (its SHA-256 differs)"
+    return None
 
 
 class ExportError(UserError):
@@ -119,7 +146,7 @@ CONFIG_SCHEMA = {
             "type": ["object", "null"],
             "properties": {**{k: COUNT for k in SCORE_COUNTS},
                            **{k: {"type": ["number", "null"]} for k in SCORE_NUMBERS},
-                           "worst_class": {"type": "string", "maxLength": 200}},
+                           "worst_class": {"type": ["string", "null"], "maxLength": 200}},
             "additionalProperties": {"type": ["number", "null"]}},
         "training_arguments": {
             "type": ["object", "null"],

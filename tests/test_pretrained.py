@@ -149,3 +149,28 @@ def test_the_first_grid_has_a_row_per_class_where_it_fits():
     assert first_grid(SimpleNamespace(conditional=True, numClasses=10)) == 100
     assert first_grid(SimpleNamespace(conditional=True, numClasses=11)) == 64     # 121 > 100
     assert first_grid(SimpleNamespace(conditional=False, numClasses=None)) == 64
+
+
+@pytest.mark.parametrize("damage", ["truncated", "fifo", "missing", "card"])
+def test_a_damaged_shipped_folder_says_how_to_restore_it(tmp_path, monkeypatch, damage):
+    import shutil
+
+    from pyimagesearch import exported
+    from pyimagesearch.errors import UserError
+    copy = tmp_path / SHIPPED["conditional"]
+    shutil.copytree(folder_of("conditional"), copy)
+    weights = copy / WEIGHTS
+    if damage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "fifo":
+        weights.unlink()
+        os.mkfifo(weights)
+    elif damage == "missing":
+        weights.unlink()
+    else:
+        (copy / CARD).write_text("no table")
+    monkeypatch.setattr(exported, "REPOSITORY", str(tmp_path))
+    with pytest.raises(UserError) as e:
+        exported.shipped_generator()
+    assert f"git checkout {SHIPPED['conditional']}" in str(e.value)
+    assert "--checkpoint" in str(e.value)
