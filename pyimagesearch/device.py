@@ -93,8 +93,8 @@ def amp_hint(device, amp):
     if units is None:
         return None
     return (f"this CPU has bfloat16 units ({units}): --amp trained {AMP_SPEEDUP_MEASURED} "
-            "faster than float32 on such a CPU, with statistically the same losses and "
-            "FLD (docs/speed.md); the default keeps the article's float32")
+            "faster than float32 on such a CPU, to the same FLD within the seeds' spread "
+            "(docs/speed.md); the default keeps the article's float32")
 
 
 def fused_adam(device):
