@@ -17,6 +17,7 @@ import torch
 
 from .cli import MAX_SEED
 from .errors import UserError, shorten
+from .files import sha256_of
 from .models import (CHANNELS, IMAGE_SIZES, classes_of_generator, describe, generator_geometry,
                      model_classes)
 
@@ -61,7 +62,6 @@ def shipped_generator(name="conditional"):
 def _changed_since_shipped(path):
     """Why a shipped folder is not as it shipped (a file missing, not a
     regular file, or not the bytes whose SHA-256 its card names), or None."""
-    from .files import sha256_of
     card = os.path.join(path, CARD)
     try:
         with _open_regular(card, "a model card") as f:
