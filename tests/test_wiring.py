@@ -88,3 +88,14 @@ def test_profile_step_refuses_data_smaller_than_the_steps_it_would_report(tmp_pa
     last = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "3 batches" in last and "--steps 4" in last and "a step" not in result.stdout
+
+
+def test_same_run_refuses_a_folder_without_a_run_in_one_line(tmp_path):
+    """The check of issue 33's promise says what is wrong with its input,
+    not a traceback from torch.load."""
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "same_run.py"),
+                             str(tmp_path / "no-run"), str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert last.startswith("same_run.py: error:") and "no-run holds no checkpoint.pt" in last
