@@ -13,7 +13,6 @@ bookkeeping). Prints a table of shares and the heaviest operators;
 
 import argparse
 import collections
-import json
 import os
 import re
 import sys
@@ -22,6 +21,8 @@ import time
 
 import common  # noqa: F401  (sets up the import path)
 from bench_train import cpu_model
+from pyimagesearch import files
+from pyimagesearch.cli import positive_int
 
 KINDS = [      # (kind, operator names it holds), first match wins
     ("convolutions and matrix products",
@@ -46,12 +47,16 @@ def kind_of(name):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--data-dir", required=True, help="MNIST IDX files")
-    ap.add_argument("--steps", type=int, default=40, help="batches per epoch (default: 40)")
-    ap.add_argument("--batch-size", type=int, default=128, help="(default: 128)")
+    ap.add_argument("--steps", type=positive_int, default=40,
+                    help="batches per epoch (default: 40)")
+    ap.add_argument("--batch-size", type=positive_int, default=128, help="(default: 128)")
     ap.add_argument("--amp", action="store_true", help="profile dcgan_mnist.py --amp")
-    ap.add_argument("--top", type=int, default=15, help="operators listed (default: 15)")
+    ap.add_argument("--top", type=positive_int, default=15, help="operators listed (default: 15)")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        ap.error(f"argument --json: no folder {os.path.dirname(os.path.abspath(args.json))} "
+                 "to write it in")
 
     import torch
     from torch.profiler import ProfilerActivity, profile
@@ -60,13 +65,18 @@ def main():
 
     plain, seen = dcgan_mnist.train_one_epoch, {}
 
-    def profiled(*a, **k):                  # the second epoch, under the profiler
-        if not seen:
+    def counted(dataloader):                # the batches and their sizes, as they pass
+        for x in dataloader:
+            seen.setdefault("batches", []).append(len(x[0]))
+            yield x
+
+    def profiled(gen, disc, genOpt, discOpt, criterion, dataloader, *a, **k):
+        if not seen:                        # the second epoch, under the profiler
             seen["warm-up"] = True
-            return plain(*a, **k)
+            return plain(gen, disc, genOpt, discOpt, criterion, dataloader, *a, **k)
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             start = time.perf_counter()
-            plain(*a, **k)
+            plain(gen, disc, genOpt, discOpt, criterion, counted(dataloader), *a, **k)
             seen["wall"] = time.perf_counter() - start
         seen["prof"] = prof
 
@@ -77,6 +87,13 @@ def main():
                           "--batch-size", str(args.batch_size),
                           "--limit", str(args.steps * args.batch_size), "--seed", "0",
                           "--device", "cpu", *(["--amp"] if args.amp else [])])
+    batches = seen.get("batches", [])
+    if batches != [args.batch_size] * args.steps:
+        # fewer images than --steps x --batch-size: the table would divide
+        # the time of fewer (or smaller) steps by --steps
+        sys.exit(f"profile_step.py: error: {args.data_dir}'s data gave {len(batches)} "
+                 f"batches of {max(batches, default=0)} or fewer, not --steps {args.steps} of "
+                 f"--batch-size {args.batch_size}: give fewer steps or a smaller batch")
     events = seen["prof"].key_averages()
     wall = seen["wall"] * 1e6                                          # microseconds
     byKind = collections.Counter()
@@ -99,8 +116,7 @@ def main():
                   "shares": {k: v / wall for k, v in byKind.most_common()},
                   "operators": {e.key: {"share": e.self_cpu_time_total / wall, "calls": e.count}
                                 for e in top}}
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        files.write_json(args.json, result)
 
 
 if __name__ == "__main__":

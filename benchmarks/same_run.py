@@ -64,6 +64,9 @@ def main(argv=None):
     ap.add_argument("before")
     ap.add_argument("after")
     args = ap.parse_args(argv)
+    for folder in (args.before, args.after):
+        if not os.path.isfile(os.path.join(folder, "checkpoint.pt")):
+            ap.error(f"{folder} holds no checkpoint.pt: not the output folder of a run")
     bad = 0
 
     def report(name, ok, detail=""):

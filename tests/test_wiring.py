@@ -4,10 +4,14 @@ same gradients bit for bit; the allocator setting and the --amp hint are
 where they should be."""
 
 import copy
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
+from conftest import ROOT
 from pyimagesearch import device
 from pyimagesearch.models import model_classes
 from pyimagesearch.training import wiring
@@ -53,3 +57,45 @@ def test_the_amp_hint_is_said_only_for_a_cpu_with_bfloat16_units_and_no_amp(monk
     assert device.amp_hint(torch.device("cuda", 0), amp=False) is None
     monkeypatch.setattr(device, "bfloat16_units", lambda: None)
     assert device.amp_hint(torch.device("cpu"), amp=False) is None
+
+
+def profile_step(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "profile_step.py"),
+                           *map(str, args)], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+@pytest.mark.parametrize("args, said", [
+    (("--steps", "0"), "argument --steps: must be a positive integer, got 0"),
+    (("--steps", "-3"), "argument --steps: must be a positive integer, got -3"),
+    (("--batch-size", "0"), "argument --batch-size: must be a positive integer, got 0"),
+    (("--top", "0"), "argument --top: must be a positive integer, got 0"),
+    (("--json", "/nonexistent-folder/p.json"), "no folder /nonexistent-folder")])
+def test_profile_step_refuses_a_bad_argument_in_its_own_words(tmp_path, args, said):
+    """Not dcgan_mnist.py's usage and an --limit the user never gave, not a
+    traceback after the run."""
+    result = profile_step("--data-dir", tmp_path, *args)
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2 and last.startswith("profile_step.py: error:"), result.stderr
+    assert said in last and "--limit" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_profile_step_refuses_data_smaller_than_the_steps_it_would_report(tmp_path, tiny_data):
+    """96 images (64 + 32 test) cannot give 4 batches of 32: it says so
+    rather than print '4 batches of 32' and the time of 3 divided by 4."""
+    result = profile_step("--data-dir", tiny_data, "--steps", "4", "--batch-size", "32")
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "3 batches" in last and "--steps 4" in last and "a step" not in result.stdout
+
+
+def test_same_run_refuses_a_folder_without_a_run_in_one_line(tmp_path):
+    """The check of issue 33's promise says what is wrong with its input,
+    not a traceback from torch.load."""
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "same_run.py"),
+                             str(tmp_path / "no-run"), str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert last.startswith("same_run.py: error:") and "no-run holds no checkpoint.pt" in last
