@@ -129,6 +129,7 @@ def describe_export(saved, path, gen, description):
     classes = (run["metrics"][-1].get("class_names") if run.get("metrics") else None) \
         or (list(CLASS_NAMES[args["dataset"]]) if args.get("dataset") in CLASS_NAMES else None) \
         or (list(CIFAR10) if args.get("dataset") == "cifar10" else None)
+    licence, licenceWords = LICENCES.get(args.get("dataset"), (None, None))
     if classes is not None and config.get("numClasses") not in (None, len(classes)):
         classes = None                  # names of other classes than those it was told
     return {**config, "dataset": args.get("dataset"), "class_names": classes,
@@ -141,8 +142,7 @@ def describe_export(saved, path, gen, description):
             "command": run.get("command"), "trained_on": run.get("device"),
             "training_seconds": (round(sum(run["seconds_per_epoch"]), 1)
                                  if run.get("seconds_per_epoch") else None),
-            "license": LICENCES.get(args.get("dataset"), (None,))[0],
-            "data_license": LICENCES.get(args.get("dataset"), (None, None))[1]}
+            "license": licence, "data_license": licenceWords}
 
 
 def conditioning_scores(numbers):
