@@ -146,3 +146,35 @@ def test_a_recipe_under_torchrun_keeps_the_replicas_identical_and_resumes(tmp_pa
     assert torchrun(tmp_path / "parts", data, "--resume").returncode == 0
     a, b = load(tmp_path / "whole" / "generator.pth"), load(tmp_path / "parts" / "generator.pth")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+LEAVES_THE_GROUP = """
+import os, sys
+import torch
+from pyimagesearch.training import distributed
+ctx = distributed.from_environment()
+distributed.setup(ctx, torch.device("cpu"))
+torch.optim.Adam([torch.nn.Parameter(torch.ones(1))])   # imports torch._dynamo, as the script's do
+distributed.gather("digest", ctx)
+distributed.barrier(ctx)
+distributed.cleanup(ctx)
+print(ctx.rank, sorted(open(f"/proc/self/task/{t}/comm").read().strip()
+                       for t in os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads the threads in /proc")
+def test_leaving_the_group_ends_its_threads(tmp_path):
+    """After cleanup no gloo thread is left: one still holding a finished
+    collective when the interpreter shuts down aborts the process (SIGABRT,
+    once in some 350 runs before the fix), which torchrun reports as a
+    failed job."""
+    program = tmp_path / "leave.py"
+    program.write_text(LEAVES_THE_GROUP)
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+         str(program)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env=dict(job_env(tmp_path), PYTHONPATH=str(ROOT)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    threads = sorted(line for line in result.stdout.splitlines() if line[:1] in "01")
+    assert threads == ["0 ['python']", "1 ['python']"]

@@ -97,6 +97,7 @@ def setup(context, device):
     else:
         raise ValueError(f"torch.distributed has no backend for {device.type}; "
                          "use --device cpu or cuda")
+    _import_before_the_group()
     try:
         if "TORCHELASTIC_RUN_ID" in os.environ:         # torchrun: its agent did the rendezvous
             dist.init_process_group(context.backend, timeout=TIMEOUT)
@@ -107,6 +108,18 @@ def setup(context, device):
     except (ValueError, RuntimeError) as e:
         raise DistributedError(f"cannot join the torch.distributed job: {shorten(e)}") from None
     return device
+
+
+def _import_before_the_group():
+    """Import torch.distributed.nn.functional while no process group exists.
+    Its functions take `group=group.WORLD` as a default argument, evaluated
+    at import; the first optimizer imports it (through torch._dynamo), and
+    imported after init_process_group those defaults would hold the group
+    for good: destroy_process_group could not free it, its worker threads
+    would outlive it, and one of them releasing a finished collective while
+    the interpreter shuts down aborts the process ("terminate called
+    without an active exception", SIGABRT: once in some 350 runs here)."""
+    import torch.distributed.nn.functional  # noqa: F401 (here: only a distributed run needs it, and it must come before the group)
 
 
 def _join_by_hand(context):
