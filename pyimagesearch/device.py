@@ -107,15 +107,59 @@ def fused_adam(device):
     return True
 
 
+# the layers whose weights autocast hands to bfloat16 kernels
+AUTOCAST_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+                   nn.ConvTranspose3d, nn.Linear)
+
+
+class _KeptCast(torch.autograd.Function):
+    """A weight's bfloat16 copy made before, as autocast's own cast: the
+    copy forward, the gradient back in the weight's float32."""
+
+    @staticmethod
+    def forward(ctx, weight, kept):
+        return kept.detach()          # (an alias in the same strides)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.float(), None
+
+
 class Autocast(nn.Module):
     """`module` run under bfloat16 autocast (mixed precision, --amp), its
     output handed back in float32, so that the loss (BCELoss, which autocast
-    must not touch) is computed in float32. Holds the same parameters."""
+    must not touch) is computed in float32. Holds the same parameters.
 
-    def __init__(self, module, deviceType):
+    keepCasts: the bfloat16 copies of the convolutions' and matrix
+    products' weights, which autocast makes at every call, made once for as
+    long as the weights do not change: the script's D meets the same
+    weights in the generator's turn and in its own next pass. The same
+    values and gradients as autocast's casts (docs/speed.md)."""
+
+    def __init__(self, module, deviceType, keepCasts=True):
         super().__init__()
         self.module, self.deviceType = module, deviceType
+        self.weights = [(f"{name}.{key}" if name else key, p)
+                        for name, layer in module.named_modules()
+                        if isinstance(layer, AUTOCAST_LAYERS)
+                        for key, p in layer.named_parameters(recurse=False)] if keepCasts else []
+        self.kept = (None, None)
 
     def forward(self, *inputs):
         with torch.autocast(device_type=self.deviceType, dtype=torch.bfloat16):
-            return self.module(*inputs).float()
+            if not self.weights:
+                return self.module(*inputs).float()
+            return torch.func.functional_call(self.module, self._casts(), inputs,
+                                              strict=False).float()
+
+    def _casts(self):
+        """{name: bfloat16 copy} of self.weights: made again when one has
+        changed (an optimizer step, a load: its version or storage), and
+        tied to the weight for the gradient when it needs one."""
+        state = tuple((p._version, p.data_ptr()) for _, p in self.weights)
+        if self.kept[0] != state:
+            with torch.no_grad():
+                self.kept = (state, [p.to(torch.bfloat16) for _, p in self.weights])
+        grad = torch.is_grad_enabled()
+        return {name: _KeptCast.apply(p, kept) if grad and p.requires_grad else kept
+                for (name, p), kept in zip(self.weights, self.kept[1])}

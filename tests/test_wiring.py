@@ -99,3 +99,89 @@ def test_same_run_refuses_a_folder_without_a_run_in_one_line(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert last.startswith("same_run.py: error:") and "no-run holds no checkpoint.pt" in last
+
+
+@pytest.mark.parametrize("numClasses", [None, 10])
+def test_kept_casts_give_the_same_steps_as_autocast_alone(numClasses):
+    """--amp's bfloat16 weight copies, made once while the weights are
+    unchanged, give the values and gradients autocast's own casts give,
+    through the script's order (D on real and fake, D's step, D frozen for
+    G, G's step) and through no_grad and a load of other weights."""
+    Generator, Discriminator = model_classes(28, numClasses)
+    nets = {}
+    for keep in (False, True):
+        torch.manual_seed(0)
+        gen, disc = Generator(inputDim=100, outputChannels=1), Discriminator(depth=1)
+        wiring.lay_out(gen, disc, torch.device("cpu"))
+        g, d = wiring.modules_to_train(gen, disc, "cpu", amp=True, compile=False)
+        if not keep:
+            g, d = device.Autocast(gen, "cpu", keepCasts=False), device.Autocast(disc, "cpu",
+                                                                                 keepCasts=False)
+        nets[keep] = (gen, disc, g, d, torch.optim.Adam(gen.parameters(), lr=2e-4),
+                      torch.optim.Adam(disc.parameters(), lr=2e-4))
+    assert nets[True][3].weights and not nets[False][3].weights
+    loss = torch.nn.BCELoss()
+    for step in range(3):
+        images = torch.rand(8, 1, 28, 28) * 2 - 1
+        noise = torch.randn(8, 100, 1, 1)
+        labels = (torch.arange(8) + step) % 10 if numClasses else None
+        seen = () if labels is None else (torch.cat((labels, labels)),)
+        told = () if labels is None else (labels,)
+        results = {}
+        for keep, (gen, disc, g, d, genOpt, discOpt) in nets.items():
+            disc.zero_grad()
+            fake = g(noise, *told)
+            out = d(torch.cat((images, fake.detach())), *seen).view(-1)
+            loss(out, torch.cat((torch.ones(8), torch.zeros(8)))).backward()
+            dGrads = [p.grad.clone() for p in disc.parameters()]
+            discOpt.step()
+            gen.zero_grad()
+            disc.requires_grad_(False)
+            out2 = d(fake, *told).view(-1)
+            loss(out2, torch.ones(8)).backward()
+            disc.requires_grad_(True)
+            genOpt.step()
+            with torch.no_grad():
+                drawn = g(noise, *told)
+                judged = d(images, *told)
+            results[keep] = [out, out2, drawn, judged, *dGrads,
+                             *[p.grad for p in gen.parameters()], *disc.parameters()]
+        for a, b in zip(results[False], results[True]):
+            assert torch.equal(a, b)
+    # other weights loaded in place (copy_: a new version) are seen
+    for keep in (False, True):
+        with torch.no_grad():
+            for p in nets[keep][1].parameters():
+                p.mul_(0.5)
+    assert torch.equal(nets[True][3](images, *told), nets[False][3](images, *told))
+
+
+@pytest.mark.parametrize("size, numClasses", [(28, None), (64, None), (28, 10)])
+def test_the_first_transposed_convolution_as_a_product_under_amp(size, numClasses):
+    """--amp on the CPU: G's first layer, which meets the noise as a 1 x 1
+    image, computed as a matrix product under autocast: the plain layer in
+    float32 (bit for bit), and under autocast the transposed convolution's
+    values and gradients to bfloat16's precision, in channels_last."""
+    Generator, _ = model_classes(size, numClasses)
+    torch.manual_seed(0)
+    plain = Generator(inputDim=100, outputChannels=1).to(memory_format=torch.channels_last)
+    fast = copy.deepcopy(plain)
+    wiring.modules_to_train(fast, torch.nn.Identity(), "cpu", amp=True, compile=False)
+    swapped = [n for n, m in fast.named_modules() if type(m) is not type(dict(plain.named_modules())[n])]
+    assert swapped == ["ct1"]
+    assert fast.state_dict().keys() == plain.state_dict().keys()
+    noise = torch.randn(16, 100, 1, 1)
+    extra = (torch.arange(16) % 10,) if numClasses else ()
+    assert torch.equal(plain(noise, *extra), fast(noise, *extra))         # float32: the layer itself
+    outs = []
+    for g in (plain, fast):
+        g.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            x = g.ct1(torch.cat((noise, torch.nn.functional.one_hot(extra[0], 10)[..., None, None]
+                                 .float()), 1) if numClasses else noise)
+        x.float().square().sum().backward()
+        outs.append((x, g.ct1.weight.grad))
+    (a, ga), (b, gb) = outs
+    assert b.is_contiguous(memory_format=torch.channels_last) and b.dtype == torch.bfloat16
+    assert torch.allclose(a.float(), b.float(), rtol=1e-2, atol=1e-2)
+    assert torch.allclose(ga, gb, rtol=2e-2, atol=2e-2 * ga.abs().max().item())

@@ -4,6 +4,7 @@ the generator, the gradient averaging of torchrun, and the --amp and
 --compile wrappers."""
 
 import torch
+from torch import nn
 
 from ..device import Autocast, keep_heap, memory_format
 from . import distributed
@@ -29,6 +30,36 @@ def _flatten_in_channels_last(module, inputs, output):
     if output.dim() == 4 and output.is_contiguous(memory_format=torch.channels_last):
         return _FlattenedInChannelsLast.apply(output)
     return output
+
+
+class _OnePixelConvTranspose2d(nn.ConvTranspose2d):
+    """A ConvTranspose2d that, on a 1 x 1 input under the CPU's bf16
+    autocast (--amp), computes as the matrix product it is there:
+    out[n, o, i, j] = sum_c x[n, c] * weight[c, o, i, j] (+ bias[o]).
+    oneDNN's bf16 kernel for this shape took 4.1 ms a step forward and back
+    against 0.9 for the product (docs/speed.md). Anywhere else (float32,
+    other inputs) it is the plain layer, bit for bit."""
+
+    def forward(self, x, output_size=None):
+        if not (x.dim() == 4 and x.shape[-2:] == (1, 1) and output_size is None
+                and torch.is_autocast_enabled("cpu")):
+            return super().forward(x, output_size)
+        n, (k, kw), out = x.shape[0], self.kernel_size, self.out_channels
+        # (C, O, k, kw) -> (C, k * kw * O): the product comes out channels_last
+        weight = self.weight.permute(0, 2, 3, 1).reshape(self.in_channels, -1)
+        y = torch.matmul(x.reshape(n, -1), weight).view(n, k, kw, out).permute(0, 3, 1, 2)
+        return y if self.bias is None else y + self.bias.view(1, -1, 1, 1)
+
+
+def _one_pixel_products(gen):
+    """--amp on the CPU: the generator's transposed convolutions that can
+    meet a 1 x 1 input (the first: the noise) computed as matrix products
+    under autocast (_OnePixelConvTranspose2d; the same weights and names)."""
+    for layer in gen.modules():
+        if (type(layer) is nn.ConvTranspose2d and layer.padding == (0, 0)
+                and layer.output_padding == (0, 0) and layer.dilation == (1, 1)
+                and layer.groups == 1):
+            layer.__class__ = _OnePixelConvTranspose2d
 
 
 def lay_out(gen, disc, device):
@@ -68,7 +99,11 @@ def modules_to_train(gen, disc, deviceType, amp, compile):
     """`gen` and `disc` themselves, or wrappers around the same weights:
     bf16 autocast (--amp), torch.compile (--compile)."""
     if amp:
-        gen, disc = Autocast(gen, deviceType), Autocast(disc, deviceType)
+        if deviceType == "cpu":
+            _one_pixel_products(gen)
+        # (torch.compile traces autocast's own casts: no kept copies under it)
+        gen, disc = (Autocast(gen, deviceType, keepCasts=not compile),
+                     Autocast(disc, deviceType, keepCasts=not compile))
     if compile:
         gen, disc = torch.compile(gen), torch.compile(disc)
     return gen, disc
