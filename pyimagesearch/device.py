@@ -130,19 +130,28 @@ class Autocast(nn.Module):
     output handed back in float32, so that the loss (BCELoss, which autocast
     must not touch) is computed in float32. Holds the same parameters.
 
-    keepCasts: the bfloat16 copies of the convolutions' and matrix
-    products' weights, which autocast makes at every call, made once for as
-    long as the weights do not change: the script's D meets the same
-    weights in the generator's turn and in its own next pass. The same
-    values and gradients as autocast's casts (docs/speed.md)."""
+    optimizer: the one that steps the module's weights; with it, the
+    bfloat16 copies of the convolutions' and matrix products' weights,
+    which autocast makes at every call, are made once between two of its
+    steps (the script's D meets the same weights in the generator's turn
+    and in its own next pass): the same values and gradients as autocast's
+    casts (docs/speed.md). Its steps are watched by a hook, as fused Adam
+    changes the weights without changing their version."""
 
-    def __init__(self, module, deviceType, keepCasts=True):
+    def __init__(self, module, deviceType, optimizer=None):
         super().__init__()
         self.module, self.deviceType = module, deviceType
         self.weights = [(f"{name}.{key}" if name else key, p)
                         for name, layer in module.named_modules()
                         if isinstance(layer, AUTOCAST_LAYERS)
-                        for key, p in layer.named_parameters(recurse=False)] if keepCasts else []
+                        for key, p in layer.named_parameters(recurse=False)]
+        self.kept = (None, None)
+        if optimizer is None:
+            self.weights = []
+        else:
+            optimizer.register_step_post_hook(self._forget)
+
+    def _forget(self, *_):
         self.kept = (None, None)
 
     def forward(self, *inputs):
@@ -153,9 +162,10 @@ class Autocast(nn.Module):
                                               strict=False).float()
 
     def _casts(self):
-        """{name: bfloat16 copy} of self.weights: made again when one has
-        changed (an optimizer step, a load: its version or storage), and
-        tied to the weight for the gradient when it needs one."""
+        """{name: bfloat16 copy} of self.weights: made again after a step
+        of the optimizer or when one has changed otherwise (a load: its
+        version or storage), and tied to the weight for the gradient when
+        it needs one."""
         state = tuple((p._version, p.data_ptr()) for _, p in self.weights)
         if self.kept[0] != state:
             with torch.no_grad():

@@ -103,22 +103,22 @@ def test_same_run_refuses_a_folder_without_a_run_in_one_line(tmp_path):
 
 @pytest.mark.parametrize("numClasses", [None, 10])
 def test_kept_casts_give_the_same_steps_as_autocast_alone(numClasses):
-    """--amp's bfloat16 weight copies, made once while the weights are
-    unchanged, give the values and gradients autocast's own casts give,
-    through the script's order (D on real and fake, D's step, D frozen for
-    G, G's step) and through no_grad and a load of other weights."""
+    """--amp's bfloat16 weight copies, made once between two optimizer
+    steps, give the values and gradients autocast's own casts give, through
+    the script's order (D on real and fake, D's fused Adam step, D frozen
+    for G, G's step) and through no_grad and a load of other weights."""
     Generator, Discriminator = model_classes(28, numClasses)
     nets = {}
     for keep in (False, True):
         torch.manual_seed(0)
         gen, disc = Generator(inputDim=100, outputChannels=1), Discriminator(depth=1)
         wiring.lay_out(gen, disc, torch.device("cpu"))
-        g, d = wiring.modules_to_train(gen, disc, "cpu", amp=True, compile=False)
-        if not keep:
-            g, d = device.Autocast(gen, "cpu", keepCasts=False), device.Autocast(disc, "cpu",
-                                                                                 keepCasts=False)
-        nets[keep] = (gen, disc, g, d, torch.optim.Adam(gen.parameters(), lr=2e-4),
-                      torch.optim.Adam(disc.parameters(), lr=2e-4))
+        # fused, as the script's: its steps leave the weights' version as it was
+        genOpt, discOpt = (torch.optim.Adam(m.parameters(), lr=2e-4, fused=True)
+                           for m in (gen, disc))
+        g, d = wiring.modules_to_train(gen, disc, "cpu", amp=True, compile=False,
+                                       optimizers=(genOpt, discOpt) if keep else (None, None))
+        nets[keep] = (gen, disc, g, d, genOpt, discOpt)
     assert nets[True][3].weights and not nets[False][3].weights
     loss = torch.nn.BCELoss()
     for step in range(3):

@@ -156,7 +156,8 @@ class TrainingRun:
                                      else (self.args, self.recipe.recipe.describe()))
         self.process.stop_at_safe_points()
         return (*wiring.modules_to_train(gen, disc, self.device.type, self.args["amp"],
-                                         self.args["compile"]), benchmarkNoise)
+                                         self.args["compile"], (genOpt, discOpt)),
+                benchmarkNoise)
 
     def classes(self, realClasses):
         """--conditional: (a class for each fake, drawn uniformly from a

@@ -95,15 +95,17 @@ def hook_steps(gen, genOpt, discOpt, ema, ctx):
         genOpt.register_step_post_hook(lambda *_: ema.update(gen))
 
 
-def modules_to_train(gen, disc, deviceType, amp, compile):
+def modules_to_train(gen, disc, deviceType, amp, compile, optimizers=(None, None)):
     """`gen` and `disc` themselves, or wrappers around the same weights:
-    bf16 autocast (--amp), torch.compile (--compile)."""
+    bf16 autocast (--amp), torch.compile (--compile). `optimizers` (G's,
+    D's): under --amp, their steps tell when the weights' bf16 copies must
+    be made again."""
     if amp:
         if deviceType == "cpu":
             _one_pixel_products(gen)
         # (torch.compile traces autocast's own casts: no kept copies under it)
-        gen, disc = (Autocast(gen, deviceType, keepCasts=not compile),
-                     Autocast(disc, deviceType, keepCasts=not compile))
+        gen, disc = (Autocast(module, deviceType, None if compile else optimizer)
+                     for module, optimizer in zip((gen, disc), optimizers))
     if compile:
         gen, disc = torch.compile(gen), torch.compile(disc)
     return gen, disc
