@@ -156,7 +156,7 @@ class Autocast(nn.Module):
 
     def forward(self, *inputs):
         with torch.autocast(device_type=self.deviceType, dtype=torch.bfloat16):
-            if not self.weights:
+            if not self.weights or torch.is_inference_mode_enabled():   # (nothing to keep there)
                 return self.module(*inputs).float()
             return torch.func.functional_call(self.module, self._casts(), inputs,
                                               strict=False).float()

@@ -185,3 +185,17 @@ def test_the_first_transposed_convolution_as_a_product_under_amp(size, numClasse
     assert b.is_contiguous(memory_format=torch.channels_last) and b.dtype == torch.bfloat16
     assert torch.allclose(a.float(), b.float(), rtol=1e-2, atol=1e-2)
     assert torch.allclose(ga, gb, rtol=2e-2, atol=2e-2 * ga.abs().max().item())
+
+
+def test_a_call_in_inference_mode_keeps_no_copy_for_training():
+    """Copies made under torch.inference_mode could not join a graph later:
+    such a call keeps none, and training after it works."""
+    _, Discriminator = model_classes(28, None)
+    disc = Discriminator(depth=1)
+    opt = torch.optim.Adam(disc.parameters(), fused=True)
+    d = device.Autocast(disc, "cpu", opt)
+    images = torch.rand(4, 1, 28, 28)
+    with torch.inference_mode():
+        d(images)
+    d(images).sum().backward()
+    assert all(p.grad is not None for p in disc.parameters())
