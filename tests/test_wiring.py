@@ -199,3 +199,18 @@ def test_a_call_in_inference_mode_keeps_no_copy_for_training():
         d(images)
     d(images).sum().backward()
     assert all(p.grad is not None for p in disc.parameters())
+
+
+def test_a_biased_one_pixel_layer_under_amp_is_the_plain_layer():
+    """A transposed convolution with a bias, swapped as G's first layer is:
+    under autocast it gives what the plain layer gives (bfloat16, bit for
+    bit), not a float32 sum of the bfloat16 product and the float32 bias."""
+    torch.manual_seed(0)
+    plain = torch.nn.ConvTranspose2d(16, 8, kernel_size=4, stride=2, bias=True)
+    fast = copy.deepcopy(plain)
+    fast.__class__ = wiring._OnePixelConvTranspose2d
+    noise = torch.randn(4, 16, 1, 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = plain(noise), fast(noise)
+    assert b.dtype == a.dtype == torch.bfloat16
+    assert torch.equal(a, b)

@@ -35,20 +35,21 @@ def _flatten_in_channels_last(module, inputs, output):
 class _OnePixelConvTranspose2d(nn.ConvTranspose2d):
     """A ConvTranspose2d that, on a 1 x 1 input under the CPU's bf16
     autocast (--amp), computes as the matrix product it is there:
-    out[n, o, i, j] = sum_c x[n, c] * weight[c, o, i, j] (+ bias[o]).
+    out[n, o, i, j] = sum_c x[n, c] * weight[c, o, i, j].
     oneDNN's bf16 kernel for this shape took 4.1 ms a step forward and back
     against 0.9 for the product (docs/speed.md). Anywhere else (float32,
-    other inputs) it is the plain layer, bit for bit."""
+    other inputs, a layer with a bias: the product plus a float32 bias would
+    come out in float32, not the layer's bfloat16) it is the plain layer,
+    bit for bit."""
 
     def forward(self, x, output_size=None):
         if not (x.dim() == 4 and x.shape[-2:] == (1, 1) and output_size is None
-                and torch.is_autocast_enabled("cpu")):
+                and self.bias is None and torch.is_autocast_enabled("cpu")):
             return super().forward(x, output_size)
         n, (k, kw), out = x.shape[0], self.kernel_size, self.out_channels
         # (C, O, k, kw) -> (C, k * kw * O): the product comes out channels_last
         weight = self.weight.permute(0, 2, 3, 1).reshape(self.in_channels, -1)
-        y = torch.matmul(x.reshape(n, -1), weight).view(n, k, kw, out).permute(0, 3, 1, 2)
-        return y if self.bias is None else y + self.bias.view(1, -1, 1, 1)
+        return torch.matmul(x.reshape(n, -1), weight).view(n, k, kw, out).permute(0, 3, 1, 2)
 
 
 def _one_pixel_products(gen):
