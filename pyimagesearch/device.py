@@ -131,24 +131,26 @@ class Autocast(nn.Module):
     must not touch) is computed in float32. Holds the same parameters.
 
     optimizer: the one that steps the module's weights; with it, the
-    bfloat16 copies of the convolutions' and matrix products' weights,
-    which autocast makes at every call, are made once between two of its
-    steps (the script's D meets the same weights in the generator's turn
-    and in its own next pass): the same values and gradients as autocast's
-    casts (docs/speed.md). Its steps are watched by a hook, as fused Adam
-    changes the weights without changing their version."""
+    bfloat16 copies of the convolutions' and matrix products' weights that
+    it steps, which autocast makes at every call, are made once between two
+    of its steps (the script's D meets the same weights in the generator's
+    turn and in its own next pass): the same values and gradients as
+    autocast's casts (docs/speed.md). Its steps are watched by a hook, as
+    fused Adam changes the weights without changing their version; other
+    changes by a weight's identity, version and storage (a load, a new
+    Parameter). Not seen: writes through `.data` (as the article's
+    weights_init makes, before the wrapping)."""
 
     def __init__(self, module, deviceType, optimizer=None):
         super().__init__()
-        self.module, self.deviceType = module, deviceType
-        self.weights = [(f"{name}.{key}" if name else key, p)
-                        for name, layer in module.named_modules()
-                        if isinstance(layer, AUTOCAST_LAYERS)
-                        for key, p in layer.named_parameters(recurse=False)]
+        self.module, self.deviceType, self.optimizer = module, deviceType, optimizer
+        # (name, layer, attribute) of each weight autocast would cast
+        self.slots = [(f"{name}.{key}" if name else key, layer, key)
+                      for name, layer in module.named_modules()
+                      if isinstance(layer, AUTOCAST_LAYERS)
+                      for key, _ in layer.named_parameters(recurse=False)]
         self.kept = (None, None)
-        if optimizer is None:
-            self.weights = []
-        else:
+        if optimizer is not None:
             optimizer.register_step_post_hook(self._forget)
 
     def _forget(self, *_):
@@ -156,20 +158,23 @@ class Autocast(nn.Module):
 
     def forward(self, *inputs):
         with torch.autocast(device_type=self.deviceType, dtype=torch.bfloat16):
-            if not self.weights or torch.is_inference_mode_enabled():   # (nothing to keep there)
+            if self.optimizer is None or torch.is_inference_mode_enabled():   # (none to keep)
                 return self.module(*inputs).float()
             return torch.func.functional_call(self.module, self._casts(), inputs,
                                               strict=False).float()
 
     def _casts(self):
-        """{name: bfloat16 copy} of self.weights: made again after a step
-        of the optimizer or when one has changed otherwise (a load: its
-        version or storage), and tied to the weight for the gradient when
-        it needs one."""
-        state = tuple((p._version, p.data_ptr()) for _, p in self.weights)
+        """{name: bfloat16 copy} of the weights the optimizer steps: made
+        again after its step or when one has changed otherwise, and tied to
+        the weight for the gradient when it needs one. The others are left
+        to autocast."""
+        stepped = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
+        weights = [(name, p) for name, layer, key in self.slots
+                   if id(p := getattr(layer, key)) in stepped]
+        state = tuple((name, id(p), p._version, p.data_ptr()) for name, p in weights)
         if self.kept[0] != state:
             with torch.no_grad():
-                self.kept = (state, [p.to(torch.bfloat16) for _, p in self.weights])
+                self.kept = (state, [p.to(torch.bfloat16) for _, p in weights])
         grad = torch.is_grad_enabled()
         return {name: _KeptCast.apply(p, kept) if grad and p.requires_grad else kept
-                for (name, p), kept in zip(self.weights, self.kept[1])}
+                for (name, p), kept in zip(weights, self.kept[1])}

@@ -119,7 +119,7 @@ def test_kept_casts_give_the_same_steps_as_autocast_alone(numClasses):
         g, d = wiring.modules_to_train(gen, disc, "cpu", amp=True, compile=False,
                                        optimizers=(genOpt, discOpt) if keep else (None, None))
         nets[keep] = (gen, disc, g, d, genOpt, discOpt)
-    assert nets[True][3].weights and not nets[False][3].weights
+    assert nets[True][3].optimizer is not None and nets[False][3].optimizer is None
     loss = torch.nn.BCELoss()
     for step in range(3):
         images = torch.rand(8, 1, 28, 28) * 2 - 1
@@ -214,3 +214,36 @@ def test_a_biased_one_pixel_layer_under_amp_is_the_plain_layer():
         a, b = plain(noise), fast(noise)
     assert b.dtype == a.dtype == torch.bfloat16
     assert torch.equal(a, b)
+
+
+def _autocast_alone(module, *inputs):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return module(*inputs).float()
+
+
+def test_kept_copies_follow_new_parameters_and_leave_unwatched_ones_to_autocast():
+    """Weights another optimizer steps are cast by autocast at each call;
+    Parameters replaced after the wrapping (load_state_dict(assign=True))
+    are the ones used, and get the gradients."""
+    _, Discriminator = model_classes(28, None)
+    torch.manual_seed(0)
+    disc = Discriminator(depth=1)
+    convs = [p for n, p in disc.named_parameters() if n.startswith("conv")]
+    linears = [p for n, p in disc.named_parameters() if n.startswith("fc")]
+    watched = torch.optim.Adam(convs, lr=1e-2, fused=True)
+    other = torch.optim.Adam(linears, lr=1e-2, fused=True)
+    d = device.Autocast(disc, "cpu", watched)
+    images = torch.rand(4, 1, 28, 28)
+    d(images).sum().backward()
+    other.step()                                        # fc1, fc2 change; the hook is not told
+    assert torch.equal(d(images), _autocast_alone(disc, images))
+    fresh = {k: torch.nn.Parameter(v.clone() * 0.5) if v.is_floating_point() else v
+             for k, v in disc.state_dict().items()}
+    disc.load_state_dict(fresh, assign=True)
+    watched.param_groups[0]["params"] = [p for n, p in disc.named_parameters()
+                                         if n.startswith("conv")]
+    out = d(images)
+    assert torch.equal(out, _autocast_alone(disc, images))
+    disc.zero_grad()
+    out.sum().backward()
+    assert all(p.grad is not None for p in disc.parameters())
