@@ -117,7 +117,7 @@ def test_kept_casts_give_the_same_steps_as_autocast_alone(numClasses):
         genOpt, discOpt = (torch.optim.Adam(m.parameters(), lr=2e-4, fused=True)
                            for m in (gen, disc))
         g, d = wiring.modules_to_train(gen, disc, "cpu", amp=True, compile=False,
-                                       optimizers=(genOpt, discOpt) if keep else (None, None))
+                                       discOpt=discOpt if keep else None)
         nets[keep] = (gen, disc, g, d, genOpt, discOpt)
     assert nets[True][3].optimizer is not None and nets[False][3].optimizer is None
     loss = torch.nn.BCELoss()

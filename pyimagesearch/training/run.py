@@ -156,7 +156,7 @@ class TrainingRun:
                                      else (self.args, self.recipe.recipe.describe()))
         self.process.stop_at_safe_points()
         return (*wiring.modules_to_train(gen, disc, self.device.type, self.args["amp"],
-                                         self.args["compile"], (genOpt, discOpt)),
+                                         self.args["compile"], discOpt),
                 benchmarkNoise)
 
     def classes(self, realClasses):

@@ -96,17 +96,17 @@ def hook_steps(gen, genOpt, discOpt, ema, ctx):
         genOpt.register_step_post_hook(lambda *_: ema.update(gen))
 
 
-def modules_to_train(gen, disc, deviceType, amp, compile, optimizers=(None, None)):
+def modules_to_train(gen, disc, deviceType, amp, compile, discOpt=None):
     """`gen` and `disc` themselves, or wrappers around the same weights:
-    bf16 autocast (--amp), torch.compile (--compile). `optimizers` (G's,
-    D's): under --amp, their steps tell when the weights' bf16 copies must
-    be made again."""
+    bf16 autocast (--amp), torch.compile (--compile). Under --amp, D's
+    bf16 weight copies are kept between the steps of `discOpt` (D meets the
+    same weights twice between two steps; G, once)."""
     if amp:
         if deviceType == "cpu":
             _one_pixel_products(gen)
         # (torch.compile traces autocast's own casts: no kept copies under it)
-        gen, disc = (Autocast(module, deviceType, None if compile else optimizer)
-                     for module, optimizer in zip((gen, disc), optimizers))
+        gen, disc = (Autocast(gen, deviceType),
+                     Autocast(disc, deviceType, None if compile else discOpt))
     if compile:
         gen, disc = torch.compile(gen), torch.compile(disc)
     return gen, disc
