@@ -167,8 +167,8 @@ def test_the_first_transposed_convolution_as_a_product_under_amp(size, numClasse
     plain = Generator(inputDim=100, outputChannels=1).to(memory_format=torch.channels_last)
     fast = copy.deepcopy(plain)
     wiring.modules_to_train(fast, torch.nn.Identity(), "cpu", amp=True, compile=False)
-    swapped = [n for n, m in fast.named_modules() if type(m) is not type(dict(plain.named_modules())[n])]
-    assert swapped == ["ct1"]
+    products = [n for n, m in fast.named_modules() if type(m) is wiring._OnePixelConvTranspose2d]
+    assert products == ["ct1"]
     assert fast.state_dict().keys() == plain.state_dict().keys()
     noise = torch.randn(16, 100, 1, 1)
     extra = (torch.arange(16) % 10,) if numClasses else ()
@@ -247,3 +247,109 @@ def test_kept_copies_follow_new_parameters_and_leave_unwatched_ones_to_autocast(
     disc.zero_grad()
     out.sum().backward()
     assert all(p.grad is not None for p in disc.parameters())
+
+
+@pytest.mark.parametrize("channels, size", [(1, 14), (3, 7), (2, 1)])
+def test_the_phases_are_the_transposed_convolution(channels, size):
+    """conv_transpose2d with a 4 x 4 kernel, stride 2, padding 1, as a 3 x 3
+    convolution to 4 x the channels and a pixel shuffle: the same numbers
+    in float64, every tap in its place."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 8, size, size, dtype=torch.float64)
+    weight = torch.randn(8, channels, 4, 4, dtype=torch.float64)
+    plain = torch.nn.functional.conv_transpose2d(x, weight, stride=2, padding=1)
+    phased = wiring._transposed_by_phases(x, weight)
+    assert phased.shape == plain.shape == (3, channels, 2 * size, 2 * size)
+    assert torch.allclose(phased, plain, rtol=0, atol=1e-12)
+
+
+def _few_channel_models(size, numClasses, channels):
+    Generator, Discriminator = model_classes(size, numClasses)
+    torch.manual_seed(0)
+    gen = Generator(inputDim=100, outputChannels=channels).to(memory_format=torch.channels_last)
+    disc = Discriminator(depth=channels).to(memory_format=torch.channels_last)
+    return gen, disc
+
+
+@pytest.mark.parametrize("size, numClasses, channels", [(28, None, 1), (64, None, 3), (28, 10, 1)])
+def test_the_few_channel_layers_by_phases_under_amp(size, numClasses, channels):
+    """--amp on the CPU: G's last layer and D's first computed by phases
+    (the same weights and names): the plain layers in float32, bit for bit;
+    under autocast the same values and gradients as autocast's own kernels,
+    to bfloat16's precision, against a float32 reference."""
+    plain = _few_channel_models(size, numClasses, channels)
+    fast = copy.deepcopy(plain)
+    wiring.modules_to_train(*fast, "cpu", amp=True, compile=False)
+    last = [n for n, m in plain[0].named_children() if isinstance(m, torch.nn.ConvTranspose2d)][-1]
+    assert [(n, type(m)) for n, m in fast[0].named_children() if "Phased" in type(m).__name__] \
+        == [(last, wiring._PhasedConvTranspose2d)]
+    assert [(n, type(m)) for n, m in fast[1].named_children() if "Phased" in type(m).__name__] \
+        == [("conv1", wiring._PhasedGradConv2d)]
+    for p, f in zip(plain, fast):
+        assert f.state_dict().keys() == p.state_dict().keys()
+    noise = torch.randn(16, 100, 1, 1)
+    labels = (torch.arange(16) % 10,) if numClasses else ()
+
+    def grads(gen, disc, amp):
+        gen.zero_grad(), disc.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            images = gen(noise, *labels)
+            verdict = disc(images, *labels)
+        verdict.float().sum().backward()
+        named = [*gen.named_parameters(prefix="G"), *disc.named_parameters(prefix="D")]
+        return images.float(), {n: p.grad.clone() for n, p in named}
+
+    imagesPlain, gradsPlain = grads(*plain, amp=False)
+    imagesFast, gradsFast = grads(*fast, amp=False)
+    assert torch.equal(imagesPlain, imagesFast)                     # float32: the layers themselves
+    assert all(torch.equal(gradsPlain[n], gradsFast[n]) for n in gradsPlain)
+    imagesAuto, gradsAuto = grads(*plain, amp=True)
+    imagesPhased, gradsPhased = grads(*fast, amp=True)
+    assert (imagesPhased - imagesAuto).abs().max() <= 2 ** -6      # a bfloat16 step at 1
+    for n, ref in gradsPlain.items():
+        if ref.abs().max() == 0:
+            continue
+        autoErr = (gradsAuto[n] - ref).norm() / ref.norm()
+        phasedErr = (gradsPhased[n] - ref).norm() / ref.norm()
+        assert phasedErr <= 1.1 * autoErr + 1e-3, n
+
+
+def test_only_the_shapes_the_phases_cover_are_swapped():
+    layers = torch.nn.Sequential(
+        torch.nn.ConvTranspose2d(32, 1, 4, 2, 1, bias=True),        # a bias: kept plain
+        torch.nn.ConvTranspose2d(32, 16, 4, 2, 1, bias=False),      # many channels
+        torch.nn.ConvTranspose2d(32, 1, 3, 2, 1, bias=False),       # another kernel
+        torch.nn.ConvTranspose2d(32, 1, 4, 2, 1, output_padding=1, bias=False),
+        torch.nn.Conv2d(16, 32, 4, 2, 1),                           # many channels
+        torch.nn.Conv2d(1, 32, 4, 2, 1, padding_mode="reflect"),
+        torch.nn.Conv2d(1, 32, 4, 1, 1),                            # stride 1
+        torch.nn.ConvTranspose2d(32, 3, 4, 2, 1, bias=False),       # these two are
+        torch.nn.Conv2d(3, 32, 4, 2, 1))                            # swapped
+    wiring._few_channel_phases(layers)
+    assert [type(m).__name__ for m in layers][-2:] == ["_PhasedConvTranspose2d", "_PhasedGradConv2d"]
+    assert all(type(m) in (torch.nn.ConvTranspose2d, torch.nn.Conv2d) for m in layers[:-2])
+
+
+@pytest.mark.parametrize("size", [27, 28])
+def test_the_first_layers_input_gradient_by_phases_at_any_size(size):
+    """D's first layer under autocast: the images' gradient by phases where
+    the size is even, oneDNN's own where it is odd (the phases would give
+    one row fewer); the bias's and weight's gradients as autocast's."""
+    torch.manual_seed(0)
+    plain = torch.nn.Conv2d(1, 32, 4, 2, 1)
+    fast = copy.deepcopy(plain)
+    fast.__class__ = wiring._PhasedGradConv2d
+    images = torch.rand(8, 1, size, size)
+    outs = []
+    for layer in (plain, fast):
+        x = images.clone().requires_grad_()
+        layer.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = layer(x)
+        (y.float() * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+        outs.append((y, x.grad, layer.weight.grad, layer.bias.grad))
+    (y0, gx0, gw0, gb0), (y1, gx1, gw1, gb1) = outs
+    assert y1.dtype == y0.dtype == torch.bfloat16 and torch.equal(y0, y1)
+    assert gx1.shape == gx0.shape and gx1.dtype == gx0.dtype
+    assert torch.allclose(gx0, gx1, rtol=2e-2, atol=2e-2 * gx0.abs().max().item())
+    assert torch.equal(gw0, gw1) and torch.equal(gb0, gb1)
