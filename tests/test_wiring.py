@@ -353,3 +353,46 @@ def test_the_first_layers_input_gradient_by_phases_at_any_size(size):
     assert gx1.shape == gx0.shape and gx1.dtype == gx0.dtype
     assert torch.allclose(gx0, gx1, rtol=2e-2, atol=2e-2 * gx0.abs().max().item())
     assert torch.equal(gw0, gw1) and torch.equal(gb0, gb1)
+
+
+@pytest.mark.parametrize("transposed", [True, False])
+def test_the_phased_layers_are_the_plain_ones_outside_their_case(transposed):
+    """The phased layers only where the phases hold: under the CPU's
+    float16 autocast, on float64 tensors (which autocast leaves alone), and
+    for a layer changed after the swap (a bias given to G's last layer, a
+    stride), the plain layer's answer, its dtype, or its error."""
+    torch.manual_seed(0)
+    if transposed:
+        plain, shape = torch.nn.ConvTranspose2d(32, 1, 4, 2, 1, bias=False), (2, 32, 7, 7)
+    else:
+        plain, shape = torch.nn.Conv2d(1, 8, 4, 2, 1), (2, 1, 28, 28)
+    fast = copy.deepcopy(plain)
+    wiring._few_channel_phases(fast)
+    assert type(fast).__name__.startswith("_Phased")
+    x = torch.randn(shape)
+
+    def both(dtype=torch.bfloat16, xdtype=torch.float32):
+        outs = []
+        for layer in (plain, fast):
+            with torch.autocast("cpu", dtype=dtype):
+                try:
+                    outs.append(layer(x.to(xdtype)))
+                except RuntimeError as e:
+                    outs.append(type(e))
+        return outs
+
+    a, b = both(dtype=torch.float16)                                # float16 autocast
+    assert a.dtype == b.dtype == torch.float16 and torch.equal(a, b)
+    a, b = both(xdtype=torch.float64)                               # autocast casts the weight only:
+    assert a is b is RuntimeError                                   # the plain layer's error
+    plain.double(), fast.double()
+    a, b = both(xdtype=torch.float64)                               # float64 left alone
+    assert a.dtype == b.dtype == torch.float64 and torch.equal(a, b)
+    plain.float(), fast.float()
+    if transposed:
+        plain.bias = torch.nn.Parameter(torch.full((1,), 5.0))
+        fast.bias = torch.nn.Parameter(torch.full((1,), 5.0))
+    else:
+        plain.stride = fast.stride = (1, 1)
+    a, b = both()
+    assert a.dtype == b.dtype and torch.equal(a, b)

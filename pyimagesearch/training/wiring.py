@@ -132,8 +132,17 @@ def _as_bf16(*tensors):
     return [None if t is None else t.to(torch.bfloat16) for t in tensors]
 
 
-def _under_cpu_autocast(x):
-    return x.dim() == 4 and torch.is_autocast_enabled("cpu")
+def _under_cpu_autocast(x, layer):
+    """The phases' case: a batch of images under the CPU's bfloat16
+    autocast (not float16: the phases' casts are bfloat16's), tensors
+    autocast would cast (float64 ones it leaves as they are), and the layer
+    still the shape the phases cover (not changed since the swap, e.g. a
+    bias given to the transposed layer)."""
+    return (x.dim() == 4 and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") == torch.bfloat16
+            and x.is_floating_point() and x.dtype != torch.float64
+            and all(p is None or p.dtype != torch.float64 for p in (layer.weight, layer.bias))
+            and _phased_shape(layer, type(layer) is _PhasedConvTranspose2d))
 
 
 class _PhasedConvTranspose2d(nn.ConvTranspose2d):
@@ -142,7 +151,7 @@ class _PhasedConvTranspose2d(nn.ConvTranspose2d):
     autocast (--amp); anywhere else the plain layer, bit for bit."""
 
     def forward(self, x, output_size=None):
-        if output_size is not None or not _under_cpu_autocast(x):
+        if output_size is not None or not _under_cpu_autocast(x, self):
             return super().forward(x, output_size)
         return _PhasedTransposed.apply(*_as_bf16(x, self.weight))
 
@@ -153,22 +162,31 @@ class _PhasedGradConv2d(nn.Conv2d):
     autocast (--amp); anywhere else the plain layer, bit for bit."""
 
     def forward(self, x):
-        if not _under_cpu_autocast(x):
+        if not _under_cpu_autocast(x, self):
             return super().forward(x)
         return _PhasedInputGradConv.apply(*_as_bf16(x, self.weight, self.bias))
+
+
+def _phased_shape(layer, transposed):
+    """Whether `layer` (a transposed one or not) is the shape the phases
+    cover: 4 x 4, stride 2, padding 1, few channels on the images' side, no
+    bias on the transposed one."""
+    if not (layer.kernel_size == (4, 4) and layer.stride == (2, 2) and layer.padding == (1, 1)
+            and layer.dilation == (1, 1) and layer.groups == 1
+            and layer.padding_mode == "zeros"):
+        return False
+    if transposed:
+        return (layer.bias is None and layer.output_padding == (0, 0)
+                and layer.out_channels <= _FEW_CHANNELS)
+    return layer.in_channels <= _FEW_CHANNELS
 
 
 def _phased(layer):
     """The class that computes `layer` by phases under --amp on the CPU, or
     None where its shape is not the one the phases cover."""
-    if not (layer.kernel_size == (4, 4) and layer.stride == (2, 2) and layer.padding == (1, 1)
-            and layer.dilation == (1, 1) and layer.groups == 1
-            and layer.padding_mode == "zeros"):
-        return None
-    if (type(layer) is nn.ConvTranspose2d and layer.bias is None
-            and layer.output_padding == (0, 0) and layer.out_channels <= _FEW_CHANNELS):
+    if type(layer) is nn.ConvTranspose2d and _phased_shape(layer, True):
         return _PhasedConvTranspose2d
-    if type(layer) is nn.Conv2d and layer.in_channels <= _FEW_CHANNELS:
+    if type(layer) is nn.Conv2d and _phased_shape(layer, False):
         return _PhasedGradConv2d
     return None
 
