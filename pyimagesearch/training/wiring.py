@@ -56,7 +56,7 @@ class _OnePixelConvTranspose2d(nn.ConvTranspose2d):
 # convolution to 4 x the channels and a pixel shuffle: output row 2m + a
 # takes kernel row _PHASE[a][u] at input row m + u - 1 (4: none, a zero)
 _PHASE = ((3, 1, 4), (4, 2, 0))
-# at most this many channels on the one-channel side (measured at 1 and 3;
+# at most this many channels on the images' side (measured at 1 and 3;
 # at 16 and 32 oneDNN's own kernel is faster)
 _FEW_CHANNELS = 4
 
@@ -77,14 +77,11 @@ def _transposed_by_phases(x, weight):
     return nn.functional.pixel_shuffle(y, 2)
 
 
-_CONV_ARGS = dict(stride=[2, 2], padding=[1, 1], dilation=[1, 1], output_padding=[0, 0], groups=1)
-
-
 def _native_backward(grad, x, weight, transposed, mask, bias=False):
+    """oneDNN's gradients of the 4 x 4, stride 2, padding 1 layer, those `mask` asks for."""
     return torch.ops.aten.convolution_backward(
-        grad, x, weight, [weight.shape[0]] if bias else None, _CONV_ARGS["stride"],
-        _CONV_ARGS["padding"], _CONV_ARGS["dilation"], transposed,
-        _CONV_ARGS["output_padding"], _CONV_ARGS["groups"], mask)
+        grad, x, weight, [weight.shape[0]] if bias else None, [2, 2], [1, 1], [1, 1],
+        transposed, [0, 0], 1, mask)
 
 
 class _PhasedTransposed(torch.autograd.Function):
@@ -119,10 +116,10 @@ class _PhasedInputGradConv(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         needX, needW, needB = ctx.needs_input_grad
         gradX = None
-        if needX:
+        if needX and x.shape[-2:] == tuple(2 * s for s in grad.shape[-2:]):
             gradX = _transposed_by_phases(grad, weight)
-            if gradX.shape != x.shape:                  # odd sizes: oneDNN's own
-                gradX = _native_backward(grad, x, weight, False, [True, False, False])[0]
+        elif needX:                                     # odd sizes: oneDNN's own
+            gradX = _native_backward(grad, x, weight, False, [True, False, False])[0]
         _, gradW, gradB = _native_backward(grad, x, weight, False,
                                            [False, needW, needB and ctx.biased], ctx.biased)
         return gradX, gradW, gradB if ctx.biased else None
@@ -132,7 +129,7 @@ def _as_bf16(*tensors):
     return [None if t is None else t.to(torch.bfloat16) for t in tensors]
 
 
-def _under_cpu_autocast(x, layer):
+def _in_the_phases_case(x, layer):
     """The phases' case: a batch of images under the CPU's bfloat16
     autocast (not float16: the phases' casts are bfloat16's), tensors
     autocast would cast (float64 ones it leaves as they are), and the layer
@@ -151,7 +148,7 @@ class _PhasedConvTranspose2d(nn.ConvTranspose2d):
     autocast (--amp); anywhere else the plain layer, bit for bit."""
 
     def forward(self, x, output_size=None):
-        if output_size is not None or not _under_cpu_autocast(x, self):
+        if output_size is not None or not _in_the_phases_case(x, self):
             return super().forward(x, output_size)
         return _PhasedTransposed.apply(*_as_bf16(x, self.weight))
 
@@ -162,7 +159,7 @@ class _PhasedGradConv2d(nn.Conv2d):
     autocast (--amp); anywhere else the plain layer, bit for bit."""
 
     def forward(self, x):
-        if not _under_cpu_autocast(x, self):
+        if not _in_the_phases_case(x, self):
             return super().forward(x)
         return _PhasedInputGradConv.apply(*_as_bf16(x, self.weight, self.bias))
 
