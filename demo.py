@@ -114,15 +114,18 @@ def page_url(host, port):
 
 
 def serve(page, host, port, auth):
-    """Launch the page and wait for Ctrl-C or SIGTERM; then close it."""
-    try:   # Gradio takes an IPv6 address in brackets, as a URL has it
-        page.launch(server_name=f"[{host}]" if ":" in host else host, server_port=port, quiet=True, inbrowser=False,
-                    auth=auth, max_file_size=MAX_UPLOAD, prevent_thread_lock=True,
-                    enable_monitoring=False,   # /monitoring prints its secret URL for anyone who asks
-                    run_history=False)         # nothing to review: the page is its own history
-    except OSError as e:
-        raise UserError(f"cannot start the page on {host}:{port} ({e})") from None
+    """Launch the page and wait for Ctrl-C or SIGTERM; then close it. A
+    signal while Gradio is still starting (its server may already answer
+    while launch() goes on checking it) stops it the same way."""
     try:
+        try:   # Gradio takes an IPv6 address in brackets, as a URL has it
+            page.launch(server_name=f"[{host}]" if ":" in host else host, server_port=port,
+                        quiet=True, inbrowser=False,
+                        auth=auth, max_file_size=MAX_UPLOAD, prevent_thread_lock=True,
+                        enable_monitoring=False,   # /monitoring prints its secret URL for anyone who asks
+                        run_history=False)         # nothing to review: the page is its own history
+        except OSError as e:
+            raise UserError(f"cannot start the page on {host}:{port} ({e})") from None
         while page.is_running:
             time.sleep(0.2)
     except KeyboardInterrupt:          # Ctrl-C, or SIGTERM (errors.Terminated): the way to stop
