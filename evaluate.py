@@ -29,11 +29,14 @@ from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_te
 from pyimagesearch.files import write_image
 from pyimagesearch.models import class_count
 from pyimagesearch.quality import metrics
-from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
+from pyimagesearch.sampling.options import (add_sampler_options, add_truncation_option,
+                                            sampler_settings, truncation, truncation_said)
 from pyimagesearch.sampling.rejection import better_samples
 from pyimagesearch.training.images import fingerprint
 from pyimagesearch.training.output_folder import run_holding
 from pyimagesearch.visualize import build_montage
+
+CURVE = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)    # --truncation-curve's T when none given
 
 
 def build_arg_parser():
@@ -48,6 +51,11 @@ def build_arg_parser():
         help="seed of the samples' noise and of the evaluator (default: the "
              "training run's, read from a checkpoint.pt, so the numbers match "
              "its --eval-every ones; else 0)")
+    add_truncation_option(ap, " for the samples scored")
+    ap.add_argument("--truncation-curve", type=truncation, nargs="*", metavar="T", default=None,
+        help="score the generator at each truncation T and untruncated, and print a table: "
+             "the share drawn as asked (overall and the worst class, for a conditional "
+             f"generator), FLD, precision and recall (default T: {' '.join(map(str, CURVE))})")
     ap.add_argument("--device", choices=DEVICES, default="auto",
         help="where to run (default: auto)")
     ap.add_argument("--nearest", metavar="PNG", default=None,
@@ -140,7 +148,9 @@ def main(argv=None):
             "(pass the run's own --dataset and --data-dir to check for them)")
     scorer = metrics.Scorer(imageSet, seed=seed, device=DEVICE, num=args.num, log=log,
                             trainedOn=trainedOn)
-    scores, images, nearest = scorer.score(gen, nearest=True)
+    if args.truncation is not None:
+        log(f"[INFO] the samples' noise {truncation_said(args.truncation)}")
+    scores, images, nearest = scorer.score(gen, nearest=True, truncation=args.truncation)
     for line in metrics.summary(scores) + per_class_lines(scores.get("conditioning")):
         log("[RESULT] " + line)
     if sampler:
@@ -155,6 +165,14 @@ def main(argv=None):
             f"({better['fld'] / scores['fld'] - 1:+.1%}), recall {scores['recall']:.3f} -> "
             f"{better['recall']:.3f}")
         scores[sampler] = better
+    if args.truncation_curve is not None:
+        curve = metrics.truncation_curve(scorer, gen, args.truncation_curve or CURVE, log=log,
+                                         scored={args.truncation: scores})
+        log(f"[RESULT] the truncation curve ({args.num:,} samples each, seed {seed}"
+            + (", class-balanced" if numClasses else "") + "):")
+        for line in metrics.curve_lines(curve):
+            log("[RESULT]   " + line)
+        scores["truncation_curve"] = curve
     if args.nearest:
         write_image(args.nearest, nearest_montage(images, trainedOn, nearest))
         log(f"[INFO] wrote {args.nearest}: the {NEAREST_PAIRS} samples closest to a training "

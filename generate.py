@@ -45,7 +45,8 @@ from pyimagesearch.quality.evaluator import load_or_train, split_real
 from pyimagesearch.quality.selection import (MIN_CONFIDENCE, DigitSelector, class_label,
                                              label_of, montage_rows, recorded_class_names)
 from pyimagesearch.sampling import latent
-from pyimagesearch.sampling.options import add_sampler_options, sampler_settings
+from pyimagesearch.sampling.options import (add_sampler_options, add_truncation_option,
+                                            sampler_settings, truncation_said)
 from pyimagesearch.sampling.rejection import better_samples
 from pyimagesearch.sharing import export
 from pyimagesearch.training.output_folder import run_folder_above, run_holding
@@ -83,6 +84,9 @@ def build_arg_parser():
              "generator's, one row per class: 100 for ten classes, a 10x10 grid)")
     ap.add_argument("--seed", type=random_seed, default=0,
         help="seed of the noise: the same seed gives the same digits (default: 0)")
+    add_truncation_option(ap, " for the montage, --digit, --morph, --individual and "
+                              "--interpolate (with --export: the T the folder recommends, "
+                              "the demo's default)")
     ap.add_argument("--device", choices=DEVICES, default="auto",
         help="where to run the generator (default: auto)")
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
@@ -138,6 +142,9 @@ def check_arguments(ap, args):
         check_output_folder(ap, args.export, "--export")
         if export.folder_problem(args.export):
             ap.error(f"argument --export: {export.folder_problem(args.export)}")
+    if (args.rejection or args.langevin) and args.truncation is not None:
+        ap.error(f"argument --truncation: not with --{'rejection' if args.rejection else 'langevin'} "
+                 "(each trades variety for fidelity its own way: choose one)")
     if (args.rejection or args.langevin) and args.digit:
         ap.error(f"argument --digit: not with --{'rejection' if args.rejection else 'langevin'} "
                  "(choose one way of selecting)")
@@ -202,7 +209,8 @@ def replaced(path):
 def export_generator(args, saved, gen, description):
     """--export: the folder written whole (sharing/export.py), and a line."""
     done = export.export(args.export, gen,
-                         export.describe_export(saved, args.checkpoint, gen, description))
+                         export.describe_export(saved, args.checkpoint, gen, description,
+                                                args.truncation))
     sizes = ", ".join(f"{name} ({size / 1024:,.0f} KiB)" for name, size in done["bytes"].items())
     print(f"[INFO] exported the generator to {args.export}: {sizes}; ONNX matches PyTorch "
           f"to {done['onnx_difference']:.1e}")
@@ -266,15 +274,18 @@ def main(argv=None):
         labels = [label_of(name, imageSet.classes) for name in ([args.digit] if args.digit else [])
                   + (args.morph or [])]
         model, _, _ = load_or_train(split, trained.seed, DEVICE)
-        selector = DigitSelector(gen, model, DEVICE, args.seed)
+        selector = DigitSelector(gen, model, DEVICE, args.seed, args.truncation)
 
     # the montage: --num digits from --seed, all or only those kept; a
     # conditional generator's told the class of each cell
     cellClasses = None
+    T = args.truncation
+    if T is not None:
+        print(f"[INFO] the noise {truncation_said(T)}: every component within [-{T:g}, {T:g}]")
     if numClasses:
         cellClasses = (torch.full((args.num,), asked[0]) if args.digit
                        else montage_rows(args.num, numClasses))               # (num,)
-        images = latent.generate(gen, latent.noise(args.num, args.seed, noiseDim), DEVICE,
+        images = latent.generate(gen, latent.noise(args.num, args.seed, noiseDim, T), DEVICE,
                                  cellClasses)
         print(f"[INFO] {told_classes(args, names, cellClasses)}")
     elif discriminatorSampler:
@@ -286,14 +297,14 @@ def main(argv=None):
         print(f"[INFO] {numbers['acceptance_rate']:.1%} of {numbers['draws']:,} samples are a "
               f"{args.digit} with probability {args.min_confidence:g} or more")
     else:
-        images = latent.generate(gen, latent.noise(args.num, args.seed, noiseDim), DEVICE)
+        images = latent.generate(gen, latent.noise(args.num, args.seed, noiseDim, T), DEVICE)
     if args.morph and numClasses:
         a, b = asked[-2:]
         if a == b:                       # one class, between two noise vectors
-            z = latent.noise(2, args.seed, noiseDim)
+            z = latent.noise(2, args.seed, noiseDim, T)
             walk = latent.morph(gen, z[:1], z[1:], 4 * args.steps, DEVICE, label=a)
         else:                            # the same noise, from A's code to B's
-            walk = latent.class_morph(gen, latent.noise(1, args.seed, noiseDim), a, b,
+            walk = latent.class_morph(gen, latent.noise(1, args.seed, noiseDim, T), a, b,
                                       numClasses, 4 * args.steps, DEVICE)
     elif args.morph:
         a, b = labels[-2:]
@@ -327,7 +338,7 @@ def main(argv=None):
         print(f"[INFO] wrote {args.num} single digits to {args.individual}")
 
     if args.interpolate:
-        walk = latent.latent_walk(args.num, args.keyframes, args.steps, args.seed, noiseDim)
+        walk = latent.latent_walk(args.num, args.keyframes, args.steps, args.seed, noiseDim, T)
         frames = [visualize.build_montage(latent.generate(gen, z, DEVICE, cellClasses))
                   for z in walk]                 # (frames) x (H, W, 3) uint8; classes kept
         said = replaced(args.interpolate)

@@ -15,7 +15,7 @@ import stat
 
 import torch
 
-from .cli import MAX_SEED
+from .cli import MAX_SEED, MAX_TRUNCATION, MIN_TRUNCATION
 from .errors import UserError, shorten
 from .files import sha256_of
 from .models import (CHANNELS, IMAGE_SIZES, classes_of_generator, describe, generator_geometry,
@@ -142,6 +142,21 @@ CONFIG_SCHEMA = {
         "seed": SEED,
         "epochs_trained": COUNT,
         "recipe": TEXT,
+        # the truncation trick's T the folder recommends (the demo's default),
+        # and the measured curve: the scores at each T (null: untruncated)
+        "truncation": {"type": ["number", "null"], "minimum": MIN_TRUNCATION,
+                       "maximum": MAX_TRUNCATION},
+        "truncation_curve": {
+            "type": ["array", "null"], "maxItems": 50,
+            "items": {"type": "object", "maxProperties": 20,
+                      "properties": {"truncation": {"type": ["number", "null"],
+                                                    "minimum": MIN_TRUNCATION,
+                                                    "maximum": MAX_TRUNCATION},
+                                     "worst_class": {"type": ["string", "null"],
+                                                     "maxLength": 200},
+                                     "referee_worst_class": {"type": ["string", "null"],
+                                                             "maxLength": 200}},
+                      "additionalProperties": {"type": ["number", "null"]}}},
         "scores": {
             "type": ["object", "null"],
             "properties": {**{k: COUNT for k in SCORE_COUNTS},

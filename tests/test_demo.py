@@ -353,9 +353,10 @@ def test_bad_values_through_the_api_are_words(run, private_cache):
     with serving(run) as (url, proc):
         client = Client(url, verbose=False)
         client.predict(api_name="/train_evaluator")         # the digits on
-        asked = [("/grid", (seed, 16, False)) for seed in BAD_SEEDS if seed is not math.nan]
-        asked += [("/morph", (1e30, 2, "any", "any", 0.5)), ("/next_seed", (2**70,)),
-                  ("/digit", (7, 0, 0.5)), ("/grid", (0, 1e30, False))]
+        asked = [("/grid", (seed, 16, False, 3)) for seed in BAD_SEEDS if seed is not math.nan]
+        asked += [("/morph", (1e30, 2, "any", "any", 0.5, 3)), ("/next_seed", (2**70,)),
+                  ("/digit", (7, 0, 0.5, 3)), ("/grid", (0, 1e30, False, 3)),
+                  ("/grid", (0, 16, False, 0.2)), ("/digit", ("7", 0, 0.5, 9))]
         for route, values in asked:
             with pytest.raises(Exception) as e:
                 client.predict(*values, api_name=route)
@@ -364,23 +365,27 @@ def test_bad_values_through_the_api_are_words(run, private_cache):
             assert "must be" in said or "is empty" in said, (route, values, said)
             assert "Overflow" not in said and "int()" not in said
         with pytest.raises(Exception, match="no class chosen: choose one of 0, 1"):
-            client.predict("", 0, 0.5, api_name="/digit")
+            client.predict("", 0, 0.5, 3, api_name="/digit")
         # what a client other than Gradio's can send: NaN, huge text, wrong types
         for route, raw, said in (
-                ("grid", '[NaN, 16, false]', "the seed must be"),
-                ("grid", '[1, Infinity, false]', "the number of samples must be"),
-                ("grid", f'["{"9" * 100_000}", 16, false]', "the seed must be"),
-                ("grid", '[{"a": 1}, 16, null]', "the seed must be"),
-                ("grid", '[1, 16, "yes"]', "the Langevin switch must be true or false"),
-                ("morph", '[1, 2, "any", "any", NaN]', "the morph's position must be"),
-                ("morph", f'[1, 2, "{"7" * 5000}", "any", 0.5]', "must be the name of a class"),
-                ("digit", '["7", 0, NaN]', "a probability in (0, 1]"),
-                ("digit", '[["7"], 0, 0.5]', "the class must be the name of a class")):
+                ("grid", '[NaN, 16, false, 3]', "the seed must be"),
+                ("grid", '[1, Infinity, false, 3]', "the number of samples must be"),
+                ("grid", f'["{"9" * 100_000}", 16, false, 3]', "the seed must be"),
+                ("grid", '[{"a": 1}, 16, null, 3]', "the seed must be"),
+                ("grid", '[1, 16, "yes", 3]', "the Langevin switch must be true or false"),
+                ("grid", '[1, 16, false, NaN]', "the fidelity-variety slider must be"),
+                ("grid", '[1, 16, false, [1]]', "the fidelity-variety slider must be"),
+                ("grid", '[1, 16, true, 1]', "set the fidelity-variety slider to its right end"),
+                ("morph", '[1, 2, "any", "any", NaN, 3]', "the morph's position must be"),
+                ("morph", '[1, 2, "any", "any", 0.5, "x"]', "the fidelity-variety slider must be"),
+                ("morph", f'[1, 2, "{"7" * 5000}", "any", 0.5, 3]', "must be the name of a class"),
+                ("digit", '["7", 0, NaN, 3]', "a probability in (0, 1]"),
+                ("digit", '[["7"], 0, 0.5, 3]', "the class must be the name of a class")):
             answer = call_api(url, route, raw)
             assert "event: error" in answer and said in answer, (route, raw[:40], answer)
         with concurrent.futures.ThreadPoolExecutor(50) as pool:     # more than the queue holds
             codes = list(pool.map(lambda i: post(url + "gradio_api/call/grid",
-                                                 '{"data": [%d, 100, false]}' % i)[0], range(200)))
+                                                 '{"data": [%d, 100, false, 3]}' % i)[0], range(200)))
         assert set(codes) <= {200, 503}, codes                      # 503: "queue full"
         with urllib.request.urlopen(url, timeout=60) as response:
             assert response.status == 200
@@ -543,3 +548,24 @@ def test_the_conditional_page_draws_the_class_at_once_in_a_real_browser(told, tm
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "Traceback" not in out, out
+
+
+def test_a_signal_while_gradio_is_still_starting_stops_the_page_as_ctrl_c_does(capsys):
+    """Gradio's server can answer before launch() returns (it goes on
+    checking the server it started): Ctrl-C or SIGTERM then stops the page
+    as at any later moment, closing it, not with the interrupted-run line."""
+    import demo
+    from pyimagesearch.errors import Terminated
+
+    class Starting:
+        is_running, closed = True, False
+
+        def launch(self, **kwargs):
+            raise Terminated()
+
+        def close(self, verbose=False):
+            self.closed = True
+
+    page = Starting()
+    demo.serve(page, "127.0.0.1", 1, None)
+    assert page.closed and "the demo page stopped" in capsys.readouterr().err

@@ -31,7 +31,8 @@ def test_every_option_of_the_script_has_a_resume_rule():
                 "channels", "recipe", "lr_d", "lr_g", "cr", "cr_shift", "top_k", "diffaug",
                 "conditional"))
     assert rules["tensorboard"] == INHERITED          # a resume goes on logging where it did
-    assert len(rules) == 30
+    assert rules["eval_truncation"] == INHERITED     # scored at the same T after a resume
+    assert len(rules) == 31
 
 
 def test_an_option_without_a_rule_is_refused_by_name():

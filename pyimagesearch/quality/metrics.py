@@ -224,18 +224,20 @@ class Scorer:
                 "mean_class_recall": sum(recall) / len(recall) if recall else None,
                 "per_class": perClass}
 
-    def score(self, gen, nearest=False):
+    def score(self, gen, nearest=False, truncation=None):
         """Metrics of `num` samples of `gen` from noise seeded by `seed`: the
         same noise every time, so numbers from different epochs compare.
+        truncation: the noise truncated at T (latent.noise; None: not).
         nearest=True: also the samples and (their nearest training images'
         indices, the distances)."""
-        z = latent.noise(self.num, self.seed, noise_dim(gen))
+        z = latent.noise(self.num, self.seed, noise_dim(gen), truncation)
         asked = balanced_classes(self.num, class_count(gen))     # None: unconditional
         images = latent.generate(gen, z, self.device, asked)
+        said = {} if truncation is None else {"truncation": truncation}
         if not nearest:
-            return self.score_images(images, asked=asked)
+            return {**self.score_images(images, asked=asked), **said}
         scores, index = self.score_images(images, nearest=True, asked=asked)
-        return scores, images, index
+        return {**scores, **said}, images, index
 
 
 def balanced_classes(num, numClasses):
@@ -276,4 +278,38 @@ def conditioning_summary(numbers):
     if numbers["mean_class_fld"] is not None:
         lines.append(f"per class: mean FLD {numbers['mean_class_fld']:.3f}, mean recall "
                      f"{numbers['mean_class_recall']:.3f}")
+    return lines
+
+
+def truncation_curve(scorer, gen, truncations, log=None, scored=None):
+    """The scores of `gen` untruncated and at each truncation T (sorted,
+    highest first: from most variety to most fidelity), each from the
+    scorer's same seed: [{"truncation": T or None, "as_asked", "worst_class",
+    "worst_as_asked" (None for an unconditional generator), "fld",
+    "precision", "recall", "inception_score"}]. scored: {T: scores} already
+    computed by scorer.score."""
+    rows, scored = [], scored or {}
+    for T in [None] + sorted(set(truncations), reverse=True):
+        scores = scored[T] if T in scored else scorer.score(gen, truncation=T)
+        told = scores.get("conditioning")
+        rows.append({"truncation": T, "fld": scores["fld"], "precision": scores["precision"],
+                     "recall": scores["recall"], "inception_score": scores["inception_score"],
+                     "as_asked": told and told["accuracy"],
+                     "worst_class": told and told["worst_class"],
+                     "worst_as_asked": told and told["worst_accuracy"]})
+        if log:
+            log("[INFO] " + curve_lines(rows[-1:])[-1].strip())
+    return rows
+
+
+def curve_lines(rows):
+    """A truncation curve (truncation_curve's rows) as the lines of a table."""
+    told = rows and rows[0]["as_asked"] is not None
+    lines = [f"{'T':>5}  " + (f"{'as asked':>8}  {'worst class':>16}  " if told else "")
+             + f"{'FLD':>8}  {'precision':>9}  {'recall':>6}"]
+    for row in rows:
+        T = "none" if row["truncation"] is None else f"{row['truncation']:g}"
+        worst = (f"{row['worst_class'][:9]}: {row['worst_as_asked']:.1%}" if told else "")
+        lines.append(f"{T:>5}  " + (f"{row['as_asked']:>8.1%}  {worst:>16}  " if told else "")
+                     + f"{row['fld']:>8.3f}  {row['precision']:>9.3f}  {row['recall']:>6.3f}")
     return lines

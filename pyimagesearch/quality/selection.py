@@ -75,10 +75,12 @@ def montage_rows(num, numClasses, perRow=None):
 
 
 class DigitSelector:
-    """Samples the evaluator calls `label` with at least `minConfidence`."""
+    """Samples the evaluator calls `label` with at least `minConfidence`,
+    from noise truncated at `truncation` (None: not truncated)."""
 
-    def __init__(self, gen, model, device, seed):
+    def __init__(self, gen, model, device, seed, truncation=None):
         self.gen, self.model, self.device, self.seed = gen, model, device, seed
+        self.truncation = truncation
 
     def sample(self, label, num, minConfidence=MIN_CONFIDENCE, maxDraws=None):
         """(images, their noise vectors, numbers); TooFewAccepted after
@@ -88,7 +90,7 @@ class DigitSelector:
         while accepted < num:
             if hopeless(accepted, draws, num, maxDraws):
                 raise TooFewAccepted(acceptance_message(accepted, draws, num, maxDraws))
-            z = latent.noise(BATCH, self.seed + draws, self.gen.ct1.in_channels)
+            z = latent.noise(BATCH, self.seed + draws, self.gen.ct1.in_channels, self.truncation)
             images = latent.generate(self.gen, z, self.device)
             _, probs = predict(self.model, images, self.device)
             keep = (probs.argmax(1) == label) & (probs[:, label] >= minConfidence)

@@ -4,16 +4,40 @@ import torch
 
 from torch.nn.functional import one_hot
 
+from ..cli import MAX_TRUNCATION, MIN_TRUNCATION
 from ..models import told
 
 NOISE_DIM = 100
 
 
-def noise(num, seed, dim=NOISE_DIM):
+def noise(num, seed, dim=NOISE_DIM, truncation=None):
     """`num` latent vectors (num, dim, 1, 1), from a CPU generator of their
-    own: the same seed gives the same vectors on every device."""
+    own: the same seed gives the same vectors on every device.
+
+    truncation T (None: off): the truncation trick, every component whose
+    magnitude exceeds T drawn again from the same stream until none does:
+    a standard normal truncated to [-T, T], which trades the samples'
+    variety for their fidelity. The components already within T are the
+    untruncated noise's own, so the same seed at two T gives the same
+    digits where they did not need redrawing."""
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(num, dim, 1, 1, generator=g)
+    z = torch.randn(num, dim, 1, 1, generator=g)
+    if truncation is not None:
+        truncate_(z, truncation, g)
+    return z
+
+
+def truncate_(z, truncation, generator):
+    """Redraw, in place, every component of z whose magnitude exceeds
+    `truncation` from `generator`, until none does; returns z."""
+    if not MIN_TRUNCATION <= truncation <= MAX_TRUNCATION:
+        raise ValueError(f"truncation must be from {MIN_TRUNCATION:g} to {MAX_TRUNCATION:g}, "
+                         f"got {truncation!r}")
+    outside = z.abs() > truncation
+    while outside.any():
+        z[outside] = torch.randn(int(outside.sum()), generator=generator)
+        outside = z.abs() > truncation
+    return z
 
 
 @torch.no_grad()
@@ -46,10 +70,12 @@ def slerp(a, b, t):
     return torch.where(safe, out, lerp)
 
 
-def latent_walk(num, keyframes, steps, seed, dim=NOISE_DIM):
+def latent_walk(num, keyframes, steps, seed, dim=NOISE_DIM, truncation=None):
     """A looping walk for `num` cells through `keyframes` random points each,
-    `steps` frames from one point to the next: (frames, num, dim, 1, 1)."""
-    points = noise(keyframes * num, seed, dim).view(keyframes, num, dim)
+    `steps` frames from one point to the next: (frames, num, dim, 1, 1).
+    truncation: the points' (the path between two of them keeps their
+    radius, so it stays as near the centre as they are)."""
+    points = noise(keyframes * num, seed, dim, truncation).view(keyframes, num, dim)
     frames = []
     for k in range(keyframes):
         a, b = points[k], points[(k + 1) % keyframes]     # back to the start

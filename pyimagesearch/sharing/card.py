@@ -179,6 +179,74 @@ def _how_to_load(config, name):
         "```"]
 
 
+def _truncation(config):
+    """The card's section on the truncation trick: how to truncate the
+    noise (in PyTorch and, before the ONNX graph, in NumPy), the folder's
+    recommended T and, when recorded, the measured curve."""
+    n = config["inputDim"]
+    T = config.get("truncation")
+    shown = 1.5 if T is None else T
+    lines = [
+        "The truncation trick (Brock et al., BigGAN, 2019) trades variety for fidelity "
+        "without retraining: draw the noise from a normal truncated to [-T, T] (every "
+        "component beyond T drawn again). A lower T gives more faithful, more alike images."
+        + (f" This generator's recommended T is **{T:g}** (the demo's default)." if T is not None
+           else " This export recommends no T: untruncated noise is the default."),
+        "",
+        "```python",
+        f"def truncated_noise(num, T={shown:g}):        # every component within [-T, T]",
+        f"    z = torch.randn(num, {n}, 1, 1)",
+        "    while (outside := z.abs() > T).any():",
+        "        z[outside] = torch.randn(int(outside.sum()))",
+        "    return z",
+        "```",
+        "",
+        "The ONNX graph takes the noise as its input, so the truncation happens before it, "
+        "in NumPy:",
+        "",
+        "```python",
+        f"z = np.random.randn(16, {n}, 1, 1)",
+        f"while (outside := np.abs(z) > {shown:g}).any():",
+        "    z[outside] = np.random.randn(outside.sum())",
+        "```",
+        "",
+        f"`python generate.py --checkpoint THIS_FOLDER --output samples.png --truncation {shown:g}` "
+        "does it for you; `python evaluate.py --checkpoint THIS_FOLDER --truncation-curve` "
+        "measures the price."]
+    curve = config.get("truncation_curve")
+    if curve:
+        referee = any(row.get("referee_as_asked") is not None for row in curve)
+        told = any(row.get("as_asked") is not None for row in curve)
+
+        def pct(v):
+            return "–" if v is None else f"{v:.1%}"
+
+        def worst(row, prefix=""):
+            value = row.get(prefix + "worst_as_asked")
+            return "–" if value is None else f"{_cell(str(row.get(prefix + 'worst_class')))}: {value:.1%}"
+
+        head = ["T"] + (["as asked", "worst class"] if told else []) \
+            + (["as asked (referee)", "worst class (referee)"] if referee else []) \
+            + ["FLD", "precision", "recall"]
+        rows = []
+        for row in curve:
+            cells = ["none" if row.get("truncation") is None else f"{row['truncation']:g}"]
+            if told:
+                cells += [pct(row.get("as_asked")), worst(row)]
+            if referee:
+                cells += [pct(row.get("referee_as_asked")), worst(row, "referee_")]
+            cells += ["–" if row.get(k) is None else f"{row[k]:.{d}f}"
+                      for k, d in (("fld", 2), ("precision", 3), ("recall", 3))]
+            rows.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Measured at each T (the evaluator's FLD, precision and recall; "
+                  "\"as asked\": how often the class drawn is the class asked for"
+                  + (", read by the evaluator and by the referee, a stronger classifier "
+                     "(the companion code's benchmarks/referee.py)" if referee else "")
+                  + f"; {(config.get('scores') or {}).get('num_samples', 10000):,} samples each):",
+                  "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head), *rows]
+    return "\n".join(lines)
+
+
 def model_card(config, name="THIS_FOLDER", hashes=None):
     """README.md's text for an export described by `config` (config.json),
     loaded from the folder (or Hub repository) `name`; hashes: {file name:
@@ -228,6 +296,10 @@ def model_card(config, name="THIS_FOLDER", hashes=None):
         "With the companion code's package (huggingface_hub's `PyTorchModelHubMixin`):",
         "",
         *_how_to_load(config, name),
+        "",
+        "## Fidelity or variety: truncation",
+        "",
+        _truncation(config).replace("THIS_FOLDER", name),
         "",
         f"`python generate.py --checkpoint {name} --output samples.png` draws a montage, "
         f"`python demo.py --checkpoint {name}` opens the demo page.",

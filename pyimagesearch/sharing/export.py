@@ -99,13 +99,17 @@ def folder_problem(folder):
     return None
 
 
-def describe_export(saved, path, gen, description):
+def describe_export(saved, path, gen, description, truncation=None):
     """config.json for the generator `gen` read from `path` (whose content
     `saved` is: a checkpoint.pt's dict, a state_dict, or an Exported);
-    description: which of its generators (checkpoint.generator_state's words)."""
+    description: which of its generators (checkpoint.generator_state's words);
+    truncation: the T the folder recommends (None: the one an exported
+    folder recorded, else none)."""
     config = {"format": FORMAT, "format_version": 1, "inputDim": noise_dim(gen),
               "outputChannels": gen.channels, "imageSize": gen.imageSize,
               "channels": gen.channels}
+    if truncation is not None:
+        config["truncation"] = truncation
     if class_count(gen) is not None:        # --conditional: told one of numClasses classes
         config["numClasses"] = class_count(gen)
     if isinstance(saved, Exported):      # an export exported again (one of before the paths went)

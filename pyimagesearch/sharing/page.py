@@ -16,7 +16,8 @@ import os
 from ..errors import UserError
 from ..sampling.rejection import TooFewAccepted
 from ..quality.selection import MIN_CONFIDENCE
-from .playground import ANY, MAX_GRID, name_of, next_seed, seed_of
+from .playground import (ANY, MAX_GRID, MIN_SLIDER_T, NO_TRUNCATION, name_of, next_seed,
+                         seed_of, slider_value, truncation_of)
 
 MAX_WAITING = 64              # requests queued at once; more are refused ("queue full")
 CACHE_HOURS = 1               # Gradio's copies of the images shown are deleted after this
@@ -39,6 +40,16 @@ def shown_errors(function):
 def summary_of(play):
     return ("# Training a DCGAN in PyTorch: the demo\n"
             + "\n".join(f"- {line}" for line in play.summary()))
+
+
+def not_shown(play):
+    """The line saying which controls the page leaves out for this
+    generator, and why ("" when it shows them all)."""
+    if play.conditional:
+        return ("Not shown, as they do not apply to a generator told the class: the "
+                "evaluator's least probability (nothing is rejected) and the Langevin "
+                "sampler (it moves samples by an unconditional discriminator's verdict).")
+    return ""
 
 
 def first_grid(play):
@@ -65,11 +76,12 @@ def build_page(play):
         if told else (ANY, ANY)
     state = {"path": None, "key": None}
 
-    def morph_frame(seedA, seedB, nameA, nameB, t):
+    def morph_frame(seedA, seedB, nameA, nameB, t, truncation):
         key = (seed_of(seedA), seed_of(seedB), name_of(nameA, "a morph's class") or ANY,
                name_of(nameB, "a morph's class") or ANY)
         if told:                     # a class each end (an empty one: "no class chosen")
             key = key[:2] + (name_of(nameA, "a morph's class"), name_of(nameB, "a morph's class"))
+        key += (slider_value(truncation_of(truncation)),)
         if state["key"] != key:
             state["path"], state["key"] = play.morph_path(*key), key
         return play.frame(state["path"], t)
@@ -83,12 +95,21 @@ def build_page(play):
     hours = CACHE_HOURS * 3600
     with gr.Blocks(title="DCGAN demo", delete_cache=(hours, hours)) as page:
         summary = gr.Markdown(summary_of(play), elem_id="summary")
+        gr.Markdown(not_shown(play), visible=bool(not_shown(play)), elem_id="not-shown")
         with gr.Row():
             with gr.Column(scale=1):
                 seed = gr.Number(value=0, precision=0, label="seed", elem_id="seed")
                 num = gr.Slider(4, MAX_GRID, value=first_grid(play), step=1, label="samples",
                                 elem_id="num")
+                truncation = gr.Slider(
+                    MIN_SLIDER_T, NO_TRUNCATION, value=slider_value(play.truncation), step=0.05,
+                    label="fidelity ↔ variety", elem_id="truncation",
+                    info=f"the noise truncated at T (left: more faithful, more alike; right end, "
+                         f"{NO_TRUNCATION:g}: untruncated, the most varied)"
+                         + (f"; {play.truncation:g} is this generator's recommended T"
+                            if play.truncation is not None else ""))
                 langevin = gr.Checkbox(value=False, interactive=canLangevin, elem_id="langevin",
+                                       visible=not told,
                                        label="Langevin sampler (the discriminator moves the samples)",
                                        info=None if canLangevin else f"off: {play.whyNoLangevin}")
                 again = gr.Button("New samples", elem_id="new-samples")
@@ -102,9 +123,8 @@ def build_page(play):
                                    elem_id="digit")
                 confidence = gr.Slider(0.1, 0.99, value=MIN_CONFIDENCE, step=0.01,
                                        label="the evaluator's least probability for it",
-                                       interactive=canDigits and not told, elem_id="confidence",
-                                       info="not used: the generator is told the class"
-                                       if told else None)
+                                       interactive=canDigits, visible=not told,
+                                       elem_id="confidence")
                 give = gr.Button("Give me this one", interactive=canDigits, elem_id="give")
                 why = gr.Markdown("" if canDigits else f"Off: {play.whyNoDigits}.",
                                   elem_id="digit-why")
@@ -135,14 +155,14 @@ def build_page(play):
             event(shown_errors(function), inputs, outputs, api_name=name, preprocess=False,
                   concurrency_id="playground", concurrency_limit=1)
 
-        for event in (seed.change, num.release, langevin.change, page.load):
-            on(event, play.grid, [seed, num, langevin], grid, "grid")
+        for event in (seed.change, num.release, langevin.change, truncation.release, page.load):
+            on(event, play.grid, [seed, num, langevin, truncation], grid, "grid")
         on(again.click, next_seed, seed, seed, "next_seed")
-        on(give.click, lambda n, s, c: play.digit(n, s, 16, c), [name, seed, confidence],
-           [chosen, said], "digit")
-        morphInputs = [seedA, seedB, nameA, nameB, t]
+        on(give.click, lambda n, s, c, T: play.digit(n, s, 16, c, T),
+           [name, seed, confidence, truncation], [chosen, said], "digit")
+        morphInputs = [seedA, seedB, nameA, nameB, t, truncation]
         for event in (t.change, seedA.change, seedB.change, nameA.change, nameB.change,
-                      page.load):
+                      truncation.release, page.load):
             on(event, morph_frame, morphInputs, morphed, "morph")
         on(trainButton.click, train, None,
            [summary, why, name, confidence, give, nameA, nameB, trainButton], "train_evaluator")

@@ -45,6 +45,11 @@ from ..sampling.rejection import (LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, TooFewAcce
 from ..visualize import build_montage
 
 MORPH_STEPS = 24                  # frames from one end of the morph to the other
+# the "fidelity <-> variety" slider: the truncation T of the noise, from
+# MIN_SLIDER_T (faithful, alike) to NO_TRUNCATION, its right end, which is
+# the untruncated noise (at T = 3 only 0.3 % of the components would be
+# redrawn anyway, so the slider's last step is a small one)
+MIN_SLIDER_T, NO_TRUNCATION = 0.5, 3.0
 MAX_GRID = 100
 SHOWN = 224                       # pixels on a side a single image is enlarged to (28 -> 224)
 MONTAGE_SHOWN = 448               # ... and a montage at least (8 x 8 of 28 -> 448)
@@ -111,6 +116,21 @@ def fraction_of(value, what, expected, ok):
     return number
 
 
+def truncation_of(value):
+    """The slider's value as the noise's truncation: None (untruncated) at
+    its right end, NO_TRUNCATION, else T from MIN_SLIDER_T."""
+    T = fraction_of(value, "the fidelity-variety slider",
+                    f"a number from {MIN_SLIDER_T:g} to {NO_TRUNCATION:g} (no truncation)",
+                    lambda v: MIN_SLIDER_T <= v <= NO_TRUNCATION)
+    return None if T >= NO_TRUNCATION else T
+
+
+def slider_value(truncation):
+    """Where the slider stands for a truncation (None: its right end)."""
+    return NO_TRUNCATION if truncation is None else min(max(truncation, MIN_SLIDER_T),
+                                                        NO_TRUNCATION)
+
+
 def switch_of(value, what):
     """A switch (a checkbox): True or False, nothing else."""
     if not isinstance(value, bool):
@@ -156,6 +176,8 @@ class Playground:
         self.description = self.description.replace(os.fspath(path), os.path.basename(
             os.path.normpath(os.fspath(path))))
         self.numClasses = class_count(self.gen)         # None: unconditional
+        # the truncation the file recommends (an exported folder's config.json)
+        self.truncation = getattr(saved, "config", {}).get("truncation")
         self.inputDim = noise_dim(self.gen)             # the noise, without a class code
         self.shape = shape_of(self.gen.imageSize, self.gen.channels)
         self.split = self.classes = self.selector = self.logits = self.disc = None
@@ -211,12 +233,17 @@ class Playground:
         self.selector, self.whyNoDigits = DigitSelector(self.gen, model, self.device, 0), None
         return f"the evaluator is ready: {accuracy:.1%} right on held-out real images"
 
-    def grid(self, seed, num=64, langevin=False):
-        """An RGB montage of `num` samples from `seed` (Langevin-moved ones)."""
-        seed, num = seed_of(seed), count_of(num)
+    def grid(self, seed, num=64, langevin=False, truncation=NO_TRUNCATION):
+        """An RGB montage of `num` samples from `seed` (Langevin-moved ones),
+        their noise truncated by the slider's `truncation`."""
+        seed, num, T = seed_of(seed), count_of(num), truncation_of(truncation)
         if switch_of(langevin, "the Langevin switch"):
             if self.whyNoLangevin:
                 raise UserError(f"the Langevin sampler is off: {self.whyNoLangevin}")
+            if T is not None:
+                raise UserError("the Langevin sampler moves the noise itself: set the "
+                                "fidelity-variety slider to its right end (no truncation) "
+                                "to use it")
             if self.logits is None:
                 self.logits = calibrate(self.disc, self.gen, self.split.heldOutImages,
                                         self.device, self.trained.seed, self.calibrationSteps,
@@ -224,8 +251,8 @@ class Playground:
             images, _ = latent_langevin(self.gen, self.logits, self.device, seed, num,
                                         LANGEVIN_STEPS, LANGEVIN_STEP_SIZE)
         else:
-            images = latent.generate(self.gen, latent.noise(num, seed, self.inputDim), self.device,
-                                     labels=self.row_classes(num))
+            images = latent.generate(self.gen, latent.noise(num, seed, self.inputDim, T),
+                                     self.device, labels=self.row_classes(num))
         return enlarged(images, MONTAGE_SHOWN)
 
     def row_classes(self, num):
@@ -248,39 +275,40 @@ class Playground:
             raise UserError(f"no class chosen: choose one of {', '.join(self.classes)}")
         return label_of(name, self.classes)
 
-    def digit(self, name, seed, num=16, minConfidence=MIN_CONFIDENCE):
+    def digit(self, name, seed, num=16, minConfidence=MIN_CONFIDENCE, truncation=NO_TRUNCATION):
         """An RGB montage of `num` samples the evaluator calls `name`, and a
-        line with the share of samples that were."""
-        seed, num = seed_of(seed), count_of(num)
+        line with the share of samples that were; their noise truncated by
+        the slider's `truncation`."""
+        seed, num, T = seed_of(seed), count_of(num), truncation_of(truncation)
         minConfidence = fraction_of(minConfidence, "the least probability",
                                     "a probability in (0, 1]", lambda p: 0 < p <= 1)
         if self.conditional:             # told the class: every sample is one, at once
             label = self.label_of(name)
-            images = latent.generate(self.gen, latent.noise(num, seed, self.inputDim),
+            images = latent.generate(self.gen, latent.noise(num, seed, self.inputDim, T),
                                      self.device, labels=torch.full((num,), label))
             return enlarged(images, MONTAGE_SHOWN), (
                 f"{num} samples drawn as a {name}: the generator is told the class, so none "
                 "is rejected")
-        images, _, numbers = self.sample_class(name, seed, num, minConfidence)
+        images, _, numbers = self.sample_class(name, seed, num, minConfidence, T)
         return enlarged(images, MONTAGE_SHOWN), (
             f"{numbers['acceptance_rate']:.1%} of {numbers['draws']:,} samples are a {name} "
             f"with probability {minConfidence:g} or more")
 
-    def end(self, seed, name):
+    def end(self, seed, name, truncation=None):
         """A morph's end: the noise of seed `seed`, or (a class name) the
         first sample from there the evaluator calls `name` (empty: ANY)."""
         seed = seed_of(seed)
         if name_of(name, "a morph's class") in (None, ANY):
-            return latent.noise(1, seed, self.inputDim)
-        _, z, _ = self.sample_class(name, seed, 1)
+            return latent.noise(1, seed, self.inputDim, truncation)
+        _, z, _ = self.sample_class(name, seed, 1, truncation=truncation)
         return z
 
-    def sample_class(self, name, seed, num, minConfidence=MIN_CONFIDENCE):
+    def sample_class(self, name, seed, num, minConfidence=MIN_CONFIDENCE, truncation=None):
         """The selector's (images, noise, numbers) for class `name` from
         `seed`; too rare a class is said in the page's words (the sampler's
         own message names generate.py's options)."""
         label = self.label_of(name)
-        self.selector.seed = seed
+        self.selector.seed, self.selector.truncation = seed, truncation
         try:
             return self.selector.sample(label, num, minConfidence)
         except TooFewAccepted as e:
@@ -288,22 +316,23 @@ class Playground:
             raise UserError(f"too few samples are a {name} with probability {minConfidence:g} or "
                             f"more: {said}; lower the least probability") from None
 
-    def morph_path(self, seedA, seedB, nameA=ANY, nameB=ANY):
+    def morph_path(self, seedA, seedB, nameA=ANY, nameB=ANY, truncation=NO_TRUNCATION):
         """(MORPH_STEPS + 1, C, S, S) images from one end to the other. For
         a conditional generator: from class nameA to nameB, the one-hot code
         moved along a line from one to the other, the noise along the
         spherical path from seedA's to seedB's (the same seed: the same
-        noise throughout)."""
+        noise throughout). truncation: the slider's, for both ends' noise."""
+        T = truncation_of(truncation)
         if self.conditional:
             a, b = self.label_of(nameA), self.label_of(nameB)
-            zA, zB = latent.noise(1, seed_of(seedA), self.inputDim), \
-                latent.noise(1, seed_of(seedB), self.inputDim)
+            zA, zB = latent.noise(1, seed_of(seedA), self.inputDim, T), \
+                latent.noise(1, seed_of(seedB), self.inputDim, T)
             t = torch.linspace(0, 1, MORPH_STEPS + 1)[:, None]                   # (T, 1)
             z = torch.cat([latent.slerp(zA.view(1, -1), zB.view(1, -1), s) for s in t])
             codes = latent.class_codes(a, b, self.numClasses, MORPH_STEPS)       # (T, K)
             return latent.generate(self.gen, z.view(len(z), -1, 1, 1), self.device,
                                    labels=codes)
-        return latent.morph(self.gen, self.end(seedA, nameA), self.end(seedB, nameB),
+        return latent.morph(self.gen, self.end(seedA, nameA, T), self.end(seedB, nameB, T),
                             MORPH_STEPS, self.device)
 
     @staticmethod
@@ -321,10 +350,13 @@ class Playground:
         else:
             classes = (f"off ({self.whyNoDigits})" if self.whyNoDigits
                        else f"classes {', '.join(self.classes)}")
+        langevin = ([] if self.conditional else   # the page leaves it out, saying why
+                    ["Langevin sampler: " + (f"off ({self.whyNoLangevin})" if self.whyNoLangevin
+                                             else f"on ({self.calibrationSteps} calibration steps)")])
+        truncation = ("untruncated noise" if self.truncation is None else
+                      f"noise truncated at T = {self.truncation:g}, the file's recommended")
         return [f"{self.description}: {self.shape} images",
-                "Langevin sampler: " + (f"off ({self.whyNoLangevin})" if self.whyNoLangevin
-                                        else f"on ({self.calibrationSteps} calibration steps)"),
-                "digits: " + classes]
+                *langevin, "fidelity ↔ variety: " + truncation, "digits: " + classes]
 
 
 def told_class_names(saved, numClasses):

@@ -6,7 +6,7 @@ first process only. What is logged, and at which step:
     verdict/real, verdict/fake                each batch: D's mean output on real and
                                               generated images (d_x, d_g_z)
     montage                                   each montage, when it is drawn
-    quality/..., quality_ema/...              the --eval-every scores (conditioning_...
+    quality/..., quality_ema/..., quality_truncated/...   the --eval-every scores (conditioning_...
                                               with --conditional)
     hparams                                   the run's options, at its start
 
@@ -185,7 +185,8 @@ class TensorBoardLog:
             self.writer.add_image("montage", np.ascontiguousarray(image[:, :, ::-1]), last,
                                   dataformats="HWC")
         for prefix, values in (("quality", scores or {}),
-                               ("quality_ema", (scores or {}).get("ema") or {})):
+                               ("quality_ema", (scores or {}).get("ema") or {}),
+                               ("quality_truncated", (scores or {}).get("truncated") or {})):
             for name in QUALITY:
                 if name in values:
                     self.writer.add_scalar(f"{prefix}/{name}", float(values[name]), last)

@@ -65,11 +65,13 @@ class QualityMonitor:
     """The quality checks of one run, writing into `folder` (an
     OutputFolder) and `record` (a RunRecord). evalEvery: --eval-every (0:
     never scored); the scorer is built from `fullData` (the ImageSet), the
-    GAN's own `trainedOn` images, `seed`, `device`, `num` samples."""
+    GAN's own `trainedOn` images, `seed`, `device`, `num` samples;
+    truncation (--eval-truncation): the montages' generator also scored
+    with its noise truncated at T."""
 
     def __init__(self, folder, record, evalEvery, numEpochs, fullData, trainedOn, seed, device,
-                 num):
-        self.folder, self.record = folder, record
+                 num, truncation=None):
+        self.folder, self.record, self.truncation = folder, record, truncation
         self.evalEvery, self.numEpochs = evalEvery, numEpochs
         self.fullData, self.trainedOn = fullData, trainedOn
         self.seed, self.device, self.num = seed, device, num
@@ -105,6 +107,13 @@ class QualityMonitor:
             line += "; EMA: FLD {:.3f}, IS {:.3f}, recall {:.3f}".format(
                 scores["ema"]["fld"], scores["ema"]["inception_score"], scores["ema"]["recall"])
             line += conditioning_said(scores["ema"])
+        if self.truncation is not None:
+            shown = gen if ema is None else ema.recalibrate()
+            scores["truncated"] = self.scorer.score(shown, truncation=self.truncation)
+            line += "; {}truncated at T = {:g}: FLD {:.3f}, recall {:.3f}".format(
+                "" if ema is None else "EMA ", self.truncation, scores["truncated"]["fld"],
+                scores["truncated"]["recall"])
+            line += conditioning_said(scores["truncated"])
         print(line, flush=True)
         drawn = scores.get("ema", scores)             # the generator the montages show
         best = self.record.best

@@ -19,7 +19,8 @@ import os
 import shlex
 
 from ..cli import (MIN_EVAL_SAMPLES, DefaultsHelpFormatter, check_output_folder, eval_samples,
-                   fraction, nonnegative_float, positive_float, positive_int, random_seed)
+                   fraction, nonnegative_float, positive_float, positive_int, random_seed,
+                   truncation)
 from ..data.folder import INVERT_CHOICES
 from ..data.sources import DATASETS, GREY_DATASETS
 from ..device import DEVICES
@@ -115,6 +116,11 @@ def add_training_options(ap):
              "(default: 0)")
     option(ap, "--eval-num", type=eval_samples, default=10_000, metavar="N", resume=INHERITED,
         help=f"samples per evaluation, at least {MIN_EVAL_SAMPLES} (default: 10000)")
+    option(ap, "--eval-truncation", type=truncation, default=None, metavar="T",
+        resume=INHERITED,
+        help="also score, at each evaluation, the generator the montages show with its "
+             "noise truncated at T (the truncation trick: generate.py --truncation; "
+             "docs/conditional.md) (default: off)")
     option(ap, "--tensorboard", nargs="?", const=True, default=None, metavar="DIR",
         resume=INHERITED,
         help="log the run for TensorBoard (`tensorboard --logdir DIR`): G and D losses "

@@ -144,7 +144,8 @@ class TrainingRun:
                                                        self.device)
         self.monitor = QualityMonitor(self.folder, self.record, self.evalEvery, self.numEpochs,
                                       self.fullData, self.data.images, self.args["seed"],
-                                      self.device, self.args["eval_num"])
+                                      self.device, self.args["eval_num"],
+                                      self.args.get("eval_truncation"))
         wiring.hook_steps(gen, genOpt, discOpt, self.ema, self.ctx)
         self.recipe.watch(disc)
         if self.main:

@@ -1,0 +1,233 @@
+"""The truncation trick (--truncation, --truncation-curve, --eval-truncation,
+the demo's fidelity-variety slider, the exported folder's recommended T):
+the noise truncated to [-T, T] by redrawing, reproducible from the seed, and
+reaching every place a user samples."""
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_idx_folder, run_script, train
+from pyimagesearch.exported import config_problem
+from pyimagesearch.sampling import latent
+from pyimagesearch.sharing.card import model_card
+
+
+def truncated_normal_std(T):
+    """The standard deviation of N(0, 1) truncated to [-T, T]."""
+    phi = math.exp(-T * T / 2) / math.sqrt(2 * math.pi)
+    mass = math.erf(T / math.sqrt(2))
+    return math.sqrt(1 - 2 * T * phi / mass)
+
+
+# ------------------------------------------------------------------ the noise
+
+@pytest.mark.parametrize("T", [0.5, 1.0, 2.0])
+def test_truncated_noise_is_a_truncated_normal_not_a_clamp(T):
+    z = latent.noise(2000, 7, 100, truncation=T)
+    assert z.shape == (2000, 100, 1, 1) and z.abs().max() <= T
+    # a clamp would pile mass at +-T and give a larger spread
+    assert (z.abs() > 0.98 * T).double().mean() < 0.02 * 2 * T
+    assert z.std().item() == pytest.approx(truncated_normal_std(T), rel=0.01)
+    assert z.mean().abs() < 0.01
+
+
+def test_the_same_seed_gives_the_same_noise_and_keeps_the_components_within_T():
+    plain = latent.noise(64, 3, 100)
+    a, b = latent.noise(64, 3, 100, 1.5), latent.noise(64, 3, 100, 1.5)
+    assert torch.equal(a, b)
+    inside = plain.abs() <= 1.5
+    assert torch.equal(a[inside], plain[inside]) and not torch.equal(a, plain)
+    assert torch.equal(latent.noise(64, 3, 100, 10.0), plain)   # nothing beyond 10
+    assert not torch.equal(latent.noise(64, 4, 100, 1.5), a)
+
+
+@pytest.mark.parametrize("T", [0.0, 0.09, 10.5, math.inf, math.nan])
+def test_a_threshold_out_of_range_is_refused(T):
+    with pytest.raises(ValueError, match="truncation must be from 0.1 to 10"):
+        latent.noise(4, 0, 100, truncation=T)
+
+
+def test_the_walks_keyframes_are_truncated():
+    walk = latent.latent_walk(3, 4, 2, 0, 100, truncation=1.0)
+    keyframes = walk[::2]                  # every second frame is a keyframe (steps = 2)
+    assert keyframes.abs().max() <= 1.0
+    assert latent.latent_walk(3, 4, 2, 0, 100).abs().max() > 1.0
+
+
+# ------------------------------------------------------------------ the scripts
+
+@pytest.fixture(scope="module")
+def conditional(tmp_path_factory):
+    root = tmp_path_factory.mktemp("truncation")
+    data = make_idx_folder(root / "data", train=64, test=100)
+    result = train(root / "run", data, "-e", "2", "-b", "16", "--conditional", "--device", "cpu",
+                   "--eval-every", "2", "--eval-num", "256", "--eval-truncation", "1")
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def cells(path, size=28):
+    """The montage's cells as (N, size, size) grey arrays."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    rows, cols = image.shape[0] // size, image.shape[1] // size
+    return np.stack([image[r * size:(r + 1) * size, c * size:(c + 1) * size]
+                     for r in range(rows) for c in range(cols)]).astype(float)
+
+
+def test_generate_truncates_every_output_and_T_10_is_the_untruncated_noise(conditional, tmp_path):
+    checkpoint = conditional / "run" / "checkpoint.pt"
+    for name, extra in (("plain", []), ("ten", ["--truncation", "10"]),
+                        ("low", ["--truncation", "0.5"])):
+        result = run_script("generate.py", "--checkpoint", checkpoint, "--output",
+                            tmp_path / f"{name}.png", "--num", "100", "--device", "cpu",
+                            "--individual", tmp_path / name, "--morph", "3", "8", *extra)
+        assert result.returncode == 0, result.stderr
+    assert "truncated at T = 0.5" in result.stderr + result.stdout
+    plain, ten, low = (cells(tmp_path / f"{n}.png") for n in ("plain", "ten", "low"))
+    assert np.array_equal(plain, ten)
+    assert not np.array_equal(plain, low)
+    # less variety: the cells of one class (one row of ten) spread less about their mean
+    spread = [np.mean([c.reshape(10, -1).std(0).mean() for c in np.split(m, 10)])
+              for m in (plain, low)]
+    assert spread[1] < spread[0]
+    for folder in ("ten", "low"):
+        files = sorted(p.name for p in (tmp_path / folder).iterdir())
+        assert len(files) == 100
+    a = cv2.imread(str(tmp_path / "plain" / "digit_0011_class_1.png"))
+    assert np.array_equal(a, cv2.imread(str(tmp_path / "ten" / "digit_0011_class_1.png")))
+    assert (tmp_path / "low-morph-3-8.gif").read_bytes() != (tmp_path / "plain-morph-3-8.gif").read_bytes()
+
+
+@pytest.mark.parametrize("value", ["0", "0.05", "11", "nan", "inf", "x", "-1"])
+def test_generate_refuses_a_bad_threshold_before_writing(conditional, tmp_path, value):
+    result = run_script("generate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
+                        "--output", tmp_path / "x.png", "--truncation", value, "--device", "cpu")
+    assert result.returncode == 2
+    assert "argument --truncation: must be a number from 0.1 to 10" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "x.png").exists()
+
+
+def test_generate_refuses_truncation_with_the_discriminators_samplers(conditional, tmp_path):
+    for sampler in ("--rejection", "--langevin"):
+        result = run_script("generate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
+                            "--output", tmp_path / "x.png", "--truncation", "1", sampler)
+        assert result.returncode == 2 and "choose one" in result.stderr
+        assert not (tmp_path / "x.png").exists()
+
+
+def test_evaluate_prints_the_truncation_curve_from_variety_to_fidelity(conditional):
+    result = run_script("evaluate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
+                        "--num", "256", "--device", "cpu", "--truncation-curve", "1", "2")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout.splitlines()[-1])
+    curve = scores["truncation_curve"]
+    assert [row["truncation"] for row in curve] == [None, 2.0, 1.0]
+    assert curve[0]["fld"] == scores["fld"]                     # the untruncated row is the score
+    assert all(0 <= row["as_asked"] <= 1 and row["worst_as_asked"] <= row["as_asked"]
+               for row in curve)
+    assert len({row["fld"] for row in curve}) == 3             # each T its own samples
+    lines = result.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if "the truncation curve" in line)
+    table = [line for line in lines[start + 1:] if line.startswith("[RESULT]   ")]
+    assert table[0].split()[1:4] == ["T", "as", "asked"] and len(table) == 4
+    assert table[1].split()[1] == "none" and table[3].split()[1] == "1"
+    # --truncation alone: the score of the truncated samples, said as such
+    one = run_script("evaluate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
+                     "--num", "256", "--device", "cpu", "--truncation", "1")
+    truncated = json.loads(one.stdout.splitlines()[-1])
+    assert truncated["truncation"] == 1.0 and truncated["fld"] == pytest.approx(curve[2]["fld"])
+    assert "truncated at T = 1" in one.stderr
+
+
+def test_eval_truncation_scores_the_truncated_generator_each_evaluation(conditional):
+    record = json.loads((conditional / "run" / "run.json").read_text())
+    last = record["metrics"][-1]
+    assert last["truncated"]["truncation"] == 1.0
+    assert last["truncated"]["fld"] != last["fld"]
+    assert "conditioning" in last["truncated"]
+    assert record["arguments"]["eval_truncation"] == 1.0
+    assert "--eval-truncation 1" in record["command"]
+
+
+# ------------------------------------------------------------------ the export
+
+def test_the_export_records_the_recommended_T_and_the_card_says_how_to_truncate(conditional,
+                                                                                 tmp_path):
+    result = run_script("generate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
+                        "--export", tmp_path / "exp", "--truncation", "1.25", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((tmp_path / "exp" / "config.json").read_text())
+    assert config["truncation"] == 1.25
+    card = (tmp_path / "exp" / "README.md").read_text()
+    assert "recommended T is **1.25**" in card
+    assert "np.abs(z) > 1.25" in card and "z.abs() > T" in card
+    plain = run_script("generate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
+                       "--export", tmp_path / "plain", "--device", "cpu")
+    assert "truncation" not in json.loads((tmp_path / "plain" / "config.json").read_text())
+    assert "recommends no T" in (tmp_path / "plain" / "README.md").read_text()
+    assert plain.returncode == 0
+
+
+def test_the_cards_snippet_draws_noise_within_T():
+    card = model_card({"inputDim": 100, "outputChannels": 1, "imageSize": 28, "numClasses": 10,
+                       "truncation": 0.8})
+    snippet = card.split("```python\ndef truncated_noise")[1].split("```")[0]
+    namespace = {"torch": torch}
+    exec("def truncated_noise" + snippet, namespace)             # the card's own code, run
+    torch.manual_seed(0)
+    z = namespace["truncated_noise"](500)
+    assert z.shape == (500, 100, 1, 1) and z.abs().max() <= 0.8
+    assert z.std().item() == pytest.approx(truncated_normal_std(0.8), rel=0.02)
+
+
+def test_the_schema_takes_a_curve_and_refuses_a_bad_T():
+    base = {"inputDim": 100, "outputChannels": 1, "imageSize": 28}
+    assert config_problem({**base, "truncation": 1.5, "truncation_curve": [
+        {"truncation": None, "as_asked": 0.97, "worst_class": "5", "fld": 9.0},
+        {"truncation": 1.5, "as_asked": 0.99, "worst_class": "9", "fld": 10.0}]}) is None
+    for bad in (0.0, -1, 50, "1.5", True):
+        assert config_problem({**base, "truncation": bad}) is not None
+    assert config_problem({**base, "truncation_curve": [{"fld": "low"}]}) is not None
+    assert config_problem({**base, "truncation_curve": [{"truncation": 0.01}]}) is not None
+
+
+# ------------------------------------------------------------------ the demo
+
+def test_the_demos_slider_truncates_and_its_right_end_is_untruncated(conditional, tmp_path):
+    from pyimagesearch.errors import UserError
+    from pyimagesearch.sharing.playground import NO_TRUNCATION, Playground, truncation_of
+    play = Playground(conditional / "run" / "checkpoint.pt", "cpu", log=lambda line: None)
+    assert play.truncation is None
+    plain = play.grid(0, 16)
+    assert np.array_equal(play.grid(0, 16, False, NO_TRUNCATION), plain)
+    assert not np.array_equal(play.grid(0, 16, False, 0.5), plain)
+    assert np.array_equal(play.grid(0, 16, False, 0.5), play.grid(0, 16, False, "0.5"))
+    assert not np.array_equal(play.digit("3", 0, 16, 0.5, 0.5)[0], play.digit("3", 0, 16)[0])
+    assert not torch.equal(play.morph_path(1, 2, "1", "7", 0.5), play.morph_path(1, 2, "1", "7"))
+    for value in (0.4, 3.5, "x", None, math.nan):
+        with pytest.raises(UserError, match="the fidelity-variety slider"):
+            truncation_of(value)
+    exported = tmp_path / "exp"
+    result = run_script("generate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
+                        "--export", exported, "--truncation", "1.5", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    play = Playground(exported, "cpu", log=lambda line: None)
+    assert play.truncation == 1.5
+    assert "noise truncated at T = 1.5" in " ".join(play.summary())
+    assert not any("Langevin" in line for line in play.summary())     # not for told classes
+
+
+def test_an_unconditional_generator_is_truncated_too(tmp_path):
+    shipped = "pretrained/mnist-article"
+    for name, extra in (("plain", []), ("ten", ["--truncation", "10"]),
+                        ("low", ["--truncation", "0.7"])):
+        result = run_script("generate.py", "--checkpoint", shipped, "--output",
+                            tmp_path / f"{name}.png", "--num", "64", "--device", "cpu", *extra)
+        assert result.returncode == 0, result.stderr
+    plain, ten, low = (cells(tmp_path / f"{n}.png") for n in ("plain", "ten", "low"))
+    assert np.array_equal(plain, ten) and not np.array_equal(plain, low)
