@@ -6,6 +6,8 @@ import argparse
 import math
 import os
 
+from .noise import MAX_TRUNCATION, MIN_TRUNCATION
+
 MAX_SEED = 2**63 - 1
 # fewest samples a Fréchet distance is computed from: twice the evaluator's
 # 128 feature dimensions, so that the covariance of the samples can be of full
@@ -108,12 +110,6 @@ def check_writable_file(ap, option, path, suffix):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         ap.error(f"argument {option}: the folder {folder} does not exist")
-
-
-# the truncation trick's threshold T (Brock et al., BigGAN, 2019; latent.noise):
-# at 0.1 a component is kept 8 % of the time, and every draw still ends in a
-# few dozen rounds; above 10 nothing is ever redrawn (P(|z| > 10) ~ 1e-23)
-MIN_TRUNCATION, MAX_TRUNCATION = 0.1, 10.0
 
 
 def truncation(text):

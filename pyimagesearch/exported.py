@@ -15,11 +15,12 @@ import stat
 
 import torch
 
-from .cli import MAX_SEED, MAX_TRUNCATION, MIN_TRUNCATION
+from .cli import MAX_SEED
 from .errors import UserError, shorten
 from .files import sha256_of
 from .models import (CHANNELS, IMAGE_SIZES, classes_of_generator, describe, generator_geometry,
                      model_classes)
+from .noise import MAX_TRUNCATION, MIN_TRUNCATION
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"

@@ -12,6 +12,13 @@ numClasses) is told the class of each image:
 
     images = gen(torch.randn(16, gen.inputDim, 1, 1), torch.full((16,), 7))   # sixteen 7s
 
+The truncation trick (fewer odd samples, less variety): noise whose values
+all lie within [-T, T], T the folder's recommended one (config.json's
+"truncation") unless given:
+
+    images = gen(gen.noise(16), torch.full((16,), 7))           # at the recommended T
+    images = gen(gen.noise(16, truncation=1.0), torch.full((16,), 7))
+
 The folder's layout and how the scripts read it back: exported.py.
 """
 
@@ -22,6 +29,7 @@ from torch.nn.functional import one_hot
 
 from .exported import ExportError, config_problem
 from .models import CLASS_COUNT, class_count, model_classes
+from .noise import truncate_
 
 ARTICLE = "https://pyimagesearch.com/2021/10/25/training-a-dcgan-in-pytorch/"
 
@@ -59,6 +67,21 @@ class DCGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="pytorch",
         if numClasses is not None:                     # the buffer models.py's generators keep
             self.register_buffer(CLASS_COUNT, torch.tensor(numClasses))
         self.about = about
+
+    @property
+    def truncation(self):
+        """The truncation T the folder recommends (config.json), or None."""
+        return self.about.get("truncation")
+
+    def noise(self, num, truncation="recommended", generator=None):
+        """`num` noise vectors (num, inputDim, 1, 1) for this generator:
+        standard normal, truncated to [-T, T] (every value beyond drawn
+        again) at `truncation`: the folder's recommended T by default (none
+        when it recommends none), None for untruncated, or a T from 0.1 to 10.
+        generator: a torch.Generator for reproducible noise."""
+        T = self.truncation if truncation == "recommended" else truncation
+        z = torch.randn(num, self.inputDim, 1, 1, generator=generator)
+        return z if T is None else truncate_(z, T, generator)
 
     def forward(self, x, labels=None):
         # (N, inputDim, 1, 1) noise -> (N, outputChannels, imageSize, imageSize) in [-1, 1]

@@ -231,3 +231,20 @@ def test_an_unconditional_generator_is_truncated_too(tmp_path):
         assert result.returncode == 0, result.stderr
     plain, ten, low = (cells(tmp_path / f"{n}.png") for n in ("plain", "ten", "low"))
     assert np.array_equal(plain, ten) and not np.array_equal(plain, low)
+
+
+def test_the_hub_model_draws_noise_at_the_folders_recommended_T(conditional, tmp_path):
+    from pyimagesearch.hub import DCGANGenerator
+    result = run_script("generate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
+                        "--export", tmp_path / "exp", "--truncation", "0.9", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    gen = DCGANGenerator.from_pretrained(str(tmp_path / "exp")).eval()
+    assert gen.truncation == 0.9
+    assert gen.noise(500).abs().max() <= 0.9
+    assert gen.noise(500, truncation=None).abs().max() > 2
+    assert gen.noise(500, truncation=2.0).abs().max() <= 2.0
+    seeded = [gen.noise(8, generator=torch.Generator().manual_seed(3)) for _ in range(2)]
+    assert torch.equal(*seeded)
+    assert gen(gen.noise(4), torch.full((4,), 7)).shape == (4, 1, 28, 28)
+    with pytest.raises(ValueError, match="truncation must be from 0.1 to 10"):
+        gen.noise(4, truncation=0.0)

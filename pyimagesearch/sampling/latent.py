@@ -4,8 +4,8 @@ import torch
 
 from torch.nn.functional import one_hot
 
-from ..cli import MAX_TRUNCATION, MIN_TRUNCATION
 from ..models import told
+from ..noise import truncate_
 
 NOISE_DIM = 100
 
@@ -27,20 +27,6 @@ def noise(num, seed, dim=NOISE_DIM, truncation=None):
     return z
 
 
-def truncate_(z, truncation, generator):
-    """Redraw, in place, every component of z whose magnitude exceeds
-    `truncation` from `generator`, until none does; returns z."""
-    if not MIN_TRUNCATION <= truncation <= MAX_TRUNCATION:
-        raise ValueError(f"truncation must be from {MIN_TRUNCATION:g} to {MAX_TRUNCATION:g}, "
-                         f"got {truncation!r}")
-    outside = z.abs() > truncation
-    while outside.any():
-        z[outside] = torch.randn(int(outside.sum()), generator=generator)
-        outside = z.abs() > truncation
-    return z
-
-
-@torch.no_grad()
 def generate(gen, z, device, labels=None, batchSize=1000):
     """G(z) in eval mode, in batches; (N, C, S, S) on the CPU, in [-1, 1].
     labels: the classes (N,) or codes (N, K) a conditional generator is

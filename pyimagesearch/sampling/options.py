@@ -4,8 +4,8 @@ library takes, never the parsed arguments themselves."""
 
 from dataclasses import dataclass
 
-from ..cli import (MAX_TRUNCATION, MIN_TRUNCATION, nonnegative_int, percentile,
-                   positive_float, positive_int, truncation)
+from ..cli import nonnegative_int, percentile, positive_float, positive_int, truncation
+from ..noise import MAX_TRUNCATION, MIN_TRUNCATION
 from .rejection import (CALIBRATION_STEPS, GAMMA_PERCENTILE, LANGEVIN_CALIBRATION_STEPS,
                         LANGEVIN_STEP_SIZE, LANGEVIN_STEPS)
 

@@ -193,6 +193,10 @@ def _truncation(config):
         + (f" This generator's recommended T is **{T:g}** (the demo's default)." if T is not None
            else " This export recommends no T: untruncated noise is the default."),
         "",
+        "With the companion code's package, `DCGANGenerator` draws it: `gen.noise(16)` is "
+        + ("noise at the recommended T" if T is not None else "untruncated noise")
+        + f", `gen.noise(16, truncation={shown:g})` at another T. Without it:",
+        "",
         "```python",
         f"def truncated_noise(num, T={shown:g}):        # every component within [-T, T]",
         f"    z = torch.randn(num, {n}, 1, 1)",
