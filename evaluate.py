@@ -109,6 +109,10 @@ def main(argv=None):
         if run_holding(args.nearest):          # a run's montage or plot is never replaced
             ap.error(f"argument --nearest: {args.nearest} is one of the files of the training "
                      f"run in {run_holding(args.nearest)}; choose another name")
+    sampler = "rejection" if args.rejection else "langevin" if args.langevin else None
+    if sampler and (args.truncation is not None or args.truncation_curve is not None):
+        ap.error(f"argument --{'truncation' if args.truncation is not None else 'truncation-curve'}: "
+                 f"not with --{sampler} (each trades variety for fidelity its own way: choose one)")
     try:
         DEVICE = select_device(args.device)
     except ValueError as e:

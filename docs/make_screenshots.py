@@ -1,12 +1,12 @@
 """The README's two screenshots: the demo page (demo.py, by default on the
-shipped conditional generator) and TensorBoard on a run's --tensorboard
-folder, each served locally and photographed in a headless Chromium (the
-distribution's: apt-get install chromium). The run behind the shipped
-generator, with its TensorBoard events (docs/pretrained.md):
+shipped conditional generator, at its recommended truncation) and, with
+--tensorboard, TensorBoard on a run's --tensorboard folder, each served
+locally and photographed in a headless Chromium (the distribution's:
+apt-get install chromium). docs/pretrained.md gives the run behind the
+shipped generator; with a run of yours and its TensorBoard events:
 
-    python benchmarks/make_mnist15k.py --test-dir MNIST_T10K --output mnist15k
-    python dcgan_mnist.py --output conditional --data-dir mnist15k --seed 2 --eval-every 20 \\
-        --tensorboard --conditional --recipe better
+    python dcgan_mnist.py --output conditional --data-dir mnist15k --tensorboard \\
+        --conditional --recipe better
     python docs/make_screenshots.py --tensorboard conditional/tensorboard
 """
 
@@ -110,7 +110,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--checkpoint", default=None,
                     help="what the demo opens (default: none given: the shipped generator)")
-    ap.add_argument("--tensorboard", required=True, help="the run's --tensorboard folder")
+    ap.add_argument("--tensorboard", default=None,
+                    help="the run's --tensorboard folder (default: none, only the demo's screenshot)")
     ap.add_argument("--digit", default="7", help="the class the demo is asked for (default: 7)")
     ap.add_argument("--browser", default=shutil.which("chromium") or "/usr/bin/chromium",
                     help="Chromium's path (default: chromium on the PATH)")
@@ -118,8 +119,10 @@ def main():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.browser, headless=True,
                                     args=["--no-sandbox"])
-        for path in (demo(browser, args.checkpoint, args.digit),
-                     tensorboard(browser, args.tensorboard)):
+        paths = [demo(browser, args.checkpoint, args.digit)]
+        if args.tensorboard:
+            paths.append(tensorboard(browser, args.tensorboard))
+        for path in paths:
             print(f"wrote {path} ({os.path.getsize(path) / 1024:.0f} KiB)")
         browser.close()
 

@@ -24,10 +24,19 @@ def _number(text, convert, ok, expected):
     try:
         value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {_quoted(text)}") from None
     if not ok(value):
-        raise argparse.ArgumentTypeError(f"must be {expected}, got {text}")
+        # the number read, not the text: it may hold spaces, newlines, control characters
+        shown = f"{value:g}" if isinstance(value, float) else _quoted(str(value), plain=True)
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {shown}")
     return value
+
+
+def _quoted(text, plain=False, limit=60):
+    """`text` as a refusal quotes it: repr() (every control character
+    escaped) or, plain, as it is; cut to `limit` characters."""
+    shown = text if plain else repr(text)
+    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
 
 
 def positive_int(text):

@@ -116,6 +116,15 @@ SCORE_COUNTS = ("epoch", "classes_covered", "num_classes", "num_samples")
 SCORE_NUMBERS = ("fld", "real_fld", "inception_score", "precision", "recall", "density",
                  "coverage", "as_asked", "worst_class_as_asked")
 SEED = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SEED}
+# a class's name as a card or a terminal shows it: no control characters
+# (C0, DEL, C1) nor bidirectional overrides, so that nothing in a file can
+# move the cursor, retitle the terminal or turn the text around
+PRINTABLE_NAME = {"type": ["string", "null"], "maxLength": 200,
+                  "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f"
+                             "\\u202a-\\u202e\\u2066-\\u2069]*$"}
+SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+CURVE_SHARES = ("as_asked", "worst_as_asked", "referee_as_asked", "referee_worst_as_asked",
+                "precision", "recall")
 # every field of config.json, as generate.py --export writes it and as the
 # scripts, the model card and DCGANGenerator read it ("integer": not 1.0 nor
 # true; "number": finite)
@@ -153,11 +162,11 @@ CONFIG_SCHEMA = {
                       "properties": {"truncation": {"type": ["number", "null"],
                                                     "minimum": MIN_TRUNCATION,
                                                     "maximum": MAX_TRUNCATION},
-                                     "worst_class": {"type": ["string", "null"],
-                                                     "maxLength": 200},
-                                     "referee_worst_class": {"type": ["string", "null"],
-                                                             "maxLength": 200}},
-                      "additionalProperties": {"type": ["number", "null"]}}},
+                                     "worst_class": PRINTABLE_NAME,
+                                     "referee_worst_class": PRINTABLE_NAME,
+                                     **{k: SHARE for k in CURVE_SHARES}},
+                      "additionalProperties": {"type": ["number", "null"], "minimum": 0,
+                                               "maximum": 1e9}}},
         "scores": {
             "type": ["object", "null"],
             "properties": {**{k: COUNT for k in SCORE_COUNTS},
@@ -213,7 +222,7 @@ def _validator():
 
     def number(checker, value):
         return (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and math.isfinite(value))
+                and (isinstance(value, int) or math.isfinite(value)))   # isfinite(10**400) raises
 
     base = jsonschema.Draft202012Validator
     checker = base.TYPE_CHECKER.redefine_many({"integer": integer, "number": number})
@@ -244,6 +253,8 @@ def _described(error):
         said = (f"has {len(error.instance):,} entries, "
                 f"{'at least' if kind == 'minItems' else 'at most'} {error.validator_value:,} "
                 "expected")
+    elif kind == "pattern" and error.validator_value == PRINTABLE_NAME["pattern"]:
+        said = "it holds a control character or a bidirectional override (not shown as text)"
     else:                   # the bounds of a number, a string's length or pattern
         said = shorten(error.message.removeprefix(repr(error.instance)).strip().removeprefix("is "))
     return f"its {field or 'content'!r} is {value}: {said}" if kind in (

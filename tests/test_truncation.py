@@ -209,7 +209,7 @@ def test_the_demos_slider_truncates_and_its_right_end_is_untruncated(conditional
     assert np.array_equal(play.grid(0, 16, False, 0.5), play.grid(0, 16, False, "0.5"))
     assert not np.array_equal(play.digit("3", 0, 16, 0.5, 0.5)[0], play.digit("3", 0, 16)[0])
     assert not torch.equal(play.morph_path(1, 2, "1", "7", 0.5), play.morph_path(1, 2, "1", "7"))
-    for value in (0.4, 3.5, "x", None, math.nan):
+    for value in (0.05, 3.5, "x", None, math.nan):
         with pytest.raises(UserError, match="the fidelity-variety slider"):
             truncation_of(value)
     exported = tmp_path / "exp"
@@ -248,3 +248,76 @@ def test_the_hub_model_draws_noise_at_the_folders_recommended_T(conditional, tmp
     assert gen(gen.noise(4), torch.full((4,), 7)).shape == (4, 1, 28, 28)
     with pytest.raises(ValueError, match="truncation must be from 0.1 to 10"):
         gen.noise(4, truncation=0.0)
+
+
+# ------------------------------------------------------------------ hostile values
+
+@pytest.mark.parametrize("value", ["\n\n\n50", "50\r\x0b", " " * 100_000 + "50", "\x1b[2J50"])
+def test_a_refused_threshold_is_one_short_line_without_control_characters(tmp_path, value):
+    result = run_script("generate.py", "--output", tmp_path / "x.png", "--truncation", value)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert "error: argument --truncation: must be a number from 0.1" in last
+    assert len(result.stderr) < 2000
+    assert not any(c in result.stderr for c in "\r\x0b\x1b")
+    assert result.stderr.count("error:") == 1
+
+
+def test_eval_truncation_needs_eval_every_and_a_checkpoints_value_is_checked(conditional, tmp_path):
+    from pyimagesearch import files
+    from pyimagesearch.checkpoint import load
+    result = train(tmp_path / "off", conditional / "data", "-e", "1", "--eval-truncation", "1.5")
+    assert result.returncode == 2 and "give --eval-every K too" in result.stderr
+    assert not (tmp_path / "off").exists()
+    run = tmp_path / "run"
+    result = train(run, conditional / "data", "-e", "1", "-b", "16", "--conditional",
+                   "--eval-every", "1", "--eval-num", "256", "--eval-truncation", "1.5")
+    assert result.returncode == 0, result.stderr
+    for bad in ("1.5", 50.0, math.nan, True):
+        saved = load(run / "checkpoint.pt")
+        saved["args"]["eval_truncation"] = bad
+        files.save_torch(run / "checkpoint.pt", saved)
+        before = (run / "history.csv").read_bytes()
+        result = train(run, conditional / "data", "-e", "2", "--resume")
+        assert result.returncode == 2, (bad, result.stderr)
+        assert "argument --eval-truncation: must be a number from 0.1 to 10" in result.stderr
+        assert "Traceback" not in result.stderr and (run / "history.csv").read_bytes() == before
+
+
+def test_the_slider_refuses_a_huge_integer_in_words_and_reaches_every_exportable_T(conditional):
+    from pyimagesearch.errors import UserError
+    from pyimagesearch.sharing.playground import Playground, slider_value, truncation_of
+    play = Playground(conditional / "run" / "checkpoint.pt", "cpu", log=lambda line: None)
+    for ask in (lambda: play.grid(0, 4, False, 10**400),
+                lambda: play.digit("3", 0, 4, 0.9, 10**30),
+                lambda: play.morph_path(0, 1, "3", "8", 10**30)):
+        with pytest.raises(UserError, match="the fidelity-variety slider must be"):
+            ask()
+    assert truncation_of(0.1) == 0.1 and slider_value(0.1) == 0.1
+
+
+def test_the_schema_refuses_huge_numbers_and_control_characters_in_words():
+    base = {"inputDim": 100, "outputChannels": 1, "imageSize": 28}
+    for config in ({**base, "truncation": 10**400},
+                   {**base, "truncation_curve": [{"fld": 10**400}]},
+                   {**base, "truncation_curve": [{"as_asked": 1e308}]},
+                   {**base, "truncation_curve": [{"fld": -1e308}]},
+                   {**base, "truncation_curve": [{"worst_class": "\x1b]0;pwned\x07\x1b[2J"}]},
+                   {**base, "truncation_curve": [{"referee_worst_class": "9\u202e"}]}):
+        problem = config_problem(config)
+        assert problem and "\n" not in problem, config
+
+
+def test_a_card_with_a_null_sample_count_is_written():
+    card = model_card({"inputDim": 100, "outputChannels": 1, "imageSize": 28,
+                       "scores": {"fld": 10.0, "num_samples": None},
+                       "truncation_curve": [{"truncation": None, "fld": 10.0, "precision": 0.7,
+                                             "recall": 0.7}]})
+    assert "10,000 samples" in card
+
+
+def test_evaluate_refuses_truncation_with_the_discriminators_samplers(conditional):
+    for extra in (["--truncation", "1"], ["--truncation-curve"]):
+        result = run_script("evaluate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
+                            "--rejection", *extra)
+        assert result.returncode == 2 and "choose one" in result.stderr

@@ -89,7 +89,12 @@ class DigitSelector:
         kept, noise, draws, accepted = [], [], 0, 0
         while accepted < num:
             if hopeless(accepted, draws, num, maxDraws):
-                raise TooFewAccepted(acceptance_message(accepted, draws, num, maxDraws))
+                said = acceptance_message(accepted, draws, num, maxDraws)
+                if self.truncation is not None:      # the gamma percentile is --rejection's
+                    said = (said.split("; ask for fewer")[0] + "; ask for fewer, or accept more "
+                            "(a lower --min-confidence, or a higher --truncation, or none: the "
+                            f"noise truncated at T = {self.truncation:g} draws less variety)")
+                raise TooFewAccepted(said)
             z = latent.noise(BATCH, self.seed + draws, self.gen.ct1.in_channels, self.truncation)
             images = latent.generate(self.gen, z, self.device)
             _, probs = predict(self.model, images, self.device)

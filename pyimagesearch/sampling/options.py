@@ -63,7 +63,8 @@ TRUNCATION_HELP = (
     "the truncation trick{what}: the noise drawn from a normal truncated to [-T, T] (every "
     "component beyond T drawn again), fewer odd samples for less variety; the lower T, "
     "the more faithful and alike (1.5 is a good start; from {low:g} to {high:g}; the same "
-    "--seed gives the same noise at every T) (default: off)")
+    "--seed and T give the same noise, whose values within T are the untruncated noise's) "
+    "(default: off)")
 
 
 def add_truncation_option(ap, what=""):

@@ -48,7 +48,7 @@ def _scores(config, name):
     return "\n".join([
         f"Scored at epoch {scores.get('epoch', '?')} by the project's evaluator (a small "
         f"classifier trained on the real images; the companion code's docs/quality.md), on "
-        f"{scores.get('num_samples', 10000):,} samples"
+        f"{scores.get('num_samples') or 10000:,} samples"
         + (f"; the real data's own FLD is {real:.1f}" if real is not None else "") + ":",
         "", "| metric | value |", "| --- | --- |", *rows])
 
@@ -246,7 +246,7 @@ def _truncation(config):
                   "\"as asked\": how often the class drawn is the class asked for"
                   + (", read by the evaluator and by the referee, a stronger classifier "
                      "(the companion code's benchmarks/referee.py)" if referee else "")
-                  + f"; {(config.get('scores') or {}).get('num_samples', 10000):,} samples each):",
+                  + f"; {(config.get('scores') or {}).get('num_samples') or 10000:,} samples each):",
                   "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head), *rows]
     return "\n".join(lines)
 

@@ -35,6 +35,7 @@ from ..data import load_training_data
 from ..data.imageset import DataError
 from ..errors import UserError, shorten
 from ..models import class_count, noise_dim
+from ..noise import MIN_TRUNCATION
 from ..models import describe as shape_of
 from ..quality.evaluator import find_cached, load_or_train, split_real
 from ..quality.selection import (MIN_CONFIDENCE, DigitSelector, label_of, montage_rows,
@@ -49,7 +50,7 @@ MORPH_STEPS = 24                  # frames from one end of the morph to the othe
 # MIN_SLIDER_T (faithful, alike) to NO_TRUNCATION, its right end, which is
 # the untruncated noise (at T = 3 only 0.3 % of the components would be
 # redrawn anyway, so the slider's last step is a small one)
-MIN_SLIDER_T, NO_TRUNCATION = 0.5, 3.0
+MIN_SLIDER_T, NO_TRUNCATION = MIN_TRUNCATION, 3.0
 MAX_GRID = 100
 SHOWN = 224                       # pixels on a side a single image is enlarged to (28 -> 224)
 MONTAGE_SHOWN = 448               # ... and a montage at least (8 x 8 of 28 -> 448)
@@ -110,7 +111,10 @@ def count_of(value):
 
 def fraction_of(value, what, expected, ok):
     """`value` as a float for which ok(value), or UserError saying `expected`."""
-    number = float(number_of(value, what, expected))
+    try:
+        number = float(number_of(value, what, expected))
+    except OverflowError:                # an integer too large for a float
+        raise UserError(f"{what} must be {expected}, got {quoted(value)}") from None
     if not ok(number):
         raise UserError(f"{what} must be {expected}, got {number:g}")
     return number

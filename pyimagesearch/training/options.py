@@ -22,6 +22,8 @@ from ..cli import (MIN_EVAL_SAMPLES, DefaultsHelpFormatter, check_output_folder,
                    fraction, nonnegative_float, positive_float, positive_int, random_seed,
                    truncation)
 from ..data.folder import INVERT_CHOICES
+from ..errors import shorten
+from ..noise import MAX_TRUNCATION, MIN_TRUNCATION
 from ..data.sources import DATASETS, GREY_DATASETS
 from ..device import DEVICES
 from ..models import CHANNELS, IMAGE_SIZES
@@ -220,6 +222,21 @@ def explicit(ap, argv):
     return {name: value for name, value in vars(typed).items() if value is not unset}
 
 
+def check_eval_truncation(ap, args):
+    """--eval-truncation: a threshold in range (also one a resumed run takes
+    from its checkpoint), and only with --eval-every, whose scores it adds to."""
+    T = args.get("eval_truncation")
+    if T is None:
+        return
+    if isinstance(T, bool) or not isinstance(T, (int, float)) \
+            or not MIN_TRUNCATION <= T <= MAX_TRUNCATION:
+        ap.error(f"argument --eval-truncation: must be a number from {MIN_TRUNCATION:g} to "
+                 f"{MAX_TRUNCATION:g}, got {shorten(repr(T), 40)}")
+    if not args["eval_every"]:
+        ap.error("argument --eval-truncation: adds to the scores of --eval-every, which is off: "
+                 "give --eval-every K too")
+
+
 def check(ap, args):
     """What argparse's types cannot check alone; argparse's usage error
     (exit 2, nothing written) otherwise."""
@@ -228,6 +245,7 @@ def check(ap, args):
             ap.error(f"argument {flag}: must be a positive integer, got {args[name]}")
     if args["eval_every"] < 0:
         ap.error(f"argument --eval-every: must be 0 (off) or positive, got {args['eval_every']}")
+    check_eval_truncation(ap, args)
     if not 0 <= args["ema"] < 1:
         ap.error(f"argument --ema: a decay in (0, 1), or 0 for off; got {args['ema']}")
     if args["invert"] != "auto" and args["dataset"] != "folder":

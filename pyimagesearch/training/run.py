@@ -72,6 +72,7 @@ class TrainingRun:
         if args["resume"]:
             self.resume = Resume.load(self.output)
             args.update(merge_arguments(self.resume.checkpoint.args, args, typed, rules))
+            options.check_eval_truncation(ap, args)          # the checkpoint's, checked too
             self.dataDir = self.resume.data_dir(self.dataDir, typed)
         self.args, self.command = args, options.command_of(ap, args)
         self.dataName = SHOWN_NAMES[args["dataset"]]     # "MNIST", as the article says
