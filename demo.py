@@ -21,7 +21,7 @@ import time
 from pyimagesearch.cli import nonnegative_int
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
-from pyimagesearch.errors import UserError, one_line_errors, raise_terminated, shorten
+from pyimagesearch.errors import UserError, exit_for, one_line_errors, raise_terminated, shorten
 from pyimagesearch.exported import shipped_generator
 from pyimagesearch.sharing.playground import Playground
 
@@ -34,9 +34,14 @@ MAX_UPLOAD = "1kb"
 
 
 def port_number(text):
-    value = nonnegative_int(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port from 1 to 65535, got {value}")
+    """argparse type: a port, 1 to 65535: one rule for whatever is not one."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535, got "
+                                         f"{shorten(repr(text), 60)}")
     return value
 
 
@@ -45,6 +50,9 @@ def login(text):
     user, colon, password = text.partition(":")
     if not (colon and user and password):
         raise argparse.ArgumentTypeError("must be USER:PASSWORD, both non-empty")
+    if user != user.strip() or password != password.strip():
+        raise argparse.ArgumentTypeError("must be USER:PASSWORD without spaces at the start or "
+                                         "end of either (the login form drops the user's)")
     return user, password
 
 
@@ -113,17 +121,20 @@ def page_url(host, port):
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(page, host, port, auth):
+def serve(page, host, port, auth, appKwargs=None):
     """Launch the page and wait for Ctrl-C or SIGTERM; then close it. A
     signal while Gradio is still starting (its server may already answer
-    while launch() goes on checking it) stops it the same way."""
+    while launch() goes on checking it) stops it the same way. appKwargs:
+    Gradio's for its FastAPI app (page.guarded(): the login's and uploads'
+    bounds)."""
     try:
         try:   # Gradio takes an IPv6 address in brackets, as a URL has it
             page.launch(server_name=f"[{host}]" if ":" in host else host, server_port=port,
                         quiet=True, inbrowser=False,
                         auth=auth, max_file_size=MAX_UPLOAD, prevent_thread_lock=True,
                         enable_monitoring=False,   # /monitoring prints its secret URL for anyone who asks
-                        run_history=False)         # nothing to review: the page is its own history
+                        run_history=False,         # nothing to review: the page is its own history
+                        app_kwargs=appKwargs)
         except OSError as e:
             raise UserError(f"cannot start the page on {host}:{port} ({e})") from None
         while page.is_running:
@@ -148,6 +159,15 @@ def main(argv=None):
         print(f"[WARNING] --host {args.host}: anyone on your network can use the page, without a "
               f"password; pass --auth USER:PASSWORD (or set {AUTH_VARIABLE}) to ask for one",
               file=sys.stderr, flush=True)
+    try:
+        return start_and_serve(args, auth, DEVICE)
+    except KeyboardInterrupt as e:     # Ctrl-C or SIGTERM before the page was served
+        raise exit_for(e, interrupted="interrupted while the demo was starting: no page was "
+                                      "served, no file written") from None
+
+
+def start_and_serve(args, auth, DEVICE):
+    """Load the generator, build the page, serve it until Ctrl-C."""
     if args.checkpoint is None:
         args.checkpoint, line = shipped_generator()
         print(f"[INFO] {line}")
@@ -167,12 +187,12 @@ def main(argv=None):
     os.environ["GRADIO_TEMP_DIR"] = scratch
     previous = signal.signal(signal.SIGTERM, raise_terminated)    # SIGTERM stops as Ctrl-C
     try:
-        from pyimagesearch.sharing.page import build_page   # imports Gradio (seconds): after the checks
+        from pyimagesearch.sharing.page import build_page, guarded   # imports Gradio (seconds): after the checks
         page = build_page(play)
         check_port(args.host, args.port)          # still free after the loading
         print(f"[INFO] the demo page: {page_url(args.host, args.port)} (Ctrl-C stops it)",
               flush=True)
-        serve(page, args.host, args.port, auth)
+        serve(page, args.host, args.port, auth, guarded())
     finally:
         signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -11,10 +11,19 @@ error to its message and exit status that all three scripts use.
 
 import functools
 import os
+import re
 import signal
 import sys
 
 SHORT = 160          # characters of an exception's text quoted in a message
+
+# what must not reach a terminal, a page or a card from a file (a class name,
+# a folder's name): the control characters (C0, DEL, C1), which can move the
+# cursor, retitle the terminal or forge a line, and the bidirectional marks
+# and overrides, which turn the text around; as a regular expression's
+# character class (Python's and JSON Schema's alike: exported.PRINTABLE_NAME)
+UNPRINTABLE = "\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
+_UNPRINTABLE = re.compile(f"[{UNPRINTABLE}]")
 
 INTERRUPTED = ("interrupted; every file written so far is whole, the one in progress "
                "was not written")
@@ -49,6 +58,13 @@ def shorten(error, limit=SHORT):
     else:
         text = " ".join(str(error).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def printable(text):
+    """`text` (a name a file or a request gave) as it may be shown: every
+    character of UNPRINTABLE as its escape (ESC as \\x1b, U+202E as
+    \\u202e), the rest as it is."""
+    return _UNPRINTABLE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), str(text))
 
 
 def warn(lines):

@@ -16,10 +16,10 @@ import stat
 import torch
 
 from .cli import MAX_SEED
-from .errors import UserError, shorten
+from .errors import UNPRINTABLE, UserError, shorten
 from .files import sha256_of
-from .models import (CHANNELS, IMAGE_SIZES, classes_of_generator, describe, generator_geometry,
-                     model_classes)
+from .models import (CHANNELS, CLASS_COUNT, IMAGE_SIZES, classes_of_generator, describe,
+                     generator_geometry, model_classes)
 from .noise import MAX_TRUNCATION, MIN_TRUNCATION
 
 CONFIG = "config.json"
@@ -120,8 +120,10 @@ SEED = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SEED}
 # (C0, DEL, C1) nor bidirectional overrides, so that nothing in a file can
 # move the cursor, retitle the terminal or turn the text around
 PRINTABLE_NAME = {"type": ["string", "null"], "maxLength": 200,
-                  "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f"
-                             "\\u202a-\\u202e\\u2066-\\u2069]*$"}
+                  "pattern": f"^[^{UNPRINTABLE}]*$"}
+# the classes a conditional generator is told (config.json's numClasses, and
+# the class count its weights hold)
+NUM_CLASSES = {"type": ["integer", "null"], "minimum": 1, "maximum": 10_000}
 SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 CURVE_SHARES = ("as_asked", "worst_as_asked", "referee_as_asked", "referee_worst_as_asked",
                 "precision", "recall")
@@ -138,14 +140,14 @@ CONFIG_SCHEMA = {
         "inputDim": {"type": "integer", "minimum": 1, "maximum": 100_000},
         # --conditional: the classes the generator is told (its input is
         # inputDim noise values, then a one-hot code of numClasses)
-        "numClasses": {"type": ["integer", "null"], "minimum": 1, "maximum": 10_000},
+        "numClasses": NUM_CLASSES,
         "outputChannels": {"type": "integer", "enum": list(CHANNELS)},
         "imageSize": {"type": "integer", "enum": list(IMAGE_SIZES)},
         "channels": {"type": "integer", "enum": list(CHANNELS)},
         "weights": TEXT,
         "dataset": {"enum": [*DATASETS, None]},
         "class_names": {"type": ["array", "null"], "minItems": 1, "maxItems": 10_000,
-                        "items": {"type": "string", "maxLength": 200}},
+                        "items": {**PRINTABLE_NAME, "type": "string"}},
         "data_source": TEXT,
         "data_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
         "num_train_images": COUNT,
@@ -171,7 +173,7 @@ CONFIG_SCHEMA = {
             "type": ["object", "null"],
             "properties": {**{k: COUNT for k in SCORE_COUNTS},
                            **{k: {"type": ["number", "null"]} for k in SCORE_NUMBERS},
-                           "worst_class": {"type": ["string", "null"], "maxLength": 200}},
+                           "worst_class": PRINTABLE_NAME},
             "additionalProperties": {"type": ["number", "null"]}},
         "training_arguments": {
             "type": ["object", "null"],
@@ -328,6 +330,21 @@ def _dtype_problem(state, expected):
     return None
 
 
+def _class_count_problem(state):
+    """Why the class count a conditional generator's weights hold (the
+    buffer numClasses) is none config.json's numClasses may be (an integer
+    from 1 to 10,000), or None."""
+    value = state.get(CLASS_COUNT)
+    if value is None or value.is_floating_point() or value.dtype == torch.bool:
+        return None                         # none, or a kind _dtype_problem names
+    low, high = NUM_CLASSES["minimum"], NUM_CLASSES["maximum"]
+    if value.numel() != 1 or not low <= int(value) <= high:
+        shown = int(value) if value.numel() == 1 else f"{value.numel():,} values"
+        return (f"its {CLASS_COUNT!r} holds {shown}, not a class count from {low} to "
+                f"{high:,}")
+    return None
+
+
 def read_folder(path):
     """The Exported in `path` (a folder with config.json and
     model.safetensors), checked: readable, and the weights of the network
@@ -346,6 +363,10 @@ def read_folder(path):
         except Exception as e:  # noqa: BLE001 - safetensors raises its own kinds
             raise ExportError(f"{weights}: not a readable safetensors file ({shorten(e)}); "
                               "export it again") from None
+    problem = _class_count_problem(state)
+    if problem:
+        raise ExportError(f"{weights}: not the weights generate.py --export writes ({problem}); "
+                          "export it again")
     numClasses, told = config.get("numClasses"), classes_of_generator(state)
     if numClasses != told:
         raise ExportError(f"{path}: {CONFIG} does not fit {WEIGHTS}: it says "

@@ -27,6 +27,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 from torch.nn.functional import one_hot
 
+from .errors import shorten
 from .exported import ExportError, config_problem
 from .models import CLASS_COUNT, class_count, model_classes
 from .noise import truncate_
@@ -92,6 +93,39 @@ class DCGANGenerator(nn.Module, PyTorchModelHubMixin, library_name="pytorch",
                              "this generator is not conditional: gen(noise), without labels")
         if labels is not None:
             # labels (N,) class numbers, or (N, K) codes; as models._ToldTheClass
-            code = labels if labels.dim() == 2 else one_hot(labels, numClasses)
+            code = class_code(x, labels, numClasses)
             x = torch.cat((x, code.to(x.dtype)[:, :, None, None]), 1)    # (N, inputDim + K, 1, 1)
         return self._draw(self, x)
+
+    def load_state_dict(self, state_dict, *args, **kwargs):
+        """nn.Module's, refusing weights told another class count than
+        config.json's numClasses (the buffer numClasses, which would be
+        copied in silence)."""
+        told, said = state_dict.get(CLASS_COUNT), class_count(self)
+        if told is not None and said is not None \
+                and (told.numel() != 1 or int(told) != said):
+            shown = int(told) if told.numel() == 1 else f"{told.numel():,} values"
+            raise ExportError(f"the weights do not fit config.json: their {CLASS_COUNT!r} holds "
+                              f"{shown}, config.json's numClasses is {said}; export it again")
+        return super().load_state_dict(state_dict, *args, **kwargs)
+
+
+def class_code(noise, labels, numClasses):
+    """The class code (N, K) of a conditional generator's `labels` for
+    `noise` (N, inputDim, 1, 1): labels a torch.long tensor (N,) of class
+    numbers, or a floating point one (N, K) of codes (a walk from one class
+    to another mixes two). Anything else is a ValueError (TypeError for no
+    tensor at all) that says what is expected, not torch's words about
+    channels or indices."""
+    n = noise.shape[0] if isinstance(noise, torch.Tensor) and noise.dim() else "N"
+    expected = (f"labels must be a torch.long tensor of shape ({n},): one class number from 0 "
+                f"to {numClasses - 1} per noise vector, e.g. torch.full(({n},), "
+                f"{min(7, numClasses - 1)}) (or a float tensor ({n}, {numClasses}) of class codes)")
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{expected}; got {type(labels).__name__} {shorten(repr(labels), 40)}")
+    if labels.dtype == torch.long and tuple(labels.shape) == (n,):
+        return one_hot(labels, numClasses)                  # (N,) -> (N, K)
+    if labels.is_floating_point() and tuple(labels.shape) == (n, numClasses):
+        return labels
+    raise ValueError(f"{expected}; got a tensor of {str(labels.dtype).removeprefix('torch.')}, "
+                     f"shape {tuple(labels.shape)}")

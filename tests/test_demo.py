@@ -573,3 +573,101 @@ def test_a_signal_while_gradio_is_still_starting_stops_the_page_as_ctrl_c_does(c
     page = Starting()
     demo.serve(page, "127.0.0.1", 1, None)
     assert page.closed and "the demo page stopped" in capsys.readouterr().err
+
+
+def test_guessing_the_login_slows_then_locks_one_address_without_blocking_others():
+    """The Doorkeeper in front of Gradio's app, on a fake app and clock:
+    each failed login waits LOGIN_DELAY (asyncio's sleep, the server goes
+    on), is said on stderr, and after MAX_FAILED_LOGINS that address is
+    refused even the right password until LOCKOUT_SECONDS have passed."""
+    import asyncio
+
+    from pyimagesearch.sharing import page
+
+    now, slept = [0.0], []
+
+    async def sleep(seconds):
+        slept.append(seconds)
+
+    async def gradio(scope, receive, send):          # 200 for "right", 400 otherwise
+        ok = scope["query_string"] == b"right"
+        await send({"type": "http.response.start", "status": 200 if ok else 400, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    door = page.Doorkeeper(gradio, clock=lambda: now[0], sleep=sleep)
+
+    def post(path, address="10.0.0.1", password=b"wrong"):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+        asyncio.run(door({"type": "http", "method": "POST", "path": path,
+                          "client": (address, 5000), "query_string": password}, None, send))
+        return sent[0]["status"]
+
+    assert [post("/login") for _ in range(page.MAX_FAILED_LOGINS)] == \
+        [400] * page.MAX_FAILED_LOGINS
+    assert slept == [page.LOGIN_DELAY] * page.MAX_FAILED_LOGINS
+    assert post("/login/", password=b"right") == 429          # locked, even the right one
+    assert post("/login", address="10.0.0.2", password=b"right") == 200   # another address
+    now[0] += page.LOCKOUT_SECONDS
+    assert post("/login", password=b"right") == 200
+    assert post("/login") == 400                             # counted from 0 again
+    # uploads: MAX_UPLOADS per address in CACHE_HOURS
+    assert {post("/gradio_api/upload") for _ in range(page.MAX_UPLOADS)} == {400}
+    assert post("/gradio_api/upload") == 429
+    assert post("/gradio_api/upload", address="10.0.0.2") == 400
+    now[0] += page.CACHE_HOURS * 3600
+    assert post("/gradio_api/upload") == 400
+
+
+def test_a_real_server_locks_out_guessed_logins_and_bounds_uploads(run):
+    from pyimagesearch.sharing.page import MAX_FAILED_LOGINS, MAX_UPLOADS
+    with serving(run, env={"DCGAN_DEMO_AUTH": "me:secret"}) as (url, proc):
+        statuses = [post_file(url, 10) for _ in range(MAX_UPLOADS + 1)]
+        assert set(statuses[:-1]) == {401} and statuses[-1] == 429, statuses
+
+        def login(password):
+            form = urllib.parse.urlencode({"username": "me", "password": password}).encode()
+            try:
+                with urllib.request.urlopen(url + "login", data=form, timeout=60) as response:
+                    return response.status
+            except urllib.error.HTTPError as e:
+                return e.code
+        started = time.monotonic()
+        assert [login("guess") for _ in range(MAX_FAILED_LOGINS)] == [400] * MAX_FAILED_LOGINS
+        assert time.monotonic() - started >= MAX_FAILED_LOGINS * 0.9     # each one waited
+        assert login("secret") == 429                       # locked for a while
+    lines = [line for line in proc.output.splitlines() if "a failed login from 127.0.0.1" in line]
+    assert len(lines) == MAX_FAILED_LOGINS, proc.output
+    assert "Traceback" not in proc.output
+
+
+def test_a_login_with_spaces_at_either_end_is_a_usage_error(tmp_path):
+    for bad in (" me:secret", "me :secret", "me: secret", "me:secret "):
+        usage_error(run_script("demo.py", "--checkpoint", tmp_path / "x.pt", "--auth", bad),
+                    "--auth", "without spaces at the start or end")
+    result = run_script("demo.py", "--checkpoint", tmp_path / "x.pt", subprocess_=True,
+                        env={"DCGAN_DEMO_AUTH": "me:secret\t"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "without spaces" in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("port", ["-1", "0", "65536", "x"])
+def test_every_bad_port_gets_the_same_rule(tmp_path, port):
+    usage_error(run_script("demo.py", "--checkpoint", tmp_path / "x.pt", f"--port={port}"),
+                "--port", f"must be a port from 1 to 65535, got '{port}'")
+
+
+def test_ctrl_c_while_the_demo_starts_says_what_it_stopped(monkeypatch, capsys):
+    import demo
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt()
+    monkeypatch.setattr(demo, "Playground", interrupted)
+    with pytest.raises(SystemExit) as e:
+        demo.main(["--port", str(free_port())])
+    assert e.value.code == 130
+    said = capsys.readouterr().err
+    assert "while the demo was starting: no page was served" in said
+    assert "every file written so far is whole" not in said

@@ -174,3 +174,115 @@ def test_a_damaged_shipped_folder_says_how_to_restore_it(tmp_path, monkeypatch, 
         exported.shipped_generator()
     assert f"git checkout {SHIPPED['conditional']}" in str(e.value)
     assert "--checkpoint" in str(e.value)
+
+
+def changed_copy(tmp_path, config=None, buffer=None):
+    """A copy of the shipped conditional folder, config.json updated with
+    `config`, the weights' class count buffer set to `buffer`."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+    copy = tmp_path / "copy"
+    shutil.copytree(folder_of("conditional"), copy)
+    if config:
+        changed = {**json.loads((copy / CONFIG).read_text()), **config}
+        (copy / CONFIG).write_text(json.dumps(changed))
+    if buffer is not None:
+        state = load_file(copy / WEIGHTS)
+        state["numClasses"] = torch.tensor(buffer)
+        save_file(state, copy / WEIGHTS, metadata={"format": "pt"})
+    return copy
+
+
+FORGED = "\x1b[2J\x1b]0;pwned\x07\n[INFO] forged"    # clears the screen, retitles, forges a line
+
+
+@pytest.mark.parametrize("name", [FORGED, "7\u202e", "\x9b31m", "\x7f"])
+def test_a_class_name_with_control_characters_is_refused_in_one_line(tmp_path, name):
+    from conftest import one_line
+    names = [name] + [str(i) for i in range(1, 10)]
+    copy = changed_copy(tmp_path, {"class_names": names})
+    result = run_script("generate.py", "--checkpoint", copy, "--output", tmp_path / "s.png",
+                        "--device", "cpu", "--digit", "1")
+    assert result.returncode == 1 and not (tmp_path / "s.png").exists()
+    line = one_line(result.stderr)
+    assert "class_names" in line and "control character" in line
+    for character in "\x1b\x07\u202e\x9b\x7f":
+        assert character not in result.stderr + result.stdout
+
+
+def test_every_place_that_shows_a_class_name_from_data_escapes_it():
+    from pyimagesearch.errors import printable
+    from pyimagesearch.quality import metrics
+    from pyimagesearch.quality.selection import label_of, recorded_class_names
+    from pyimagesearch.sharing.card import model_card
+    from pyimagesearch.errors import UserError
+    raw = ["\u202e7", "\x1b[2J", "plain é"]
+    assert printable(raw[0]) == "\\u202e7" and printable(raw[1]) == "\\x1b[2J"
+    assert printable("plain é 7") == "plain é 7"              # the rest as it is
+    shown = []
+    # a checkpoint.pt's run recorded a class folder's name raw (before the schema said no)
+    saved = {"run": {"metrics": [{"class_names": raw}]}, "args": {}}
+    shown += recorded_class_names(saved, 3)
+    with pytest.raises(UserError) as e:
+        label_of("x", raw)
+    shown.append(str(e.value))
+    scores = {"class_names": raw, "class_histogram": [1, 2, 3], "memorisation": {
+        "share_closer": 0.1, "expected": 0.1, "median_distance_ratio": 1.0, "z_u": 0.0},
+        **{k: 1.0 for k in ("fld", "real_fld", "inception_score", "precision", "recall",
+                            "density", "coverage", "evaluator_accuracy")},
+        "num_classes": 3, "num_for_neighbours": 10, "classes_covered": 3, "num_held_out": 10,
+        "conditioning": {"accuracy": 0.5, "worst_class": raw[0], "worst_accuracy": 0.1,
+                         "mean_class_fld": None}}
+    shown += metrics.summary(scores)
+    shown += metrics.curve_lines([{"truncation": None, "as_asked": 0.5, "worst_class": raw[1],
+                                   "worst_as_asked": 0.1, "fld": 1.0, "precision": 0.5,
+                                   "recall": 0.5}])
+    shown.append(model_card({"inputDim": 100, "outputChannels": 1, "imageSize": 28,
+                             "numClasses": 3, "class_names": raw, "command": "x\x1b[2J",
+                             "scores": {"worst_class": raw[0], "worst_class_as_asked": 0.5,
+                                        "as_asked": 0.6}}, "X"))
+    text = "\n".join(shown)
+    assert "\u202e" not in text and "\x1b" not in text
+    assert "\\u202e7" in text and "\\x1b[2J" in text and "plain é" in text
+
+
+@pytest.mark.parametrize("labels", [
+    torch.zeros(4, 1, dtype=torch.long), torch.tensor(3), [1, 2, 3, 4], 7, torch.zeros(4),
+    torch.zeros(4, dtype=torch.bool), torch.zeros(4, dtype=torch.uint8),
+    torch.zeros(3, dtype=torch.long), torch.zeros(0, dtype=torch.long),
+    torch.zeros(4, 3)])
+def test_labels_the_hub_model_cannot_use_get_what_it_expects(labels):
+    from pyimagesearch.hub import DCGANGenerator
+    gen = DCGANGenerator.from_pretrained(folder_of("conditional")).eval()
+    with pytest.raises((TypeError, ValueError)) as e:
+        gen(gen.noise(4), labels)
+    said = str(e.value)
+    assert said.startswith("labels must be a torch.long tensor of shape (4,)") \
+        and "from 0 to 9" in said and "; got " in said, said
+    with torch.no_grad():         # what it expects draws
+        assert gen(gen.noise(4), torch.full((4,), 7)).shape == (4, 1, 28, 28)
+        assert gen(gen.noise(4), torch.eye(10)[:4]).shape == (4, 1, 28, 28)
+
+
+def test_the_card_says_the_onnx_graph_needs_a_label_per_noise_vector():
+    from pyimagesearch.sharing.card import model_card
+    config = json.loads(open(os.path.join(folder_of("conditional"), CONFIG)).read())
+    card = " ".join(model_card(config, "X").split())
+    assert "exactly as many as the noise vectors, each from 0 to 9" in card
+    assert "an empty or out-of-range label draws with no class code" in card
+
+
+@pytest.mark.parametrize("buffer", [-3, 0, 20_000])
+def test_weights_told_an_impossible_class_count_are_refused(tmp_path, buffer):
+    from conftest import one_line
+    from pyimagesearch.exported import ExportError
+    from pyimagesearch.hub import DCGANGenerator
+    copy = changed_copy(tmp_path, buffer=buffer)
+    result = run_script("generate.py", "--checkpoint", copy, "--output", tmp_path / "s.png",
+                        "--device", "cpu")
+    line = one_line(result.stderr)
+    assert result.returncode == 1 and "'numClasses' holds" in line \
+        and "from 1 to 10,000" in line and "trained on" not in line, line
+    with pytest.raises(ExportError, match=f"'numClasses' holds {buffer}"):
+        DCGANGenerator.from_pretrained(str(copy))

@@ -26,6 +26,7 @@ import math
 
 import torch
 
+from ..errors import printable
 from ..models import class_count, noise_dim
 from ..sampling import latent
 from .evaluator import held_out_count, load_or_train, predict, split_real
@@ -127,7 +128,8 @@ class Scorer:
         self.model, self.accuracy, self.cachePath = load_or_train(
             self.split, seed, device, log)
         self.numClasses = self.model.fc2.out_features
-        self.classNames = imageSet.classes or [str(i) for i in range(self.numClasses)]
+        # as the log, metrics.json and an export's card show them: escaped (a folder's name)
+        self.classNames = [printable(c) for c in imageSet.classes or range(self.numClasses)]
         self.heldOutFeatures, _ = predict(self.model, self.split.heldOutImages, device)
         self.heldOutFit = gaussian_fit(self.heldOutFeatures)
 
@@ -249,7 +251,8 @@ def balanced_classes(num, numClasses):
 def summary(metrics):
     """Human-readable lines for a metrics dict."""
     names = metrics.get("class_names") or [str(i) for i in range(len(metrics["class_histogram"]))]
-    hist = ", ".join(f"{name} {count}" for name, count in zip(names, metrics["class_histogram"]))
+    hist = ", ".join(f"{printable(name)} {count}"
+                     for name, count in zip(names, metrics["class_histogram"]))
     copying = metrics["memorisation"]
     return [
         f"FLD (lower is better): {metrics['fld']:.3f}   real-data floor: {metrics['real_fld']:.3f}",
@@ -273,7 +276,8 @@ def conditioning_summary(numbers):
     if not numbers:
         return []
     lines = [f"conditioning: the evaluator agrees with the class asked for on "
-             f"{numbers['accuracy']:.1%} of the samples; worst class {numbers['worst_class']} "
+             f"{numbers['accuracy']:.1%} of the samples; worst class "
+             f"{printable(numbers['worst_class'])} "
              f"{numbers['worst_accuracy']:.1%}"]
     if numbers["mean_class_fld"] is not None:
         lines.append(f"per class: mean FLD {numbers['mean_class_fld']:.3f}, mean recall "
@@ -309,7 +313,8 @@ def curve_lines(rows):
              + f"{'FLD':>8}  {'precision':>9}  {'recall':>6}"]
     for row in rows:
         T = "none" if row["truncation"] is None else f"{row['truncation']:g}"
-        worst = (f"{row['worst_class'][:9]}: {row['worst_as_asked']:.1%}" if told else "")
+        worst = (f"{printable(row['worst_class'])[:9]}: {row['worst_as_asked']:.1%}"
+                 if told else "")
         lines.append(f"{T:>5}  " + (f"{row['as_asked']:>8.1%}  {worst:>16}  " if told else "")
                      + f"{row['fld']:>8.3f}  {row['precision']:>9.3f}  {row['recall']:>6.3f}")
     return lines

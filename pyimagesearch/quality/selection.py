@@ -19,7 +19,7 @@ from ..exported import Exported
 from ..sampling import latent
 from ..sampling import rejection
 from ..sampling.rejection import BATCH, TooFewAccepted, acceptance_message, hopeless
-from ..errors import UserError
+from ..errors import UserError, printable
 from .evaluator import predict
 
 MIN_CONFIDENCE = 0.9
@@ -31,7 +31,7 @@ def label_of(name, classes):
         return classes.index(name)
     if name.isdigit() and int(name) < len(classes):
         return int(name)
-    raise UserError(f"no class {name!r}: the classes are {', '.join(classes)}")
+    raise UserError(f"no class {name!r}: the classes are {printable(', '.join(classes))}")
 
 
 def recorded_class_names(saved, numClasses):
@@ -48,7 +48,8 @@ def recorded_class_names(saved, numClasses):
         dataset = (saved.get("args") or {}).get("dataset")
         names = (scored[-1].get("class_names") or CLASS_NAMES.get(dataset)
                  or (CIFAR10 if dataset == "cifar10" else None))
-    return [str(n) for n in names] if names and len(names) == numClasses else None
+    # as they are shown and asked for: escaped (a folder's name, a file from the Hub)
+    return [printable(n) for n in names] if names and len(names) == numClasses else None
 
 
 def class_label(name, names, numClasses):

@@ -5,6 +5,7 @@ scored, and how to load it."""
 import json
 import re
 
+from ..errors import printable
 from ..models import describe
 
 SCORES = (("fld", "FLD (Fréchet distance in the evaluator's features; lower is better)", "{:.1f}"),
@@ -18,8 +19,9 @@ SCORES = (("fld", "FLD (Fréchet distance in the evaluator's features; lower is 
 
 def _line(text):
     """A value of config.json as one line of the card (a class folder's name
-    may hold a newline): its line breaks become spaces, nothing else changes."""
-    return " ".join(str(text).splitlines())
+    may hold a newline): its line breaks become spaces, and every other
+    control character and bidirectional override its escape (errors.printable)."""
+    return printable(" ".join(str(text).splitlines()))
 
 
 def _cell(text):
@@ -169,7 +171,9 @@ def _how_to_load(config, name):
         f"images = gen(torch.cat((torch.randn(16, {n}, 1, 1), code), 1))",
         "```",
         "",
-        "Without PyTorch, with ONNX Runtime (the labels: int64 class numbers, one per image):",
+        "Without PyTorch, with ONNX Runtime (the labels: int64 class numbers, one per image: "
+        f"exactly as many as the noise vectors, each from 0 to {k - 1}; the graph does not "
+        "check them, and an empty or out-of-range label draws with no class code):",
         "",
         "```python",
         "import numpy as np, onnxruntime",

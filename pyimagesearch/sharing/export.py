@@ -40,7 +40,7 @@ from .. import files
 from ..checkpoint import Checkpoint
 from ..data.cifar import CLASS_NAMES as CIFAR10
 from ..data.sources import CLASS_NAMES, EMBEDDED_SOURCE, LICENCES
-from ..errors import raise_terminated
+from ..errors import printable, raise_terminated
 from ..exported import CARD, CONFIG, FORMAT, ONNX, WEIGHTS, Exported, ExportError
 from ..interrupts import interrupts_deferred
 from ..models import class_count, noise_dim
@@ -136,6 +136,7 @@ def describe_export(saved, path, gen, description, truncation=None):
     licence, licenceWords = LICENCES.get(args.get("dataset"), (None, None))
     if classes is not None and config.get("numClasses") not in (None, len(classes)):
         classes = None                  # names of other classes than those it was told
+    classes = classes and [printable(c) for c in classes]    # as the schema takes them
     return {**config, "dataset": args.get("dataset"), "class_names": classes,
             "data_source": public_source(run.get("data_source")),
             "data_sha256": run.get("data_sha256"), "num_train_images": run.get("num_train_images"),
@@ -155,7 +156,7 @@ def conditioning_scores(numbers):
     the class asked for, overall and for the worst class."""
     if not numbers:
         return {}
-    return {"as_asked": numbers["accuracy"], "worst_class": str(numbers["worst_class"]),
+    return {"as_asked": numbers["accuracy"], "worst_class": printable(numbers["worst_class"]),
             "worst_class_as_asked": numbers["worst_accuracy"]}
 
 

@@ -10,8 +10,13 @@ The handlers take the values as the browser or an API client sent them
 traceback), and the Playground checks each one. One request runs at a
 time (the model is one), and at most MAX_WAITING wait."""
 
+import asyncio
 import functools
+import json
+import math
 import os
+import sys
+import time
 
 from ..errors import UserError
 from ..sampling.rejection import TooFewAccepted
@@ -21,6 +26,90 @@ from .playground import (ANY, MAX_GRID, MIN_SLIDER_T, NO_TRUNCATION, name_of, ne
 
 MAX_WAITING = 64              # requests queued at once; more are refused ("queue full")
 CACHE_HOURS = 1               # Gradio's copies of the images shown are deleted after this
+# --auth: each failed login is answered this late (the server goes on
+# serving meanwhile), and after MAX_FAILED_LOGINS from one address (those
+# still being answered count) it is refused every login for LOCKOUT_SECONDS
+LOGIN_DELAY = 1.0
+MAX_FAILED_LOGINS = 5
+LOCKOUT_SECONDS = 300
+# nothing on the page takes a file: Gradio's upload route takes them (each
+# at most demo.MAX_UPLOAD), this many from one address in CACHE_HOURS
+MAX_UPLOADS = 20
+
+
+class Doorkeeper:
+    """ASGI middleware in front of Gradio's app: slows and then locks out
+    the guessing of the login from one address (each failure said on
+    standard error), and bounds the uploads one address may post. The
+    waits are asyncio's: every other request goes on meanwhile."""
+
+    def __init__(self, app, clock=time.monotonic, sleep=asyncio.sleep):
+        self.app, self.clock, self.sleep = app, clock, sleep
+        self.failures = {}        # address -> [failed logins (or in answer), the last one's time]
+        self.uploads = {}         # address -> the times of its uploads
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            path = scope.get("path", "").rstrip("/")
+            address = (scope.get("client") or ("an unknown address",))[0]
+            if path.endswith("/login"):
+                return await self.login(address, scope, receive, send)
+            if path.endswith("/upload") and not self.may_upload(address):
+                return await answer(send, 429, f"at most {MAX_UPLOADS} uploads in "
+                                    f"{CACHE_HOURS} h from one address")
+        return await self.app(scope, receive, send)
+
+    async def login(self, address, scope, receive, send):
+        now = self.clock()
+        tried = self.failures.setdefault(address, [0, now])
+        if now - tried[1] >= LOCKOUT_SECONDS:
+            tried[0] = 0                                # forgiven
+        if tried[0] >= MAX_FAILED_LOGINS:
+            wait = math.ceil(LOCKOUT_SECONDS - (now - tried[1]))
+            return await answer(send, 429, f"too many failed logins from {address}: try "
+                                f"again in {wait} s")
+        tried[0], tried[1] = tried[0] + 1, now          # counted before the answer: no racing
+
+        async def sent(message):
+            if message["type"] == "http.response.start":
+                if message["status"] == 200:
+                    self.failures.pop(address, None)
+                else:
+                    locked = tried[0] >= MAX_FAILED_LOGINS
+                    say(f"[{'WARNING' if locked else 'INFO'}] a failed login from {address} "
+                        f"({tried[0]} of {MAX_FAILED_LOGINS}"
+                        + (f"; its logins are refused for {LOCKOUT_SECONDS} s)" if locked else ")"))
+                    await self.sleep(LOGIN_DELAY)
+            await send(message)
+        await self.app(scope, receive, sent)
+
+    def may_upload(self, address):
+        now = self.clock()
+        times = [t for t in self.uploads.get(address, ()) if now - t < CACHE_HOURS * 3600]
+        self.uploads[address] = times
+        if len(times) >= MAX_UPLOADS:
+            return False
+        times.append(now)
+        return True
+
+
+async def answer(send, status, detail):
+    """An HTTP answer `status` with Gradio's JSON {"detail": ...}."""
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def say(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def guarded():
+    """Gradio's launch(app_kwargs=...) that puts the Doorkeeper in front."""
+    from starlette.middleware import Middleware    # Gradio's own dependency: with the page
+    return {"middleware": [Middleware(Doorkeeper)]}
 
 
 def shown_errors(function):

@@ -33,7 +33,7 @@ from ..checkpoint import CheckpointError, build_discriminator, build_generator, 
 from ..cli import MAX_SEED
 from ..data import load_training_data
 from ..data.imageset import DataError
-from ..errors import UserError, shorten
+from ..errors import UserError, printable, shorten
 from ..models import class_count, noise_dim
 from ..noise import MIN_TRUNCATION
 from ..models import describe as shape_of
@@ -202,7 +202,9 @@ class Playground:
             imageSet, _ = load_training_data(self.trained.dataset, self.trained.dataDir,
                                              self.trained.invert, allowDownload=allowDownload,
                                              size=self.gen.imageSize, channels=self.gen.channels)
-            self.split, self.classes = split_real(imageSet, self.trained.seed), imageSet.classes
+            self.split = split_real(imageSet, self.trained.seed)
+            # as the page shows them: escaped (a class folder's name); by label
+            self.classes = imageSet.classes and [printable(c) for c in imageSet.classes]
         except (DataError, UserError) as e:
             why = f"the real images are not at hand ({shorten(e, 120)}); pass --data-dir"
             self.whyNoDigits = why
