@@ -18,11 +18,12 @@ import sys
 import tempfile
 import time
 
-from pyimagesearch.cli import nonnegative_int
+from pyimagesearch.cli import count_up_to, nonnegative_int
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, exit_for, one_line_errors, raise_terminated, shorten
 from pyimagesearch.exported import shipped_generator
+from pyimagesearch.sampling.rejection import MAX_CALIBRATION_STEPS
 from pyimagesearch.sharing.playground import Playground
 
 DEFAULT_PORT = 7860          # Gradio's
@@ -57,7 +58,8 @@ def login(text):
 
 
 def build_arg_parser():
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None,
         help="a checkpoint.pt (every part of the page), a generator.pth or a folder of "
              "generate.py --export (no Langevin sampler: it needs the discriminator) "
@@ -76,9 +78,10 @@ def build_arg_parser():
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
         help="which generator of a checkpoint: auto = its EMA copy when there is one "
              "(default: auto)")
-    ap.add_argument("--calibration-steps", type=nonnegative_int, default=0,
-        help="the Langevin sampler's discriminator training steps before Platt scaling; 0 "
-             "uses the checkpoint's discriminator as it is (default: 0)")
+    ap.add_argument("--calibration-steps", type=count_up_to(MAX_CALIBRATION_STEPS, 0), default=0,
+        help="the Langevin sampler's discriminator training steps before Platt scaling, at "
+             f"most {MAX_CALIBRATION_STEPS}; 0 uses the checkpoint's discriminator as it is "
+             "(default: 0)")
     add_real_image_options(ap, "for the Langevin sampler and the digits")
     return ap
 

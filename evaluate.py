@@ -20,13 +20,13 @@ import torch
 
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
                                       trained_with)
-from pyimagesearch.cli import (MIN_EVAL_SAMPLES, add_shape_options, check_shape,
-                               check_writable_file, eval_samples, random_seed)
+from pyimagesearch.cli import (MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES, add_shape_options,
+                               check_shape, check_writable_file, eval_samples, random_seed)
 from pyimagesearch.data import load_training_data, to_pixels
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_terminated
-from pyimagesearch.files import write_image
+from pyimagesearch.files import replaced, write_image
 from pyimagesearch.models import class_count
 from pyimagesearch.quality import metrics
 from pyimagesearch.sampling.options import (add_sampler_options, add_truncation_option,
@@ -37,16 +37,19 @@ from pyimagesearch.training.output_folder import run_holding
 from pyimagesearch.visualize import build_montage
 
 CURVE = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)    # --truncation-curve's T when none given
+MAX_CURVE = 20           # --truncation-curve's T at most: each scores --num samples
 
 
 def build_arg_parser():
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True,
         help="a checkpoint.pt or generator.pth of dcgan_mnist.py, a folder written by "
              "generate.py --export, or a Hugging Face Hub repository id (owner/name)")
     add_real_image_options(ap, "to score against")
     ap.add_argument("--num", type=eval_samples, default=10_000,
-        help=f"generated samples to score, at least {MIN_EVAL_SAMPLES} (default: 10000)")
+        help=f"generated samples to score, from {MIN_EVAL_SAMPLES} to {MAX_EVAL_SAMPLES} "
+             "(default: 10000)")
     ap.add_argument("--seed", type=random_seed, default=None,
         help="seed of the samples' noise and of the evaluator (default: the "
              "training run's, read from a checkpoint.pt, so the numbers match "
@@ -55,7 +58,8 @@ def build_arg_parser():
     ap.add_argument("--truncation-curve", type=truncation, nargs="*", metavar="T", default=None,
         help="score the generator at each truncation T and untruncated, and print a table: "
              "the share drawn as asked (overall and the worst class, for a conditional "
-             f"generator), FLD, precision and recall (default T: {' '.join(map(str, CURVE))})")
+             f"generator), FLD, precision and recall; at most {MAX_CURVE} T (default T: "
+             f"{' '.join(map(str, CURVE))})")
     ap.add_argument("--device", choices=DEVICES, default="auto",
         help="where to run (default: auto)")
     ap.add_argument("--nearest", metavar="PNG", default=None,
@@ -109,6 +113,9 @@ def main(argv=None):
         if run_holding(args.nearest):          # a run's montage or plot is never replaced
             ap.error(f"argument --nearest: {args.nearest} is one of the files of the training "
                      f"run in {run_holding(args.nearest)}; choose another name")
+    if args.truncation_curve and len(args.truncation_curve) > MAX_CURVE:
+        ap.error(f"argument --truncation-curve: at most {MAX_CURVE} values of T (each scores "
+                 f"{args.num:,} samples), got {len(args.truncation_curve):,}")
     sampler = "rejection" if args.rejection else "langevin" if args.langevin else None
     if sampler and (args.truncation is not None or args.truncation_curve is not None):
         ap.error(f"argument --{'truncation' if args.truncation is not None else 'truncation-curve'}: "
@@ -178,9 +185,10 @@ def main(argv=None):
             log("[RESULT]   " + line)
         scores["truncation_curve"] = curve
     if args.nearest:
+        said = replaced(args.nearest)
         write_image(args.nearest, nearest_montage(images, trainedOn, nearest))
         log(f"[INFO] wrote {args.nearest}: the {NEAREST_PAIRS} samples closest to a training "
-            "image, each beside it (left: generated, right: training)")
+            f"image, each beside it (left: generated, right: training){said}")
     scores.update({"checkpoint": args.checkpoint, "weights": description,
                    "data_source": imageSet.source, "split": scorer.split.description,
                    "seed": seed})

@@ -24,6 +24,7 @@ same noise (docs/conditional.md)."""
 
 import argparse
 import os
+import re
 import sys
 
 import torch
@@ -32,7 +33,8 @@ from pyimagesearch import visualize
 from pyimagesearch.checkpoint import (build_discriminator, build_generator, load,
                                       trained_with)
 from pyimagesearch.cli import (add_shape_options, check_output_folder, check_shape,
-                               check_writable_file, confidence, positive_int, random_seed)
+                               check_writable_file, confidence, count_up_to, positive_int,
+                               random_seed)
 from pyimagesearch.data import load_training_data
 from pyimagesearch.data.options import add_real_image_options
 from pyimagesearch.device import DEVICES, describe, select_device
@@ -40,7 +42,7 @@ from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_te
 from pyimagesearch.exported import shipped_generator
 from pyimagesearch.models import class_count, noise_dim
 from pyimagesearch.models import describe as shape_of
-from pyimagesearch.files import write_image
+from pyimagesearch.files import replaced, replaced_in, write_image
 from pyimagesearch.quality.evaluator import load_or_train, split_real
 from pyimagesearch.quality.selection import (MIN_CONFIDENCE, DigitSelector, class_label,
                                              label_of, montage_rows, recorded_class_names)
@@ -53,8 +55,10 @@ from pyimagesearch.training.output_folder import run_folder_above, run_holding
 
 MAX_NUM = 10_000          # a 100x100 montage, 2800x2800 pixels
 MAX_WALK_IMAGES = 100_000   # digits drawn for --interpolate: frames x cells
+MAX_STEPS = 250           # --steps: --morph's GIF has 8 x 250 frames there and back
 DEFAULT_NUM = 64          # an 8x8 montage
 MAX_ROWS_BY_CLASS = 16     # a conditional generator's default montage: K x K up to 16 classes
+DIGIT_FILE = re.compile(r"digit_[0-9]{4,}(_class_[0-9]+)?\.png")    # --individual's files
 
 
 def default_num(numClasses):
@@ -66,7 +70,8 @@ def default_num(numClasses):
 
 
 def build_arg_parser():
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default=None,
         help="a checkpoint.pt or generator.pth of dcgan_mnist.py, a generator "
              "state_dict saved by the article's code, a folder written by --export, or "
@@ -97,12 +102,15 @@ def build_arg_parser():
              "generator's: DIR/digit_0000_class_7.png, its class number) (default: off)")
     ap.add_argument("--interpolate", metavar="GIF", default=None,
         help="also write a GIF walking the latent space of every cell between "
-             "random points by spherical interpolation; a conditional generator's "
-             "cells keep the montage's classes (default: off)")
+             "random points by spherical interpolation, at most "
+             f"{MAX_WALK_IMAGES} digits in all (--keyframes x --steps x --num); a "
+             "conditional generator's cells keep the montage's classes (default: off)")
     ap.add_argument("--keyframes", type=positive_int, default=5,
-        help="random points each cell of the walk visits (default: 5)")
-    ap.add_argument("--steps", type=positive_int, default=12,
-        help="frames from one point of the walk to the next (default: 12)")
+        help="random points each cell of the walk visits; with --interpolate, "
+             f"--keyframes x --steps x --num at most {MAX_WALK_IMAGES} (default: 5)")
+    ap.add_argument("--steps", type=count_up_to(MAX_STEPS), default=12,
+        help=f"frames from one point of the walk to the next, at most {MAX_STEPS}; "
+             "--morph's walk has 4 x STEPS (default: 12)")
     add_sampler_options(ap, "draw")
     ap.add_argument("--digit", default=None, metavar="CLASS",
         help="keep only samples the evaluator labels CLASS (0-9 for MNIST, a class "
@@ -153,6 +161,15 @@ def check_arguments(ap, args):
         check_not_a_run_file(ap, "--interpolate", args.interpolate)
         if args.num is not None:        # else once the generator says its --num (main)
             check_walk(ap, args, args.num)
+    if args.morph:                      # (with --output: checked above)
+        if any(sep in name for name in args.morph for sep in {"/", os.sep}):
+            ap.error("argument --morph: a class with '/' in its name cannot name the GIF")
+        check_writable_file(ap, "--morph", morph_gif(args), ".gif")
+        check_not_a_run_file(ap, "--morph", morph_gif(args))
+        if args.interpolate and os.path.abspath(args.interpolate) == \
+                os.path.abspath(morph_gif(args)):
+            ap.error(f"argument --interpolate: {args.interpolate} is --morph's GIF; give "
+                     "another name")
     if args.individual:
         check_output_folder(ap, args.individual, "--individual")
         if args.output and os.path.abspath(args.individual) == os.path.abspath(args.output):
@@ -162,6 +179,18 @@ def check_arguments(ap, args):
         if inside:
             ap.error(f"argument --individual: {args.individual} is inside the training run's "
                      f"folder {inside}, whose files are the run's own; choose another folder")
+
+
+def morph_gif(args):
+    """--morph's GIF: OUTPUT-morph-A-B.gif, beside the montage."""
+    return f"{args.output[:-4]}-morph-{args.morph[0]}-{args.morph[1]}.gif"
+
+
+def digit_files(num, cellClasses):
+    """--individual's file names: digit_0000.png, ... (a conditional
+    generator's digit_0000_class_7.png, its class number)."""
+    return [f"digit_{i:04d}" + ("" if cellClasses is None else f"_class_{int(cellClasses[i])}")
+            + ".png" for i in range(num)]
 
 
 def check_walk(ap, args, num):
@@ -199,11 +228,6 @@ def told_classes(args, names, cellClasses):
     rows = montage_rows(args.num, len(names)).unique_consecutive()
     shown = ", ".join(names[c] for c in rows[:12]) + (", ..." if len(rows) > 12 else "")
     return (f"the conditional generator told one class a row, from the top: {shown}")
-
-
-def replaced(path):
-    """What the line after a write adds when `path` held a file before."""
-    return " (replaced the file that was there)" if os.path.lexists(path) else ""
 
 
 def export_generator(args, saved, gen, description):
@@ -293,7 +317,8 @@ def main(argv=None):
                                          args.num)
         print(f"[INFO] {what}")
     elif args.digit:
-        images, _, numbers = selector.sample(labels[0], args.num, args.min_confidence)
+        images, _, numbers = selector.sample(labels[0], args.num, args.min_confidence,
+                                             name=args.digit)
         print(f"[INFO] {numbers['acceptance_rate']:.1%} of {numbers['draws']:,} samples are a "
               f"{args.digit} with probability {args.min_confidence:g} or more")
     else:
@@ -309,17 +334,24 @@ def main(argv=None):
     elif args.morph:
         a, b = labels[-2:]
         if a == b:                       # two different samples of one class
-            _, z, _ = selector.sample(a, 2, args.min_confidence)
+            _, z, _ = selector.sample(a, 2, args.min_confidence, name=args.morph[0])
             zA, zB = z[:1], z[1:]
         else:
-            (_, zA, _), (_, zB, _) = (selector.sample(label, 1, args.min_confidence)
-                                      for label in (a, b))
+            (_, zA, _), (_, zB, _) = (selector.sample(label, 1, args.min_confidence, name=name)
+                                      for label, name in zip((a, b), args.morph))
         walk = latent.morph(gen, zA, zB, 4 * args.steps, DEVICE)            # (frames, C, S, S)
+    if args.individual:                  # a folder in the way: said before the first write
+        digitFiles = digit_files(args.num, cellClasses)
+        for name in digitFiles:
+            if os.path.isdir(os.path.join(args.individual, name)):
+                raise UserError(f"--individual: {os.path.join(args.individual, name)} is a "
+                                "folder; move it, or choose another folder")
     said = replaced(args.output)
     write_image(args.output, visualize.build_montage(images))
     print(f"[INFO] wrote {args.num} digits to {args.output}{said}")
     if args.morph:
-        path = f"{args.output[:-4]}-morph-{args.morph[0]}-{args.morph[1]}.gif"
+        path = morph_gif(args)
+        said = replaced(path)
         frames = [visualize.build_montage(frame[None]) for frame in walk]
         zoom = max(1, 112 // gen.imageSize)                                 # 112x112 at 28
         frames = [f.repeat(zoom, axis=0).repeat(zoom, axis=1) for f in frames]
@@ -327,15 +359,15 @@ def main(argv=None):
         how = (" (the same noise, the class code moving from one to the other)"
                if numClasses and a != b else "")
         print(f"[INFO] wrote a {len(walk)}-frame walk from a {args.morph[0]} to a "
-              f"{args.morph[1]}, and back, to {path}{how}")
+              f"{args.morph[1]}, and back, to {path}{how}{said}")
 
     if args.individual:
+        said = replaced_in(args.individual, digitFiles, DIGIT_FILE, "digit_*.png")
         os.makedirs(args.individual, exist_ok=True)
-        for i, image in enumerate(visualize.to_uint8_images(images)):
-            name = f"digit_{i:04d}" + ("" if cellClasses is None else f"_class_{int(cellClasses[i])}")
-            write_image(os.path.join(args.individual, f"{name}.png"),
+        for name, image in zip(digitFiles, visualize.to_uint8_images(images)):
+            write_image(os.path.join(args.individual, name),
                         image[:, :, 0] if gen.channels == 1 else image)
-        print(f"[INFO] wrote {args.num} single digits to {args.individual}")
+        print(f"[INFO] wrote {args.num} single digits to {args.individual}{said}")
 
     if args.interpolate:
         walk = latent.latent_walk(args.num, args.keyframes, args.steps, args.seed, noiseDim, T)

@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 
+from .files import name_problem
 from .noise import MAX_TRUNCATION, MIN_TRUNCATION
 
 MAX_SEED = 2**63 - 1
@@ -47,6 +48,16 @@ def positive_int(text):
 def nonnegative_int(text):
     """argparse type: an integer of at least 0."""
     return _number(text, int, lambda v: v >= 0, "0 or a positive integer")
+
+
+def count_up_to(maximum, minimum=1):
+    """argparse type: a count from `minimum` (1 or 0) to `maximum` (every count a
+    user gives is bounded: none can take the machine)."""
+    def count(text):
+        return _number(text, int, lambda v: minimum <= v <= maximum,
+                       ("a positive integer" if minimum == 1 else "0 or a positive integer")
+                       + f" of at most {maximum:,}")
+    return count
 
 
 def eval_samples(text):
@@ -108,6 +119,8 @@ def check_output_folder(ap, path, option="-o/--output"):
         ap.error(f"argument {option}: {parent} is a file, so {path} cannot be created")
     if not os.access(parent, os.W_OK | os.X_OK):
         ap.error(f"argument {option}: {parent} is not writable")
+    if name_problem(path, folder=True):
+        ap.error(f"argument {option}: {name_problem(path, folder=True)}")
 
 
 def check_writable_file(ap, option, path, suffix):
@@ -119,6 +132,8 @@ def check_writable_file(ap, option, path, suffix):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         ap.error(f"argument {option}: the folder {folder} does not exist")
+    if name_problem(path):
+        ap.error(f"argument {option}: {name_problem(path)}")
 
 
 def truncation(text):

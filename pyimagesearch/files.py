@@ -97,6 +97,70 @@ def _write_atomic(path, write):
         raise
 
 
+# what write_atomic's temporary name adds to the target's: "." before, "."
+# + mkstemp's 8 characters + TMP_SUFFIX after
+TEMPORARY_EXTRA = 1 + 1 + 8 + len(TMP_SUFFIX)
+
+
+def name_problem(path, folder=False):
+    """Why `path` cannot be written by write_atomic (folder=True: made to
+    hold such files), in words, or None: every part of its name within the
+    longest the file system allows (255 bytes on most), a file's own with
+    room for its temporary name, and the whole path within the longest path.
+    A too-long name fails only at the write: this is asked before any."""
+    path = os.path.abspath(os.fspath(path))
+    existing = path
+    while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    try:
+        longest = os.pathconf(existing, "PC_NAME_MAX")
+        longestPath = os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):     # no pathconf (Windows): Linux's limits
+        longest, longestPath = 255, 4096
+    parts = [part for part in path.split(os.sep) if part]
+    for i, part in enumerate(parts):
+        allowed = longest - (TEMPORARY_EXTRA if i == len(parts) - 1 and not folder else 0)
+        size = len(os.fsencode(part))
+        if size > allowed:
+            shown = part if len(part) <= 24 else part[:21] + "..."
+            return (f"the name {shown} is {size} bytes long; this file system allows "
+                    f"{allowed}: choose a shorter one")
+    # a folder's files add their own names (digit_0000_class_12.png: 64 bytes is room)
+    if len(os.fsencode(path)) + (64 if folder else TEMPORARY_EXTRA) >= longestPath:
+        return (f"the path is {len(os.fsencode(path)):,} bytes long; this file system allows "
+                f"{longestPath:,}: choose a shorter one")
+    return None
+
+
+def replaced(path):
+    """What the line after a write of `path` adds when a file was there:
+    every output a user names is replaced, and the line says so."""
+    return " (replaced the file that was there)" if os.path.lexists(path) else ""
+
+
+def replaced_in(folder, names, kin, kind):
+    """What the line after writing the files `names` into `folder` adds:
+    which of them were there (replaced), the first and the last named, and
+    how many other files whose name the regular expression `kin` matches
+    (an earlier command's; `kind` says them, e.g. "digit_*.png") are left
+    as they were."""
+    try:
+        there = set(os.listdir(folder))
+    except OSError:                     # not made yet: nothing there
+        return ""
+    ours = [name for name in names if name in there]
+    older = [name for name in there - set(names) if kin.fullmatch(name)]
+    said = []
+    if ours:
+        shown = ours if len(ours) <= 3 else [ours[0], ours[1], "...", ours[-1]]
+        said.append(f"replaced {len(ours):,} file{'s' * (len(ours) > 1)} that "
+                    f"{'were' if len(ours) > 1 else 'was'} there: {', '.join(shown)}")
+    if older:
+        said.append(f"{len(older):,} older {kind} {'are' if len(older) > 1 else 'is'} left "
+                    f"there as {'they were' if len(older) > 1 else 'it was'}")
+    return f" ({'; '.join(said)})" if said else ""
+
+
 def write_bytes(path, data):
     write_atomic(path, lambda f: f.write(data))
 

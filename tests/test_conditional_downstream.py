@@ -16,7 +16,8 @@ from reference import article
 from pyimagesearch import visualize
 from pyimagesearch.checkpoint import build_generator
 from pyimagesearch.errors import UserError
-from pyimagesearch.quality.selection import class_label, montage_rows, recorded_class_names
+from pyimagesearch.quality.selection import (class_label, label_of, montage_rows,
+                                             recorded_class_names)
 from pyimagesearch.sampling import latent
 
 
@@ -204,6 +205,36 @@ def test_bad_requests_on_a_conditional_generator_are_one_line_and_write_nothing(
     assert result.returncode == 1
     assert said in one_line(result.stderr)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_superscript_digit_is_no_class_in_one_line(tmp_path, monkeypatch):
+    """'²' passes str.isdigit(), and int('²') raises: it is no class."""
+    for name in ("²", "٣"):
+        with pytest.raises(UserError, match=f"no class '{name}'"):
+            class_label(name, None, 10)
+        with pytest.raises(UserError, match=f"no class '{name}'"):
+            label_of(name, [str(c) for c in range(10)])
+    # told the class (no evaluator), and filtered by it (refused before it is asked)
+    torch.manual_seed(0)
+    from pyimagesearch.models import model_classes
+    torch.save(model_classes(28, 10)[0](inputDim=100, outputChannels=1).state_dict(),
+               tmp_path / "cond.pth")
+    torch.save(article.Generator(inputDim=100, outputChannels=1).state_dict(), tmp_path / "g.pth")
+    data = make_idx_folder(tmp_path / "data")
+
+    def evaluator(*args, **kwargs):
+        raise AssertionError("the evaluator was asked")
+    monkeypatch.setattr(generate_script, "load_or_train", evaluator)
+    for checkpoint, flags in (("cond.pth", ["--digit", "²"]), ("cond.pth", ["--morph", "²", "3"]),
+                              ("g.pth", ["--digit", "²"]), ("g.pth", ["--morph", "3", "²"])):
+        result = generate("--checkpoint", tmp_path / checkpoint, "--output", tmp_path / "x.png",
+                          "--data-dir", data, "--no-download", *flags)
+        assert result.returncode == 1
+        assert one_line(result.stderr).endswith(
+            "no class '²': the generator draws 10 classes: 0 to 9 (the file does not record "
+            "their names)" if checkpoint == "cond.pth" else
+            "no class '²': the classes are 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"), result.stderr
+        assert not (tmp_path / "x.png").exists()
 
 
 def test_digit_on_an_unconditional_generator_still_asks_the_evaluator(tmp_path, monkeypatch):

@@ -426,6 +426,44 @@ def test_help_says_calibration_steps_are_steps():
     assert "steps" in said and "second" not in said
 
 
+def test_help_shows_the_whole_description_and_the_bound_of_calibration_steps(tmp_path):
+    text = run_script("demo.py", "--help").stdout
+    description = " ".join(text.split("options:")[0].split("\n\n", 1)[1].split())
+    assert description.endswith("a slider that morphs one sample into another. Trains nothing "
+                                "unless asked."), description
+    assert "at most 10000" in " ".join(text.split("--calibration-steps CALIBRATION_STEPS")[2]
+                                       .split("(default: 0)")[0].split())
+    result = run_script("demo.py", "--checkpoint", tmp_path / "nothing.pt",
+                        "--calibration-steps", "10001")
+    usage_error(result, "--calibration-steps", "at most 10,000")
+
+
+class AlwaysThree:
+    """A stand-in evaluator of ten classes that calls every image a 3."""
+
+    def eval(self):
+        return self
+
+    def features(self, x):
+        return x.flatten(1)[:, :1] * 0
+
+    def fc2(self, features):
+        import torch          # (only this stand-in needs it)
+        return (torch.eye(10)[3] * 5).expand(len(features), 10)
+
+
+def test_a_class_the_generator_never_draws_is_one_plain_sentence(run, monkeypatch):
+    from pyimagesearch.quality.selection import DigitSelector
+    from pyimagesearch.sampling import rejection
+    play = playground(run / "run" / "checkpoint.pt", run / "data")
+    play.selector = DigitSelector(play.gen, AlwaysThree(), "cpu", 0)
+    monkeypatch.setattr(rejection, "MAX_DRAWS", 2000)
+    with pytest.raises(UserError) as refused:
+        play.digit("7", 0, 4, 0.1)           # the least probability at the slider's minimum
+    assert str(refused.value) == ("the generator does not draw a 7: the evaluator calls none of "
+                                  "2,000 of its samples one")
+
+
 # ------------------------------------------------ --conditional
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """generate.py: montages, single digits and latent walks from saved weights."""
 
 import math
+import re
 
 import cv2
 import pytest
@@ -165,3 +166,121 @@ def test_latent_walk_visits_its_keyframes_and_loops_back_to_the_start():
     assert torch.allclose(walk[5], points[1]) and torch.allclose(walk[10], points[2])
     # the last frames head from the last keyframe back to the first
     assert torch.allclose(walk[-1], slerp(points[2], points[0], 4 / 5))
+
+
+# ------------------------------------------------------------------ issue 38
+
+def conditional_generator(folder):
+    """A conditional generator's state_dict (10 classes, untrained): drawn
+    without the evaluator or any data."""
+    from pyimagesearch.models import model_classes
+    torch.manual_seed(0)
+    torch.save(model_classes(28, 10)[0](inputDim=100, outputChannels=1).state_dict(),
+               folder / "cond.pth")
+    return folder / "cond.pth"
+
+
+def article_generator(folder):
+    torch.manual_seed(0)
+    torch.save(article.Generator(inputDim=100, outputChannels=1).state_dict(), folder / "g.pth")
+    return folder / "g.pth"
+
+
+@pytest.mark.parametrize("script, ending", [
+    ("generate.py", "walks from one class to the other with the same noise (docs/conditional.md)."),
+    ("evaluate.py", "the last line of standard output is one JSON object with every number, "
+                    "for scripts.")])
+def test_help_shows_the_whole_description(script, ending):
+    result = run_script(script, "--help")
+    assert result.returncode == 0
+    description = " ".join(result.stdout.split("options:")[0].split("\n\n", 1)[1].split())
+    assert description.endswith(ending), description
+
+
+def test_morph_and_single_digits_say_which_files_they_replaced(tmp_path):
+    checkpoint = conditional_generator(tmp_path)
+    out, digits = tmp_path / "m.png", tmp_path / "digits"
+    flags = ["--checkpoint", checkpoint, "--output", out, "--morph", "3", "8", "--steps", "1",
+             "--individual", digits, "--device", "cpu"]
+    first = generate(*flags, "--num", "4")
+    assert first.returncode == 0, first.stderr
+    assert "replaced" not in first.stdout
+    (tmp_path / "m-morph-3-8.gif").write_bytes(b"an older walk")
+    again = generate(*flags, "--num", "2")
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.splitlines()
+    morph = [line for line in lines if "m-morph-3-8.gif" in line]
+    assert morph and morph[0].endswith("(replaced the file that was there)")
+    with Image.open(tmp_path / "m-morph-3-8.gif") as gif:
+        assert gif.n_frames > 1
+    single = [line for line in lines if "single digits" in line][0]
+    assert single.endswith("(replaced 2 files that were there: digit_0000_class_0.png, "
+                           "digit_0001_class_0.png; 2 older digit_*.png are left there as "
+                           "they were)"), single
+
+
+@pytest.mark.slow
+def test_evaluate_nearest_says_it_replaced_a_file(tmp_path, trained):
+    mine = tmp_path / "nearest.png"
+    mine.write_bytes(b"an older picture")
+    result = run_script("evaluate.py", "--checkpoint", trained / "checkpoint.pt", "--num", "256",
+                        "--nearest", mine)
+    assert result.returncode == 0, result.stderr
+    line = [line for line in result.stderr.splitlines() if "wrote" in line][0]
+    assert line.endswith("(replaced the file that was there)")
+    assert cv2.imread(str(mine)) is not None
+
+
+@pytest.mark.parametrize("script, flags, option, said", [
+    ("generate.py", ["--morph", "3", "8", "--steps", "50000000"], "--steps",
+     "a positive integer of at most 250, got 50000000"),
+    ("generate.py", ["--interpolate", "TMP/w.gif", "--steps", "251"], "--steps", "at most 250"),
+    ("generate.py", ["--langevin", "--langevin-steps", "1001"], "--langevin-steps",
+     "at most 1,000"),
+    ("generate.py", ["--rejection", "--calibration-steps", "10001"], "--calibration-steps",
+     "0 or a positive integer of at most 10,000"),
+    ("evaluate.py", ["--truncation-curve"] + ["1"] * 21, "--truncation-curve",
+     "at most 20 values of T"),
+    ("evaluate.py", ["--langevin", "--calibration-steps", "99999999"], "--calibration-steps",
+     "at most 10,000"),
+])
+def test_every_count_has_a_bound_checked_before_any_work(tmp_path, script, flags, option, said):
+    from conftest import usage_error
+    checkpoint = article_generator(tmp_path)
+    out = ["--output", tmp_path / "x.png"] if script == "generate.py" else []
+    flags = [tmp_path / f[4:] if f.startswith("TMP/") else f for f in flags]
+    result = run_script(script, "--checkpoint", checkpoint, *out, *flags)
+    usage_error(result, option, said)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.pth"]
+
+
+@pytest.mark.parametrize("script, option, bound", [
+    ("generate.py", "--num", "at most 10000"), ("generate.py", "--steps", "at most 250"),
+    ("generate.py", "--keyframes", "at most 100000"),
+    ("generate.py", "--langevin-steps", "1 to 1000"),
+    ("generate.py", "--calibration-steps", "0 to 10000"),
+    ("evaluate.py", "--num", "from 256 to 100000"),
+    ("evaluate.py", "--truncation-curve", "at most 20 T"),
+    ("dcgan_mnist.py", "--eval-num", "from 256 to 100000")])
+def test_help_states_each_counts_bound(script, option, bound):
+    options = run_script(script, "--help").stdout.split("options:")[1]
+    entries = {entry.split()[0]: " ".join(entry.split())
+               for entry in re.split(r"\n  (?=-)", options) if entry.strip()}
+    assert bound in entries[option], entries[option]
+
+
+@pytest.mark.parametrize("flags, option", [
+    (["--individual", "d" * 300], "--individual"),
+    (["--individual", "a/" + "d" * 256 + "/b"], "--individual"),
+    (["--output", "o" * 245 + ".png"], "--output"),      # 249 bytes: its temporary name is not
+    (["--morph", "3", "8", "--individual", "digits"], "--morph"),
+])
+def test_a_name_too_long_is_refused_before_anything_is_written(tmp_path, flags, option):
+    from conftest import usage_error
+    checkpoint = conditional_generator(tmp_path)
+    flags = [tmp_path / f if isinstance(f, str) and len(f) > 100 or f == "digits" else f
+             for f in flags]
+    out = [] if option == "--output" else ["--output", tmp_path / ("m" * 235 + ".png")]
+    result = generate("--checkpoint", checkpoint, *out, "--num", "4", *flags)
+    usage_error(result, option, "bytes long")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cond.pth"]

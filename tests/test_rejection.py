@@ -130,7 +130,59 @@ def test_a_class_never_drawn_fails_in_seconds_with_the_rate_seen():
     selector = DigitSelector(SignGenerator(), MeanClassifier(), "cpu", seed=3)
     with pytest.raises(rejection.TooFewAccepted) as stopped:
         selector.sample(1, 10, minConfidence=1.0 + 1e-9, maxDraws=10**9)
-    assert f"only 0 of {rejection.EARLY_DRAWS:,} samples were accepted" in str(stopped.value)
+    assert str(stopped.value).startswith(
+        f"none of {rejection.EARLY_DRAWS:,} samples were accepted: 10 would take more draws than "
+        "the limit of 1,000,000,000; ask for fewer, or accept more (a lower --min-confidence")
+
+
+class WhiteGenerator(SignGenerator):
+    """A stand-in generator that draws only white images: MeanClassifier's class 1."""
+
+    def forward(self, z):
+        return torch.ones(len(z), 1, 28, 28)
+
+
+class AlwaysThree(nn.Module):
+    """A stand-in evaluator of ten classes that calls every image a 3."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc2 = nn.Linear(1, 10)
+        with torch.no_grad():
+            self.fc2.weight.zero_()
+            self.fc2.bias.copy_(torch.eye(10)[3] * 5)
+
+    def features(self, x):
+        return x.mean((1, 2, 3)).unsqueeze(1)
+
+
+def test_a_class_the_generator_never_draws_is_one_plain_sentence():
+    selector = DigitSelector(WhiteGenerator(), MeanClassifier(), "cpu", seed=3)
+    with pytest.raises(rejection.TooFewAccepted) as stopped:
+        selector.sample(0, 16, minConfidence=0.1, maxDraws=2000, name="0")
+    assert str(stopped.value) == ("the generator does not draw a 0: the evaluator calls none of "
+                                  "2,000 of its samples one")
+    selector.truncation = 0.5
+    with pytest.raises(rejection.TooFewAccepted, match=r"none of 2,000 of its samples one, their "
+                       r"noise truncated at T = 0\.5$"):
+        selector.sample(0, 16, minConfidence=0.1, maxDraws=2000)
+
+
+def test_generate_digit_of_a_class_never_drawn_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    import generate as generate_script
+    from reference import article
+    torch.manual_seed(0)
+    torch.save(article.Generator(inputDim=100, outputChannels=1).state_dict(), tmp_path / "g.pth")
+    data = make_idx_folder(tmp_path / "data")
+    monkeypatch.setattr(generate_script, "load_or_train", lambda *a, **k: (AlwaysThree(), 1.0, 1.0))
+    monkeypatch.setattr(rejection, "MAX_DRAWS", 2000)
+    result = run_script("generate.py", "--checkpoint", tmp_path / "g.pth", "--output",
+                        tmp_path / "x.png", "--data-dir", data, "--no-download", "--digit", "7",
+                        "--num", "16", "--min-confidence", "0.1", "--device", "cpu")
+    assert result.returncode == 1
+    assert one_line(result.stderr) == ("[ERROR] the generator does not draw a 7: the evaluator "
+                                       "calls none of 2,000 of its samples one")
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_a_request_the_rate_seen_cannot_meet_stops_early():

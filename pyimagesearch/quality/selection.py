@@ -25,13 +25,24 @@ from .evaluator import predict
 MIN_CONFIDENCE = 0.9
 
 
+class NeverDrawn(TooFewAccepted):
+    """The evaluator calls none of the generator's samples the class asked
+    for: no setting of the confidence or the count can help."""
+
+
 def label_of(name, classes):
     """The label of a class given by name or number, or UserError."""
     if name in classes:
         return classes.index(name)
-    if name.isdigit() and int(name) < len(classes):
+    if is_number(name) and int(name) < len(classes):
         return int(name)
     raise UserError(f"no class {name!r}: the classes are {printable(', '.join(classes))}")
+
+
+def is_number(name):
+    """Whether a class a user gave is a number: ASCII digits only
+    ('²' and '٣' pass str.isdigit(), and int('²') raises)."""
+    return name.isascii() and name.isdigit()
 
 
 def recorded_class_names(saved, numClasses):
@@ -58,7 +69,7 @@ def class_label(name, names, numClasses):
     in one line, for a class the generator does not have."""
     if name in (names or ()):
         return names.index(name)
-    if name.isdigit() and int(name) < numClasses:
+    if is_number(name) and int(name) < numClasses:
         return int(name)
     known = (", ".join(names) if names else
              f"0 to {numClasses - 1} (the file does not record their names)")
@@ -83,13 +94,17 @@ class DigitSelector:
         self.gen, self.model, self.device, self.seed = gen, model, device, seed
         self.truncation = truncation
 
-    def sample(self, label, num, minConfidence=MIN_CONFIDENCE, maxDraws=None):
+    def sample(self, label, num, minConfidence=MIN_CONFIDENCE, maxDraws=None, name=None):
         """(images, their noise vectors, numbers); TooFewAccepted after
-        maxDraws (by default rejection.MAX_DRAWS, every sampler's limit) samples."""
+        maxDraws (by default rejection.MAX_DRAWS, every sampler's limit) samples;
+        NeverDrawn when none of them is the class at all (`name`: the class as
+        the user gave it, for the message; None: its label)."""
         maxDraws = rejection.MAX_DRAWS if maxDraws is None else maxDraws
-        kept, noise, draws, accepted = [], [], 0, 0
+        kept, noise, draws, accepted, drawn = [], [], 0, 0, 0
         while accepted < num:
             if hopeless(accepted, draws, num, maxDraws):
+                if not drawn:          # not even with the least confidence: say so plainly
+                    raise NeverDrawn(self.never_drawn(label if name is None else name, draws))
                 said = acceptance_message(accepted, draws, num, maxDraws)
                 if self.truncation is not None:      # the gamma percentile is --rejection's
                     said = (said.split("; ask for fewer")[0] + "; ask for fewer, or accept more "
@@ -99,6 +114,7 @@ class DigitSelector:
             z = latent.noise(BATCH, self.seed + draws, self.gen.ct1.in_channels, self.truncation)
             images = latent.generate(self.gen, z, self.device)
             _, probs = predict(self.model, images, self.device)
+            drawn += int((probs.argmax(1) == label).sum())
             keep = (probs.argmax(1) == label) & (probs[:, label] >= minConfidence)
             kept.append(images[keep])
             noise.append(z[keep])
@@ -106,3 +122,10 @@ class DigitSelector:
             draws += BATCH
         return (torch.cat(kept)[:num], torch.cat(noise)[:num],
                 {"draws": draws, "acceptance_rate": accepted / draws})
+
+    def never_drawn(self, name, draws):
+        """The one sentence for a class the evaluator sees in none of `draws` samples."""
+        noise = ("" if self.truncation is None else
+                 f", their noise truncated at T = {self.truncation:g}")
+        return (f"the generator does not draw a {name}: the evaluator calls none of {draws:,} "
+                f"of its samples one{noise}")

@@ -4,10 +4,11 @@ library takes, never the parsed arguments themselves."""
 
 from dataclasses import dataclass
 
-from ..cli import nonnegative_int, percentile, positive_float, positive_int, truncation
+from ..cli import count_up_to, percentile, positive_float, truncation
 from ..noise import MAX_TRUNCATION, MIN_TRUNCATION
 from .rejection import (CALIBRATION_STEPS, GAMMA_PERCENTILE, LANGEVIN_CALIBRATION_STEPS,
-                        LANGEVIN_STEP_SIZE, LANGEVIN_STEPS)
+                        LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, MAX_CALIBRATION_STEPS,
+                        MAX_LANGEVIN_STEPS)
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,18 @@ def add_sampler_options(ap, what):
         help=f"{what} samples moved in the latent space by Langevin steps on the "
              "discriminator's verdict, the one sampler that lowered FLD here "
              "(default: off)")
-    group.add_argument("--calibration-steps", type=nonnegative_int, default=None,
+    group.add_argument("--calibration-steps", type=count_up_to(MAX_CALIBRATION_STEPS, 0),
+        default=None,
         help="batches the discriminator is trained on, G fixed, before Platt "
-             f"scaling (default: {CALIBRATION_STEPS} with --rejection, "
-             f"{LANGEVIN_CALIBRATION_STEPS} with --langevin)")
+             f"scaling, 0 to {MAX_CALIBRATION_STEPS} (default: {CALIBRATION_STEPS} with "
+             f"--rejection, {LANGEVIN_CALIBRATION_STEPS} with --langevin)")
     group.add_argument("--gamma-percentile", type=percentile, default=GAMMA_PERCENTILE,
         help="with --rejection: the shift gamma as a percentile of F(x) over the "
              f"burn-in samples; higher keeps fewer (default: {GAMMA_PERCENTILE:g})")
-    group.add_argument("--langevin-steps", type=positive_int, default=LANGEVIN_STEPS,
-        help=f"with --langevin: how many steps (default: {LANGEVIN_STEPS})")
+    group.add_argument("--langevin-steps", type=count_up_to(MAX_LANGEVIN_STEPS),
+        default=LANGEVIN_STEPS,
+        help=f"with --langevin: how many steps, 1 to {MAX_LANGEVIN_STEPS} (default: "
+             f"{LANGEVIN_STEPS})")
     group.add_argument("--langevin-step-size", type=positive_float, default=LANGEVIN_STEP_SIZE,
         help=f"with --langevin: the step size (default: {LANGEVIN_STEP_SIZE:g})")
 

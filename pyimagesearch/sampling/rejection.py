@@ -51,6 +51,10 @@ GAMMA_PERCENTILE = 50.0
 LANGEVIN_STEPS = 50
 LANGEVIN_STEP_SIZE = 0.01
 LANGEVIN_CALIBRATION_STEPS = 1000
+# the most a user may ask for: 10 and 20 times the defaults (10,000
+# calibration steps take about half an hour on 2 CPU cores)
+MAX_CALIBRATION_STEPS = 10_000
+MAX_LANGEVIN_STEPS = 1_000
 MAX_DRAWS = 1_000_000          # samples drawn at most for one request
 EARLY_DRAWS = 10_000           # after these, a request that cannot be met stops at once
 BATCH = 1000
@@ -249,7 +253,9 @@ def hopeless(accepted, draws, num, maxDraws):
 
 def acceptance_message(accepted, draws, num, maxDraws):
     rate = accepted / max(draws, 1)
-    need = f"about {num / rate:,.0f}" if rate else "more than any number of"
-    return (f"only {accepted:,} of {draws:,} samples were accepted ({rate:.3%}): {num:,} would "
-            f"take {need} draws, over the limit of {maxDraws:,}; ask for fewer, or accept more "
+    said = (f"only {accepted:,} of {draws:,} samples were accepted ({rate:.3%}): {num:,} would "
+            f"take about {num / rate:,.0f} draws, over the limit of {maxDraws:,}" if rate else
+            f"none of {draws:,} samples were accepted: {num:,} would take more draws than the "
+            f"limit of {maxDraws:,}")
+    return (f"{said}; ask for fewer, or accept more "
             "(a lower --min-confidence, or a lower --gamma-percentile)")

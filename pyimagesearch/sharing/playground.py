@@ -38,8 +38,8 @@ from ..models import class_count, noise_dim
 from ..noise import MIN_TRUNCATION
 from ..models import describe as shape_of
 from ..quality.evaluator import find_cached, load_or_train, split_real
-from ..quality.selection import (MIN_CONFIDENCE, DigitSelector, label_of, montage_rows,
-                                 recorded_class_names)
+from ..quality.selection import (MIN_CONFIDENCE, DigitSelector, NeverDrawn, label_of,
+                                 montage_rows, recorded_class_names)
 from ..sampling import latent
 from ..sampling.rejection import (LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, TooFewAccepted, calibrate,
                                   latent_langevin)
@@ -316,7 +316,9 @@ class Playground:
         label = self.label_of(name)
         self.selector.seed, self.selector.truncation = seed, truncation
         try:
-            return self.selector.sample(label, num, minConfidence)
+            return self.selector.sample(label, num, minConfidence, name=name)
+        except NeverDrawn:
+            raise                    # one plain sentence: no slider can help
         except TooFewAccepted as e:
             said = str(e).split("; ask for fewer")[0]
             raise UserError(f"too few samples are a {name} with probability {minConfidence:g} or "

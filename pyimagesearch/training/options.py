@@ -18,9 +18,9 @@ import argparse
 import os
 import shlex
 
-from ..cli import (MIN_EVAL_SAMPLES, DefaultsHelpFormatter, check_output_folder, eval_samples,
-                   fraction, nonnegative_float, positive_float, positive_int, random_seed,
-                   truncation)
+from ..cli import (MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES, DefaultsHelpFormatter,
+                   check_output_folder, eval_samples, fraction, nonnegative_float,
+                   positive_float, positive_int, random_seed, truncation)
 from ..data.folder import INVERT_CHOICES
 from ..errors import shorten
 from ..noise import MAX_TRUNCATION, MIN_TRUNCATION
@@ -117,7 +117,8 @@ def add_training_options(ap):
              "into metrics.json and history.csv; 0 = off, as the article "
              "(default: 0)")
     option(ap, "--eval-num", type=eval_samples, default=10_000, metavar="N", resume=INHERITED,
-        help=f"samples per evaluation, at least {MIN_EVAL_SAMPLES} (default: 10000)")
+        help=f"samples per evaluation, from {MIN_EVAL_SAMPLES} to {MAX_EVAL_SAMPLES} "
+             "(default: 10000)")
     option(ap, "--eval-truncation", type=truncation, default=None, metavar="T",
         resume=INHERITED,
         help="also score, at each evaluation, the generator the montages show with its "
