@@ -156,3 +156,17 @@ def test_unlabelled_data_is_refused_before_anything_is_written(tmp_path):
     usage_error(train(tmp_path / "p", flat, "--dataset", "fake", "--conditional"),
                 "--conditional", "random noise")
     assert snapshot(flat)                              # the user's pictures untouched
+
+
+def test_a_label_out_of_range_is_one_line_before_anything_is_written(tmp_path):
+    data = make_idx_folder(tmp_path / "data", gz=False)
+    labels = data / "t10k-labels-idx1-ubyte"
+    raw = bytearray(labels.read_bytes())
+    raw[8 + 3] = 200                                    # the test split's fourth label
+    labels.write_bytes(bytes(raw))
+    result = train(tmp_path / "o", data, "-e", "1", "--conditional")
+    said = one_line(result.stderr)
+    assert result.returncode == 1, result.stderr
+    assert "t10k-labels-idx1-ubyte: label 200 at index 3" in said and "0 to 9" in said
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()

@@ -81,6 +81,17 @@ def test_label_count_must_match_image_count(tmp_path):
         data.load_dataset("mnist", str(tmp_path), allowDownload=False)
 
 
+def test_a_label_out_of_range_is_refused_at_load_naming_the_file_and_index(tmp_path):
+    # without it --eval-every would train the evaluator on "201 classes"
+    images, labels = digit_images(6)
+    labels[4] = 200
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte: label 200 at index 4 "
+                                        r"is out of range \(labels are 0 to 9\)"):
+        data.load_dataset("mnist", str(tmp_path), allowDownload=False)
+
+
 def test_to_pixels_is_exactly_totensor_then_normalize():
     images, _ = digit_images(8)
     article = transforms.Compose([transforms.ToTensor(),

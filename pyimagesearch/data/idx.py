@@ -119,6 +119,12 @@ def load_idx_folder(files, source, classes=None):
         if len(x) != len(y):
             raise DataError(f"{labelsPath}: {len(y):,} labels for "
                             f"{len(x):,} images in {imagesPath}")
+        if classes is not None and int(y.max()) >= len(classes):
+            # the embedding of --conditional and the evaluator's classes
+            # both trust the labels: a stray one is an error here, not later
+            index = int(np.argmax(y >= len(classes)))
+            raise DataError(f"{labelsPath}: label {int(y[index])} at index {index:,} is out of "
+                            f"range (labels are 0 to {len(classes) - 1}); fix or replace the file")
         images.append(torch.from_numpy(x.copy()))
         labels.append(torch.from_numpy(y.astype(np.int64)))
         splits[split] = len(x)
