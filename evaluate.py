@@ -145,7 +145,8 @@ def main(argv=None):
     imageSet, trainedOn = load_training_data(trained.dataset, trained.dataDir, trained.invert,
                                              trained.limit,
                                              allowDownload=not args.no_download, log=log,
-                                             size=gen.imageSize, channels=gen.channels)
+                                             size=gen.imageSize, channels=gen.channels,
+                                             named=args.data_dir is not None)
     if not metrics.can_score(imageSet):
         raise UserError(f"cannot score {imageSet.source}: {metrics.why_not_scorable(imageSet)}")
     if numClasses and imageSet.classes and len(imageSet.classes) != numClasses:

@@ -289,7 +289,8 @@ def main(argv=None):
                                                                   args.invert)
         imageSet, _ = load_training_data(trained.dataset, trained.dataDir, trained.invert,
                                          allowDownload=not args.no_download,
-                                         size=gen.imageSize, channels=gen.channels)
+                                         size=gen.imageSize, channels=gen.channels,
+                                         named=args.data_dir is not None)
         split = split_real(imageSet, trained.seed)
     if (args.digit or args.morph) and not numClasses:
         if imageSet.classes is None:

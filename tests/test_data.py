@@ -129,6 +129,22 @@ def test_failed_download_falls_back_to_the_embedded_digits(tmp_path, monkeypatch
     assert not (tmp_path / "nothing-here").exists()
 
 
+def test_only_the_training_script_trains_on_the_fallback(tmp_path, monkeypatch, capsys):
+    # a saved run's own folder, gone: the embedded digits, and the warning
+    # says "Using", as evaluate.py, generate.py and demo.py train nothing
+    embedded = data.ImageSet(torch.zeros(4, 1, 28, 28, dtype=torch.uint8),
+                             torch.arange(4), data.EMBEDDED_SOURCE, fallback=True)
+    monkeypatch.setattr(data, "load_embedded_digits", lambda: embedded)
+    imageSet, _ = data.load_training_data("mnist", str(tmp_path / "gone"), allowDownload=False,
+                                          log=lambda line: None)
+    warning = capsys.readouterr().err
+    assert imageSet.fallback and "Using the EMBEDDED DEFAULT" in warning
+    assert "Training" not in warning
+    # a folder the user named: an error naming it
+    with pytest.raises(DataError, match=r"gone \(no such folder\) and downloads are off"):
+        data.load_training_data("mnist", str(tmp_path / "gone"), allowDownload=False, named=True)
+
+
 def test_other_datasets_do_not_fall_back_to_digits(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "download", lambda *a: (_ for _ in ()).throw(OSError("offline")))
     with pytest.raises(DataError, match="FashionMNIST.*--data-dir"):

@@ -25,6 +25,7 @@ import pytest
 
 from conftest import (ROOT, default_signals, make_idx_folder, one_line, run_script, train,
                       usage_error)
+from pyimagesearch.data import DataError
 from pyimagesearch.errors import UserError
 from pyimagesearch.sharing.playground import MORPH_STEPS, Playground
 
@@ -78,6 +79,12 @@ def test_the_digits_wait_for_the_evaluator_until_asked(run, private_cache):
     image, said = play.digit(name, 0, 4, 0.1)
     assert image.shape[2] == 3 and f"are a {name}" in said
     assert playground(run / "run" / "checkpoint.pt", run / "data").whyNoDigits is None   # cached
+
+
+def test_a_data_dir_the_user_names_must_hold_the_images(run, tmp_path):
+    # not the embedded digits instead, nor the digits greyed out in silence
+    with pytest.raises(DataError, match=r"nowhere \(no such folder\)"):
+        playground(run / "run" / "checkpoint.pt", tmp_path / "nowhere")
 
 
 def test_weights_alone_grey_out_the_langevin_sampler(run, tmp_path):

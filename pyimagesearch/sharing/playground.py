@@ -201,11 +201,14 @@ class Playground:
         try:
             imageSet, _ = load_training_data(self.trained.dataset, self.trained.dataDir,
                                              self.trained.invert, allowDownload=allowDownload,
-                                             size=self.gen.imageSize, channels=self.gen.channels)
+                                             size=self.gen.imageSize, channels=self.gen.channels,
+                                             named=real[1] is not None)
             self.split = split_real(imageSet, self.trained.seed)
             # as the page shows them: escaped (a class folder's name); by label
             self.classes = imageSet.classes and [printable(c) for c in imageSet.classes]
         except (DataError, UserError) as e:
+            if real[1] is not None:         # the folder the user named: an error, not a shrug
+                raise
             why = f"the real images are not at hand ({shorten(e, 120)}); pass --data-dir"
             self.whyNoDigits = why
             self.whyNoLangevin = self.whyNoLangevin or why
