@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from conftest import load, make_idx_folder, one_line, snapshot, train, usage_error
+from conftest import load, make_idx_folder, one_line, run_script, snapshot, train, usage_error
 from test_sizes import colour_folder
 from pyimagesearch.checkpoint import build_discriminator, build_generator
 from pyimagesearch.dcgan import Discriminator, Generator
@@ -170,3 +170,18 @@ def test_a_label_out_of_range_is_one_line_before_anything_is_written(tmp_path):
     assert "t10k-labels-idx1-ubyte: label 200 at index 3" in said and "0 to 9" in said
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_conditional_folder_run_records_its_class_names_without_eval_every(tmp_path):
+    folder = colour_folder(tmp_path / "pictures", count=4)
+    result = train(tmp_path / "o", folder, "--dataset", "folder", "-e", "1", "-b", "8",
+                   "--conditional")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "o" / "run.json").read_text())["class_names"] == ["blue", "red"]
+    asked = run_script("generate.py", "--checkpoint", tmp_path / "o" / "checkpoint.pt",
+                       "--digit", "big", "--output", tmp_path / "x.png")
+    assert asked.returncode == 1
+    assert one_line(asked.stderr).endswith("the generator draws 2 classes: blue, red")
+    drawn = run_script("generate.py", "--checkpoint", tmp_path / "o" / "checkpoint.pt",
+                       "--digit", "red", "--output", tmp_path / "x.png")
+    assert drawn.returncode == 0, drawn.stderr

@@ -57,7 +57,8 @@ def recorded_class_names(saved, numClasses):
     elif isinstance(saved, dict) and isinstance(saved.get("run"), dict):
         scored = saved["run"].get("metrics") or [{}]
         dataset = (saved.get("args") or {}).get("dataset")
-        names = (scored[-1].get("class_names") or CLASS_NAMES.get(dataset)
+        names = (saved["run"].get("class_names") or scored[-1].get("class_names")
+                 or CLASS_NAMES.get(dataset)
                  or (CIFAR10 if dataset == "cifar10" else None))
     # as they are shown and asked for: escaped (a folder's name, a file from the Hub)
     return [printable(n) for n in names] if names and len(names) == numClasses else None

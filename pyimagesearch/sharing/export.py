@@ -130,7 +130,8 @@ def describe_export(saved, path, gen, description, truncation=None):
         scores = {k: last.get(k, run["metrics"][-1].get(k)) for k in SCORE_KEYS
                   if last.get(k, run["metrics"][-1].get(k)) is not None}
         scores.update(conditioning_scores(last.get("conditioning")))
-    classes = (run["metrics"][-1].get("class_names") if run.get("metrics") else None) \
+    classes = run.get("class_names") \
+        or (run["metrics"][-1].get("class_names") if run.get("metrics") else None) \
         or (list(CLASS_NAMES[args["dataset"]]) if args.get("dataset") in CLASS_NAMES else None) \
         or (list(CIFAR10) if args.get("dataset") == "cifar10" else None)
     licence, licenceWords = LICENCES.get(args.get("dataset"), (None, None))

@@ -40,6 +40,7 @@ class RunRecord:
         `fingerprint`, on `device`, in the processes of `ctx`."""
         return cls({"arguments": {}, "seed": seed, "dataset": dataset,
                     "data_source": data.source, "embedded_fallback": data.fallback,
+                    "class_names": list(data.classes) if data.classes else None,
                     "num_train_images": len(data), "data_sha256": fingerprint,
                     "image_size": data.size, "channels": data.channels,
                     "device": describe(device), "world_size": ctx.worldSize,
