@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run_script, train
+from conftest import one_line, run_script, train
 from pyimagesearch.data import DataError, load_dataset, to_pixels
 from pyimagesearch.data.folder import to_digit
 
@@ -356,3 +356,16 @@ def test_names_that_are_not_utf_8_are_read_and_said(tmp_path):
         load_dataset("folder", str(root), log=lambda s: None)
     assert "caf\\xe9.png" in str(refused.value)
     str(refused.value).encode("utf-8")                       # printable
+
+
+def test_a_resume_after_a_class_folder_was_renamed_names_what_changed(tmp_path):
+    root = make_folder(tmp_path / "imgs")
+    out = tmp_path / "run"
+    first = train(out, root, "--dataset", "folder", "-e", "2", "--stop-after", "1", "-b", "4")
+    assert first.returncode == 0, first.stderr
+    (root / "dark").rename(root / "zdark")           # the same images, in another order
+    resumed = train(out, root, "--resume")
+    said = one_line(resumed.stderr)
+    assert resumed.returncode == 1
+    assert "classes dark, light, now light, zdark" in said
+    assert "SHA-256" in said and "--output" in said

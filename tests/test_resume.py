@@ -12,7 +12,8 @@ from pyimagesearch.errors import UsageError
 from pyimagesearch.training.history import History
 from pyimagesearch.training.options import INHERITED, PER_INVOCATION, SHAPES
 from pyimagesearch.training.record import RunRecord
-from pyimagesearch.training.resume import Resume, epochs_to_train, merge_arguments, save_checkpoint
+from pyimagesearch.training.resume import Resume, epochs_to_train, merge_arguments, save_checkpoint, \
+    what_changed
 from pyimagesearch.training.streams import RandomStreams
 
 RULES = {"output": PER_INVOCATION, "stop_after": PER_INVOCATION, "seed": SHAPES,
@@ -188,3 +189,21 @@ def test_every_field_of_a_checkpoint_is_checked_on_load(tmp_path, field, value, 
     with pytest.raises(CheckpointError) as refused:
         Resume.load(str(tmp_path))
     assert str(refused.value).endswith(f"not a training checkpoint of dcgan_mnist.py ({said})")
+
+
+def test_other_images_are_refused_naming_what_changed():
+    saved = {"data_source": "image folder 'a' (4 images, 2 classes)", "num_train_images": 4,
+             "class_names": ["cat", "dog"], "data_sha256": "a" * 64}
+    data = ImageSet(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.zeros(4, dtype=torch.long),
+                    saved["data_source"], classes=["cat", "wolf"])
+    assert what_changed(saved, "b" * 64, data) == [
+        "classes cat, dog, now cat, wolf", "SHA-256 aaaaaaaaaaaa..., now bbbbbbbbbbbb..."]
+    data.classes = ["cat", "dog"]
+    assert what_changed(saved, "b" * 64, data) == [
+        "the same 4 images in another order or with other pixels: SHA-256 aaaaaaaaaaaa..., "
+        "now bbbbbbbbbbbb..."]
+    more = ImageSet(torch.zeros(5, 1, 28, 28, dtype=torch.uint8), torch.zeros(5, dtype=torch.long),
+                    "image folder 'a' (5 images, 2 classes)", classes=["cat", "dog"])
+    assert what_changed(saved, "b" * 64, more)[:2] == [
+        "from image folder 'a' (4 images, 2 classes), now from image folder 'a' (5 images, "
+        "2 classes)", "4 images, now 5"]

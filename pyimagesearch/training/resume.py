@@ -30,6 +30,23 @@ def save_checkpoint(path, epoch, gen, disc, genOpt, discOpt, ema, benchmarkNoise
                dataDir=os.path.abspath(dataDir)).save(path)
 
 
+def what_changed(saved, fingerprint, data):
+    """How `data` (an ImageSet, fingerprinted) differs from the images of
+    `saved` (a run record), in words: the source, the count, the class
+    names, and the SHA-256 of the pixels, which always differs."""
+    changes = []
+    if saved.get("data_source") != data.source:
+        changes.append(f"from {saved.get('data_source')}, now from {data.source}")
+    if saved.get("num_train_images") != len(data):
+        changes.append(f"{saved.get('num_train_images'):,} images, now {len(data):,}")
+    names = saved.get("class_names") or ((saved.get("metrics") or [{}])[-1].get("class_names"))
+    if names is not None and data.classes is not None and list(names) != list(data.classes):
+        changes.append(f"classes {', '.join(map(str, names))}, now {', '.join(data.classes)}")
+    same = "" if changes else f"the same {len(data):,} images in another order or with other pixels: "
+    changes.append(f"{same}SHA-256 {str(saved.get('data_sha256'))[:12]}..., now {fingerprint[:12]}...")
+    return changes
+
+
 def merge_arguments(saved, args, typed, rules):
     """The arguments of a resumed run, as a new dict: `args` as parsed now,
     `typed` the ones given on this command line, `saved` the checkpoint's,
@@ -137,8 +154,8 @@ class Resume:
         saved = self.checkpoint.run
         if saved["data_sha256"] != fingerprint:
             raise DataError(f"cannot resume: the checkpoint was trained on other images "
-                            f"({saved['num_train_images']:,} from {saved['data_source']}); "
-                            f"this time they are {len(data):,} from {data.source}")
+                            f"({'; '.join(what_changed(saved, fingerprint, data))}): resume "
+                            "on the images it was trained on, or train anew in another --output")
 
     def restore(self, gen, disc, genOpt, discOpt, ema, streams, rank):
         """The weights, Adam's states, the EMA and this process's random
