@@ -327,6 +327,18 @@ def test_evaluate_scores_a_colour_checkpoint_on_its_own_images(colour_run, priva
     assert scores["class_names"] == ["blue", "red"] and scores["fld"] > 0
 
 
+def test_a_colour_checkpoint_on_grey_digits_says_the_checkpoint_is_colour(tmp_path):
+    gen = model_classes(32)[0](inputDim=100, outputChannels=3)
+    torch.save(gen.state_dict(), tmp_path / "colour.pth")
+    data = make_idx_folder(tmp_path / "data", train=8, test=4)
+    result = run_script("evaluate.py", "--checkpoint", tmp_path / "colour.pth", "--dataset",
+                        "mnist", "--data-dir", data, "--no-download", "--num", "256")
+    said = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the generator draws colour images and MNIST is grey" in said
+    assert "--channels" not in said                   # the user gave none
+
+
 @pytest.mark.parametrize("script", ["generate.py", "evaluate.py"])
 @pytest.mark.parametrize("option, value", [("--image-size", "28"), ("--channels", "1")])
 def test_a_conflicting_size_for_a_checkpoint_is_one_line(colour_run, tmp_path, script, option,

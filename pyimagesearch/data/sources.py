@@ -234,6 +234,10 @@ def load_training_data(dataset, dataDir, invert="auto", limit=None, allowDownloa
     if dataset == "fake":
         raise DataError("the run trained on --dataset fake: random noise has no classes to "
                         "score or select; pass --dataset and --data-dir of real images")
+    if channels == 3 and dataset in GREY_DATASETS:     # channels: the generator's, not an option
+        raise DataError(f"the generator draws colour images and {TORCHVISION_CLASSES[dataset]} "
+                        "is grey: pass the colour images it was trained on (--dataset cifar10 "
+                        "or folder, and --data-dir)")
     imageSet = load_dataset(dataset, dataDir, allowDownload=allowDownload, log=log, invert=invert,
                             size=size, channels=channels, fallback=None if named else "Using")
     log(f"[INFO] real images: {len(imageSet):,} from {imageSet.source}")
