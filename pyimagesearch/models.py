@@ -217,10 +217,14 @@ class _ToldTheClass:
 
     def _remember(self, numClasses):
         self.register_buffer(CLASS_COUNT, torch.tensor(numClasses))
+        # the same count as a Python int, which forward reads: int() of the
+        # buffer would be a graph break under torch.compile (--compile)
+        self.classCount = int(numClasses)
+        self.register_load_state_dict_post_hook(_count_classes)
 
     @property
     def classes(self):
-        return int(getattr(self, CLASS_COUNT))
+        return self.classCount
 
     def forward(self, noise, labels):
         """noise (N, inputDim, 1, 1); labels (N,) class numbers, or (N, K)
@@ -228,6 +232,11 @@ class _ToldTheClass:
         code = labels if labels.dim() == 2 else one_hot(labels, self.classes)
         code = code.to(noise.dtype)[:, :, None, None]                   # (N, K, 1, 1)
         return super().forward(torch.cat((noise, code), 1))             # (N, inputDim + K, 1, 1)
+
+
+def _count_classes(module, incompatible):
+    """After load_state_dict: the int the loaded buffer says."""
+    module.classCount = int(getattr(module, CLASS_COUNT))
 
 
 class ConditionalArticleGenerator(_ToldTheClass, Generator):

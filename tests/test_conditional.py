@@ -4,6 +4,7 @@ rows), both networks using the label, and tiny runs end to end (an exact
 resume, colour at 32, the refusals)."""
 
 import json
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -44,6 +45,27 @@ def test_the_generators_input_is_the_noise_then_a_one_hot_code():
     code[torch.arange(3), labels] = 1
     assert torch.equal(gen(z, labels), plain(torch.cat((z, code), 1)))
     assert torch.equal(gen(z, code.view(3, 10)), gen(z, labels))    # a code works as a class
+
+
+def test_a_conditional_generator_compiles_without_a_graph_break():
+    # --conditional --compile printed torch._dynamo's graph-break dump
+    from torch._dynamo.utils import counters    # torch._dynamo: only this test needs it
+    gen = model_classes(28, 10)[0](inputDim=100, outputChannels=1).eval()
+    z, labels = torch.randn(3, 100, 1, 1), torch.tensor([2, 5, 9])
+    said = []
+    printer = logging.Handler(logging.WARNING)
+    printer.emit = lambda record: said.append(record.getMessage())
+    logging.getLogger("torch._dynamo").addHandler(printer)
+    counters.clear()
+    try:
+        assert torch.equal(torch.compile(gen, backend="eager")(z, labels), gen(z, labels))
+    finally:
+        logging.getLogger("torch._dynamo").removeHandler(printer)
+    assert not counters["graph_break"] and not said, said
+    assert list(gen.state_dict())[0] == "numClasses"                # the keys as before
+    other = model_classes(28, 11)[0](inputDim=99, outputChannels=1)
+    gen.load_state_dict(other.state_dict())                          # 99 + 11: the same shapes
+    assert gen.classes == class_count(gen) == 11
 
 
 def test_without_classes_told_is_the_articles_call():
