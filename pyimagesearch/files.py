@@ -223,6 +223,19 @@ def cache_dir():
     return os.path.join(base, "dcgan-companion")
 
 
+def shared_path(path):
+    """`path` as a record shared with others may show it (a notebook's
+    output, a file committed): relative to the working folder when inside
+    it, else with the home folder as ~; other paths as they are."""
+    full = os.path.abspath(path)
+    here, home = os.getcwd(), os.path.expanduser("~")
+    if here != "/" and os.path.commonpath([full, here]) == here:
+        return os.path.relpath(full, here)
+    if home not in ("", "/") and os.path.commonpath([full, home]) == home:
+        return os.path.join("~", os.path.relpath(full, home))
+    return os.fspath(path)
+
+
 # write_atomic's temporary files: "." + the target's name + "." + mkstemp's
 # 8 random characters + TMP_SUFFIX
 TEMPORARY = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}" + re.escape(TMP_SUFFIX))

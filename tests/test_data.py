@@ -145,6 +145,19 @@ def test_only_the_training_script_trains_on_the_fallback(tmp_path, monkeypatch, 
         data.load_training_data("mnist", str(tmp_path / "gone"), allowDownload=False, named=True)
 
 
+def test_the_fallbacks_warning_shows_no_path_of_this_machine(tmp_path, monkeypatch, capsys):
+    # the committed notebook showed "MNIST is not in '/work/.../notebooks/data'"
+    monkeypatch.setattr(data, "load_embedded_digits", lambda: None)
+    monkeypatch.chdir(tmp_path)
+    data._load_real("mnist", str(tmp_path / "data"), False, print, data.warn)
+    assert "MNIST is not in 'data' and" in capsys.readouterr().err
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    data._load_real("mnist", str(tmp_path / "home" / "mnist"), False, print, data.warn)
+    assert "MNIST is not in '~/mnist' and" in capsys.readouterr().err
+
+
 def test_other_datasets_do_not_fall_back_to_digits(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "download", lambda *a: (_ for _ in ()).throw(OSError("offline")))
     with pytest.raises(DataError, match="FashionMNIST.*--data-dir"):

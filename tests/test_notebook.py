@@ -1,7 +1,9 @@
 """notebooks/training_a_dcgan.ipynb runs top to bottom (on tiny data set
 through its parameter cell)."""
 
+import glob
 import os
+import re
 
 import pytest
 
@@ -41,3 +43,13 @@ def test_the_committed_notebook_is_executed_and_small():
               if "image/png" in o.get("data", {}) or "image/gif" in o.get("data", {})]
     assert len(images) >= 6                        # montages, losses, GIF, samples, walk
     assert os.path.getsize(NOTEBOOK) < 2 * 2**20
+
+
+def test_the_committed_records_name_no_path_of_this_machine():
+    # records written for sharing: paths relative to the output folder or ~
+    machine = re.compile(r"(?<![\w.~])/(root|home|Users|work|tmp|mnt|private)/")
+    shared = glob.glob(os.path.join(ROOT, "output", "*.json")) + [NOTEBOOK]
+    for path in shared:
+        with open(path, encoding="utf-8") as f:
+            found = machine.search(f.read())
+        assert found is None, f"{os.path.relpath(path, ROOT)} names {found.group(0)}"

@@ -402,3 +402,10 @@ def test_the_phased_layers_are_the_plain_ones_outside_their_case(transposed):
         plain.stride = fast.stride = (1, 1)
     a, b = both()
     assert a.dtype == b.dtype and torch.equal(a, b)
+
+
+def test_the_cpu_is_described_with_its_threads_in_good_english(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert device.describe(torch.device("cpu")) == "cpu (1 thread)"
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert device.describe(torch.device("cpu")) == "cpu (2 threads)"

