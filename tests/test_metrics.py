@@ -182,6 +182,24 @@ def test_evaluate_py_end_to_end_and_a_trained_generator_beats_an_untrained_one(t
     assert scores["trained"]["classes_covered"] > scores["untrained"]["classes_covered"]
 
 
+def test_held_out_images_that_are_training_images_are_said_and_no_ratio_is_made_up(tmp_path):
+    dataDir = make_idx_folder(tmp_path / "data", train=200, test=0, gz=False)
+    for kind in ("images-idx3", "labels-idx1"):                  # the test files: copies
+        (dataDir / f"t10k-{kind}-ubyte").write_bytes((dataDir / f"train-{kind}-ubyte").read_bytes())
+    torch.manual_seed(0)
+    torch.save(Generator().state_dict(), tmp_path / "g.pth")
+    run = run_script("evaluate.py", "--checkpoint", tmp_path / "g.pth", "--data-dir", dataDir,
+                     "--num", "256")
+    assert run.returncode == 0, run.stderr
+    assert "[WARNING] 200 of the 200 held-out images are also training images" in run.stderr
+    assert "(200 of them are training images)" in run.stderr
+    scores = json.loads(run.stdout.strip().splitlines()[-1])
+    assert scores["held_out_in_train"] == 200
+    # each reference image's nearest other training image is its copy: distance 0
+    assert scores["memorisation"]["median_distance_ratio"] is None
+    assert "no median distance ratio (the reference images are training images" in run.stderr
+
+
 def test_evaluate_py_bad_checkpoint_is_one_line(tmp_path):
     result = run_script("evaluate.py", "--checkpoint", tmp_path / "none.pt")
     assert result.returncode == 1 and "none.pt" in result.stderr

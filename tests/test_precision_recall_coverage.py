@@ -72,6 +72,16 @@ def test_memorisation_rule_by_hand():
 
 
 @pytest.mark.slow
+def test_no_median_distance_ratio_when_the_reference_images_are_training_images():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(200, 16)).astype(np.float32)
+    fake = rng.normal(size=(100, 16)).astype(np.float32)
+    copies, _, _ = memorisation(train, train[:50] + np.float32(1e-7), fake)
+    assert copies["median_distance_ratio"] is None                  # not 1e7 or 1e13
+    new, _, _ = memorisation(train, rng.normal(size=(50, 16)), fake)
+    assert 0.5 < new["median_distance_ratio"] < 2
+
+
 def test_the_memorisation_check_fires_on_a_generator_that_returns_training_images(tmp_path):
     make_idx_folder(tmp_path / "d", train=300, test=100)
     imageSet = data.load_dataset("mnist", str(tmp_path / "d"), allowDownload=False)

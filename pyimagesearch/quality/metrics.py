@@ -29,7 +29,7 @@ import torch
 from ..errors import printable
 from ..models import class_count, noise_dim
 from ..sampling import latent
-from .evaluator import held_out_count, load_or_train, predict, split_real
+from .evaluator import held_out_count, held_out_in_train, load_or_train, predict, split_real
 from .neighbours import DC_K, PR_K, memorisation, precision_recall_density_coverage
 
 # fewest held-out real images the neighbour metrics can be computed on
@@ -130,6 +130,12 @@ class Scorer:
         self.numClasses = self.model.fc2.out_features
         # as the log, metrics.json and an export's card show them: escaped (a folder's name)
         self.classNames = [printable(c) for c in imageSet.classes or range(self.numClasses)]
+        self.overlap = held_out_in_train(self.split)
+        if self.overlap:
+            log(f"[WARNING] {self.overlap:,} of the {len(self.split.heldOutImages):,} held-out "
+                "images are also training images (the same pixels): the evaluator's accuracy "
+                "and every comparison with held-out images measure memory, not new images; "
+                "give test files with other images than the training files")
         self.heldOutFeatures, _ = predict(self.model, self.split.heldOutImages, device)
         self.heldOutFit = gaussian_fit(self.heldOutFeatures)
 
@@ -189,6 +195,7 @@ class Scorer:
             "evaluator_accuracy": self.accuracy,
             "num_samples": len(images),
             "num_held_out": len(self.heldOutFeatures),
+            "held_out_in_train": self.overlap,
             "num_for_neighbours": m,
             "num_real_for_floor": self.numReal,
         }
@@ -264,10 +271,15 @@ def summary(metrics):
         f"least half their share; samples per class: {hist}",
         f"memorisation: {copying['share_closer']:.1%} of the samples are closer to a training "
         f"image than {1 - copying['expected']:.0%} of new real images are (about "
-        f"{copying['expected']:.0%} without copying); median distance ratio "
-        f"{copying['median_distance_ratio']:.2f}, Z_U {copying['z_u']:.1f}",
+        f"{copying['expected']:.0%} without copying); "
+        + (f"median distance ratio {copying['median_distance_ratio']:.2f}"
+           if copying['median_distance_ratio'] is not None else
+           "no median distance ratio (the reference images are training images: their median "
+           "distance to the training set is 0)") + f", Z_U {copying['z_u']:.1f}",
         f"evaluator accuracy on {metrics['num_held_out']:,} held-out real images: "
-        f"{metrics['evaluator_accuracy']:.2%}",
+        f"{metrics['evaluator_accuracy']:.2%}"
+        + (f" ({metrics['held_out_in_train']:,} of them are training images)"
+           if metrics.get("held_out_in_train") else ""),
     ] + conditioning_summary(metrics.get("conditioning"))
 
 

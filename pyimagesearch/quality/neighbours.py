@@ -32,6 +32,15 @@ DC_K = 5            # Naeem et al. 2020
 COPY_QUANTILE = 0.05
 
 
+# a distance below this share of the features' typical length is rounding,
+# not a difference: the two images are the same
+SAME_IMAGE = 1e-4
+
+
+def _typical_norm(features):
+    return float(np.median(np.linalg.norm(features, axis=1))) if len(features) else 0.0
+
+
 def _array(x):
     return np.asarray(x.numpy() if hasattr(x, "numpy") else x, dtype=np.float64)
 
@@ -113,7 +122,12 @@ def memorisation(train, reference, fake, leaveOneOut=False, quantile=COPY_QUANTI
         "share_closer": float((dFake < threshold).mean()),
         "expected": quantile,
         "threshold": threshold,
-        "median_distance_ratio": float(np.median(dFake) / max(np.median(dHeld), 1e-12)),
+        # None when the reference images sit on training images (a median
+        # distance of 0, up to float32 rounding, next to the features' own
+        # size: they are training images), where it would be 1e7 to 1e13
+        "median_distance_ratio": (float(np.median(dFake) / np.median(dHeld))
+                                  if np.median(dHeld) > SAME_IMAGE * _typical_norm(train)
+                                  else None),
         "z_u": float(z),
         "num_train": len(train), "num_reference": n, "num_samples": m,
     }
