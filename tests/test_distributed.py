@@ -79,6 +79,9 @@ def test_resume_under_torchrun_is_exact(tmp_path, two_process_run):
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
     first = torchrun(parts, tiny_data, "-e", "2", "-b", "16", "--stop-after", "1")
     assert first.returncode == 0, first.stderr[-3000:]
+    # the line says how to go on: under torchrun, with as many processes
+    assert (f"continue with: torchrun --standalone --nproc-per-node=2 dcgan_mnist.py --output "
+            f"{parts} --resume") in first.stdout
     second = torchrun(parts, tiny_data, "--resume")
     assert second.returncode == 0, second.stderr[-3000:]
     a, b = load(whole / "checkpoint.pt"), load(parts / "checkpoint.pt")
@@ -112,6 +115,28 @@ def test_a_failed_process_takes_the_job_down(tmp_path):
     # torchrun's report names the process that failed first, and how
     cause = stderr.split("Root Cause")[-1]
     assert re.search(r"rank\s*:\s*1\b", cause) and "SIGKILL" in cause
+
+
+def test_sigterm_to_torchrun_ends_the_run_as_interrupted_in_its_own_words(tmp_path):
+    data = make_idx_folder(tmp_path / "data", train=2000, test=0)
+    job = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+         "dcgan_mnist.py", "--output", str(tmp_path / "o"), "--data-dir", str(data),
+         "--no-progress", "-e", "1000", "-b", "16"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=job_env(tmp_path))
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "o" / "checkpoint.pt").exists():      # training is under way
+            assert job.poll() is None and time.time() < deadline
+            time.sleep(0.1)
+        job.send_signal(signal.SIGTERM)                 # to torchrun: its agent tells the workers
+        stdout, stderr = job.communicate(timeout=120)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert re.search(r"interrupted during epoch \d+; .*checkpoint.pt holds \d+ epochs", stderr)
+    assert json.loads((tmp_path / "o" / "run.json").read_text())["status"] == "interrupted"
 
 
 def _worker_pid(parent, rank):

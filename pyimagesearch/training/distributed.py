@@ -55,6 +55,17 @@ class DistributedError(UserError):
     """torch.distributed's environment variables do not describe a job."""
 
 
+def launcher(ctx, env=None):
+    """The words that start dcgan_mnist.py as this run was started: python,
+    or torchrun with as many processes (a "continue with" line's)."""
+    if not ctx.enabled:
+        return "python"
+    local = (os.environ if env is None else env).get("LOCAL_WORLD_SIZE")
+    if local == str(ctx.worldSize):                  # one machine: its processes are all
+        return f"torchrun --standalone --nproc-per-node={ctx.worldSize}"
+    return f"torchrun (with its options as before: {ctx.worldSize} processes)"
+
+
 def _variable(env, name, default):
     text = env.get(name, str(default))
     try:

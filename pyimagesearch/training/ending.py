@@ -17,10 +17,10 @@ def check_replicas(gen, ctx, record):
         raise SystemExit("[ERROR] the generator's weights differ between processes")
 
 
-def write_final_files(folder, record, gen, ema, stopEpoch, numEpochs):
+def write_final_files(folder, record, gen, ema, stopEpoch, numEpochs, launcher="python"):
     """output.gif of the montages, generator.pth (generator_ema.pth), then
     run.json's last status ("stopped" before numEpochs); says which files
-    are where."""
+    are where, and how to continue (`launcher`: distributed.launcher's)."""
     finished = stopEpoch == numEpochs
     written = []
     if record.montages:
@@ -38,7 +38,7 @@ def write_final_files(folder, record, gen, ema, stopEpoch, numEpochs):
     record.finish(finished)
     if not finished:
         print(f"[INFO] stopped after epoch {stopEpoch} of {numEpochs} as asked; "
-              f"continue with: python dcgan_mnist.py --output {folder.path} --resume")
+              f"continue with: {launcher} dcgan_mnist.py --output {folder.path} --resume")
     written += [HISTORY, LOSSES_PLOT, CHECKPOINT] + ([METRICS] if record.metrics else [])
     written.append(RUN_JSON)
     print(f"[INFO] {', '.join(written[:-1])} and {written[-1]} are in {folder.path}")

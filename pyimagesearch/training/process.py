@@ -28,10 +28,12 @@ class Process:
         elif hasattr(sys.stdout, "reconfigure"):
             # a log file gets each line at once, in order with stderr's
             sys.stdout.reconfigure(line_buffering=True)
-        # SIGTERM stops a run as Ctrl-C does (under torchrun its agent owns
-        # the signals: a process blocked in a collective must still die)
+        # SIGTERM stops a run as Ctrl-C does; under torchrun (whose agent
+        # sends it to every process when it is stopped) at once, not held
+        # (a process blocked in a collective must still stop), so that
+        # run.json says "interrupted" and the first process says what was kept
         self.sigterm, self.stops = None, HeldSignals(secondAtOnce=True)
-        if not self.ctx.enabled and threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread():
             self.sigterm = signal.signal(signal.SIGTERM, raise_terminated)
 
     def device(self, name):
@@ -56,7 +58,7 @@ class Process:
         """From now on (the epochs), Ctrl-C and SIGTERM wait for a safe point
         (`stop_if_asked`). Not under torchrun: a process blocked in a
         collective must still die at once."""
-        if self.sigterm is not None:
+        if self.sigterm is not None and not self.ctx.enabled:
             self.stops.hold()
 
     def stop_if_asked(self):

@@ -238,7 +238,8 @@ class TrainingRun:
             ending.check_replicas(self.gen, self.ctx, self.record)
         if self.main:
             ending.write_final_files(self.folder, self.record, self.gen, self.ema,
-                                     self.stopEpoch, self.numEpochs)
+                                     self.stopEpoch, self.numEpochs,
+                                     distributed.launcher(self.ctx))
         distributed.barrier(self.ctx)     # none leaves the group while the first writes
 
     def __enter__(self):
