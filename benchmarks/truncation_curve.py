@@ -13,6 +13,7 @@ JSON, and optionally a plot and an export whose config.json (and so its
 model card) carries the curve and the recommended T (--default)."""
 
 import argparse
+import json
 import os
 import sys
 
@@ -120,13 +121,23 @@ def main():
                     help="also export the generator into the new folder DIR with the curve")
     ap.add_argument("--default", type=truncation, default=None,
                     help="with --export: the recommended T written into config.json")
+    ap.add_argument("--curve-json", default=None,
+                    help="take the curve from this earlier --out-json of the same checkpoint "
+                         "instead of measuring it again (to export once T is chosen)")
     args = ap.parse_args()
 
     def log(line):
         print(line, file=sys.stderr, flush=True)
 
-    rows, about, saved, gen = curve_rows(args.checkpoint, args.data_dir, args.truncations,
-                                         args.per_class, args.seed, log)
+    if args.curve_json:
+        with open(args.curve_json, encoding="utf-8") as f:
+            about = json.load(f)
+        rows = about.pop("curve")
+        saved = load(args.checkpoint)
+        gen, _ = build_generator(args.checkpoint, "auto", "cpu", loaded=saved)
+    else:
+        rows, about, saved, gen = curve_rows(args.checkpoint, args.data_dir, args.truncations,
+                                             args.per_class, args.seed, log)
     for line in table(rows):
         print(line)
     if args.out_json:

@@ -9,7 +9,7 @@ import os
 
 from ..checkpoint import Checkpoint, CheckpointError, load_checkpoint, mismatch
 from ..data.imageset import DataError
-from ..errors import UsageError, shorten
+from ..errors import UsageError, printable, shorten
 from .options import PER_INVOCATION, SHAPES
 from .history import History
 from .output_folder import CHECKPOINT, GENERATOR, GENERATOR_EMA, GIF, RUN_JSON, run_files, \
@@ -41,7 +41,8 @@ def what_changed(saved, fingerprint, data):
         changes.append(f"{saved.get('num_train_images'):,} images, now {len(data):,}")
     names = saved.get("class_names") or ((saved.get("metrics") or [{}])[-1].get("class_names"))
     if names is not None and data.classes is not None and list(names) != list(data.classes):
-        changes.append(f"classes {', '.join(map(str, names))}, now {', '.join(data.classes)}")
+        changes.append(f"classes {', '.join(printable(str(n)) for n in names)}, "
+                       f"now {', '.join(printable(n) for n in data.classes)}")
     same = "" if changes else f"the same {len(data):,} images in another order or with other pixels: "
     changes.append(f"{same}SHA-256 {str(saved.get('data_sha256'))[:12]}..., now {fingerprint[:12]}...")
     return changes
