@@ -41,6 +41,7 @@ from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_terminated
 from pyimagesearch.exported import shipped_generator
 from pyimagesearch.models import class_count, noise_dim
+from pyimagesearch.noise import MAX_TRUNCATION
 from pyimagesearch.models import describe as shape_of
 from pyimagesearch.files import replaced, replaced_in, write_image
 from pyimagesearch.quality.evaluator import load_or_train, split_real
@@ -91,7 +92,9 @@ def build_arg_parser():
         help="seed of the noise: the same seed gives the same digits (default: 0)")
     add_truncation_option(ap, " for the montage, --digit, --morph, --individual and "
                               "--interpolate (with --export: the T the folder recommends, "
-                              "the demo's default)")
+                              "the demo's default)",
+                          default=f"an exported folder's recommended T, else off; "
+                                  f"{MAX_TRUNCATION:g} draws untruncated")
     ap.add_argument("--device", choices=DEVICES, default="auto",
         help="where to run the generator (default: auto)")
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
@@ -272,6 +275,11 @@ def main(argv=None):
     recipe = saved.get("run", {}).get("recipe") if isinstance(saved, dict) else None
     if recipe:
         print(f"[INFO] trained with the recipe: {recipe}")
+    recommended = getattr(saved, "config", {}).get("truncation")
+    if args.truncation is None and recommended and not discriminatorSampler:
+        args.truncation = recommended          # an exported folder's, as the demo's default
+        print(f"[INFO] the folder recommends --truncation {recommended:g} (its README.md: "
+              f"fidelity or variety); --truncation {MAX_TRUNCATION:g} draws untruncated")
     if args.export:
         export_generator(args, saved, gen, description)
         if args.output is None:
@@ -306,7 +314,8 @@ def main(argv=None):
     cellClasses = None
     T = args.truncation
     if T is not None:
-        print(f"[INFO] the noise {truncation_said(T)}: every component within [-{T:g}, {T:g}]")
+        print(f"[INFO] the noise {truncation_said(T)}"
+              + (f": every component within [-{T:g}, {T:g}]" if T < MAX_TRUNCATION else ""))
     if numClasses:
         cellClasses = (torch.full((args.num,), asked[0]) if args.digit
                        else montage_rows(args.num, numClasses))               # (num,)

@@ -36,7 +36,7 @@ def agreement(predicted, asked):
 def pixels(images):
     """(N, 784) floats in [0, 1] of images in [-1, 1] or uint8."""
     x = images.float() / 255 if images.dtype == torch.uint8 else (images + 1) / 2
-    return x.reshape(len(x), -1).numpy()
+    return x.detach().reshape(len(x), -1).numpy()
 
 
 def main():

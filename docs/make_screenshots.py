@@ -5,8 +5,8 @@ locally and photographed in a headless Chromium (the distribution's:
 apt-get install chromium). docs/pretrained.md gives the run behind the
 shipped generator; with a run of yours and its TensorBoard events:
 
-    python dcgan_mnist.py --output conditional --data-dir mnist15k --tensorboard \\
-        --conditional --recipe better
+    python dcgan_mnist.py --output conditional --data-dir mnist15k --seed 2 --eval-every 20 \\
+        --tensorboard --conditional --recipe better --ema 0.99 --epochs 40
     python docs/make_screenshots.py --tensorboard conditional/tensorboard
 """
 

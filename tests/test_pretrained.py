@@ -49,7 +49,8 @@ def test_a_shipped_card_says_the_command_data_seed_time_scores_and_licence(name)
     assert f"`{config['command']}`" in card
     assert "--conditional" in config["command"] if name == "conditional" else \
         "--conditional" not in config["command"] and "--recipe" not in config["command"]
-    assert config["epochs_trained"] == 20 and f"seed {config['seed']}" in card
+    assert config["epochs_trained"] == (40 if name == "conditional" else 20)
+    assert f"seed {config['seed']}" in card
     assert "training time:" in card and config["training_seconds"] > 0
     assert "license: cc-by-sa-3.0" in card and "Creative Commons Attribution-Share Alike 3.0" in card
     assert "FLD" in card and config["scores"]["fld"] > 0
@@ -102,6 +103,37 @@ def test_the_shipped_conditional_generator_draws_the_class_asked_for(tmp_path):
     images = latent.generate(gen, latent.noise(1000, 0, noise_dim(gen)), "cpu", asked)
     agreed = (predict(model, images, "cpu")[1].argmax(1) == asked).double().mean().item()
     assert agreed >= 0.95, f"the evaluator agrees on {agreed:.1%} of 1,000 samples"
+
+
+def test_the_shipped_conditional_card_gives_the_curve_its_default_t_and_the_referees_numbers():
+    """#37: the recommended T from the curve, meeting the fidelity target by
+    both judges (at least 99 % drawn as asked, every class 97 %), and the
+    curve itself in the card, untruncated first."""
+    folder = folder_of("conditional")
+    config = json.load(open(os.path.join(folder, CONFIG)))
+    card = open(os.path.join(folder, CARD), encoding="utf-8").read()
+    T = config["truncation"]
+    assert f"recommended T is **{T:g}**" in card
+    rows = {row["truncation"]: row for row in config["truncation_curve"]}
+    assert rows[None]["as_asked"] >= 0.97 and rows[None]["referee_as_asked"] >= 0.97
+    for judge in ("", "referee_"):
+        assert rows[T][f"{judge}as_asked"] >= 0.99 and rows[T][f"{judge}worst_as_asked"] >= 0.97
+    assert "| T | as asked | worst class | as asked (referee) |" in card
+    assert f"| {T:g} | {rows[T]['as_asked']:.1%} |" in card
+
+
+def test_generate_draws_an_exported_folders_recommended_truncation_unless_told(tmp_path):
+    T = json.load(open(os.path.join(folder_of("conditional"), CONFIG)))["truncation"]
+    said = run_script("generate.py", "--output", str(tmp_path / "a.png"), "--num", "10")
+    assert said.returncode == 0, said.stderr
+    assert f"the folder recommends --truncation {T:g}" in said.stdout
+    assert f"the noise truncated at T = {T:g}" in said.stdout
+    plain = run_script("generate.py", "--output", str(tmp_path / "b.png"), "--num", "10",
+                       "--truncation", "10")
+    assert "recommends" not in plain.stdout and "the noise untruncated" in plain.stdout
+    import cv2
+    a, b = cv2.imread(str(tmp_path / "a.png")), cv2.imread(str(tmp_path / "b.png"))
+    assert (a != b).any()                   # the same seed, another noise
 
 
 def test_generate_and_demo_say_they_use_the_shipped_generator_when_given_none(tmp_path):

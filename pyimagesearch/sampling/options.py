@@ -68,17 +68,20 @@ TRUNCATION_HELP = (
     "component beyond T drawn again), fewer odd samples for less variety; the lower T, "
     "the more faithful and alike (1.5 is a good start; from {low:g} to {high:g}; the same "
     "--seed and T give the same noise, whose values within T are the untruncated noise's) "
-    "(default: off)")
+    "(default: {default})")
 
 
-def add_truncation_option(ap, what=""):
+def add_truncation_option(ap, what="", default="off"):
     """--truncation T (None when not given); `what` says to what it
-    applies, e.g. " for every sample drawn"."""
+    applies, e.g. " for every sample drawn"; `default` what happens
+    without it."""
     ap.add_argument("--truncation", type=truncation, default=None, metavar="T",
                     help=TRUNCATION_HELP.format(what=what, low=MIN_TRUNCATION,
-                                                high=MAX_TRUNCATION))
+                                                high=MAX_TRUNCATION, default=default))
 
 
 def truncation_said(value):
     """'untruncated' or 'truncated at T = 1.5', for lines and tables."""
-    return "untruncated" if value is None else f"truncated at T = {value:g}"
+    if value is None or value >= MAX_TRUNCATION:
+        return "untruncated"
+    return f"truncated at T = {value:g}"
