@@ -11,12 +11,15 @@ advisory lock (flock) on the folder itself, which the kernel releases when
 the process ends, however it ends.
 """
 
+import atexit
 import errno
 import hashlib
 import io
 import json
 import os
 import re
+import shutil
+import sys
 import tempfile
 
 import torch
@@ -213,14 +216,39 @@ def save_figure(path, figure):
     write_bytes(path, buffer.getvalue())
 
 
+# the cache folders that could not be written, each with the temporary
+# folder this process caches in instead (said once, on stderr)
+_CACHE_FALLBACKS = {}
+
+
 def cache_dir():
     """Where trained evaluators and decoded image folders are kept:
     $DCGAN_CACHE, else $XDG_CACHE_HOME/dcgan-companion, else
-    ~/.cache/dcgan-companion."""
+    ~/.cache/dcgan-companion. Where that folder cannot be made or written
+    (a read-only home, a home that does not exist), a private temporary
+    folder for this process instead, said once: the work is redone next
+    time, nothing fails."""
     if os.environ.get("DCGAN_CACHE"):
-        return os.environ["DCGAN_CACHE"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "dcgan-companion")
+        preferred = os.environ["DCGAN_CACHE"]
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        preferred = os.path.join(base, "dcgan-companion")
+    if preferred in _CACHE_FALLBACKS:
+        return _CACHE_FALLBACKS[preferred]
+    try:
+        os.makedirs(preferred, exist_ok=True)
+        if os.access(preferred, os.W_OK | os.X_OK):
+            return preferred
+        why = "not writable"
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+    fallback = tempfile.mkdtemp(prefix="dcgan-companion-")        # ours alone (mode 700)
+    atexit.register(shutil.rmtree, fallback, ignore_errors=True)
+    _CACHE_FALLBACKS[preferred] = fallback
+    print(f"[INFO] the cache folder {shorten(preferred, 120)} cannot be used ({why}): trained "
+          f"evaluators and decoded images are kept in {fallback} for this run only (set "
+          "DCGAN_CACHE to a writable folder to keep them)", file=sys.stderr, flush=True)
+    return fallback
 
 
 def shared_path(path):

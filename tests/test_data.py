@@ -1,5 +1,6 @@
 """Reading MNIST-format data from disk, and the offline fallback."""
 
+import os
 import socket
 import urllib.error
 
@@ -169,3 +170,23 @@ def test_fake_dataset_has_the_requested_size_and_shape():
     assert imageSet.images.shape == (10, 1, 28, 28)
     assert imageSet.images.dtype == torch.uint8
     assert imageSet.images.float().std() > 10          # random, not blank
+
+
+def test_a_cache_folder_that_cannot_be_used_falls_back_to_a_private_one_said_once(
+        tmp_path, monkeypatch, capsys):
+    """#40: a read-only or missing home must not fail a run: the evaluator's
+    and the decoded folders' cache goes to a temporary folder of this
+    process (removed at exit), said once on stderr. (A file where the folder
+    should be stands in for a read-only home: root writes through modes.)"""
+    from pyimagesearch import files
+    (tmp_path / "a file").write_text("not a folder")
+    monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "a file" / "cache"))
+    monkeypatch.setattr(files, "_CACHE_FALLBACKS", {})
+    first, second = files.cache_dir(), files.cache_dir()
+    assert first == second and os.path.isdir(first) and os.access(first, os.W_OK)
+    assert not first.startswith(str(tmp_path / "a file"))
+    files.save_torch(os.path.join(first, "x.pt"), {"x": 1})
+    said = [line for line in capsys.readouterr().err.splitlines() if "cache folder" in line]
+    assert len(said) == 1 and "cannot be used" in said[0] and "DCGAN_CACHE" in said[0]
+    monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "fine"))
+    assert files.cache_dir() == str(tmp_path / "fine")
