@@ -4,6 +4,7 @@ folder, every file whole or not at all, every bad input one line."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -330,6 +331,10 @@ def test_a_fifo_as_the_checkpoint_is_refused_without_opening_it(tmp_path, script
                             subprocess_=True, timeout=60)
     else:
         args = ["--output", tmp_path / "s.png"] if script == "generate.py" else []
+        if script == "demo.py":     # a free port: the demo checks its port first, and 7860
+            with socket.socket() as s:      # may be another demo's on a busy machine (#40)
+                s.bind(("127.0.0.1", 0))
+                args = ["--port", s.getsockname()[1]]
         result = run_script(script, "--checkpoint", fifo, *args, subprocess_=True, timeout=60)
     said = one_line(result.stderr)
     assert result.returncode == 1 and "not a regular file" in said and str(fifo) in said
