@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from pyimagesearch import device
+from pyimagesearch import bf16_kernels, device
 from pyimagesearch.models import model_classes
 from pyimagesearch.training import wiring
 
@@ -167,7 +167,7 @@ def test_the_first_transposed_convolution_as_a_product_under_amp(size, numClasse
     plain = Generator(inputDim=100, outputChannels=1).to(memory_format=torch.channels_last)
     fast = copy.deepcopy(plain)
     wiring.modules_to_train(fast, torch.nn.Identity(), "cpu", amp=True, compile=False)
-    products = [n for n, m in fast.named_modules() if type(m) is wiring._OnePixelConvTranspose2d]
+    products = [n for n, m in fast.named_modules() if type(m) is bf16_kernels.OnePixelConvTranspose2d]
     assert products == ["ct1"]
     assert fast.state_dict().keys() == plain.state_dict().keys()
     noise = torch.randn(16, 100, 1, 1)
@@ -208,7 +208,7 @@ def test_a_biased_one_pixel_layer_under_amp_is_the_plain_layer():
     torch.manual_seed(0)
     plain = torch.nn.ConvTranspose2d(16, 8, kernel_size=4, stride=2, bias=True)
     fast = copy.deepcopy(plain)
-    fast.__class__ = wiring._OnePixelConvTranspose2d
+    fast.__class__ = bf16_kernels.OnePixelConvTranspose2d
     noise = torch.randn(4, 16, 1, 1)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         a, b = plain(noise), fast(noise)
@@ -258,7 +258,7 @@ def test_the_phases_are_the_transposed_convolution(channels, size):
     x = torch.randn(3, 8, size, size, dtype=torch.float64)
     weight = torch.randn(8, channels, 4, 4, dtype=torch.float64)
     plain = torch.nn.functional.conv_transpose2d(x, weight, stride=2, padding=1)
-    phased = wiring._transposed_by_phases(x, weight)
+    phased = bf16_kernels.transposed_by_phases(x, weight)
     assert phased.shape == plain.shape == (3, channels, 2 * size, 2 * size)
     assert torch.allclose(phased, plain, rtol=0, atol=1e-12)
 
@@ -282,9 +282,9 @@ def test_the_few_channel_layers_by_phases_under_amp(size, numClasses, channels):
     wiring.modules_to_train(*fast, "cpu", amp=True, compile=False)
     last = [n for n, m in plain[0].named_children() if isinstance(m, torch.nn.ConvTranspose2d)][-1]
     assert [(n, type(m)) for n, m in fast[0].named_children() if "Phased" in type(m).__name__] \
-        == [(last, wiring._PhasedConvTranspose2d)]
+        == [(last, bf16_kernels.PhasedConvTranspose2d)]
     assert [(n, type(m)) for n, m in fast[1].named_children() if "Phased" in type(m).__name__] \
-        == [("conv1", wiring._PhasedGradConv2d)]
+        == [("conv1", bf16_kernels.PhasedGradConv2d)]
     for p, f in zip(plain, fast):
         assert f.state_dict().keys() == p.state_dict().keys()
     noise = torch.randn(16, 100, 1, 1)
@@ -331,8 +331,8 @@ def test_only_the_shapes_the_phases_cover_are_swapped():
         torch.nn.Conv2d(1, 32, 4, 1, 1),                            # stride 1
         torch.nn.ConvTranspose2d(32, 3, 4, 2, 1, bias=False),       # these two are
         torch.nn.Conv2d(3, 32, 4, 2, 1))                            # swapped
-    wiring._few_channel_phases(layers)
-    assert [type(m).__name__ for m in layers][-2:] == ["_PhasedConvTranspose2d", "_PhasedGradConv2d"]
+    bf16_kernels.few_channel_phases(layers)
+    assert [type(m).__name__ for m in layers][-2:] == ["PhasedConvTranspose2d", "PhasedGradConv2d"]
     assert all(type(m) in (torch.nn.ConvTranspose2d, torch.nn.Conv2d) for m in layers[:-2])
 
 
@@ -344,7 +344,7 @@ def test_the_first_layers_input_gradient_by_phases_at_any_size(size):
     torch.manual_seed(0)
     plain = torch.nn.Conv2d(1, 32, 4, 2, 1)
     fast = copy.deepcopy(plain)
-    fast.__class__ = wiring._PhasedGradConv2d
+    fast.__class__ = bf16_kernels.PhasedGradConv2d
     images = torch.rand(8, 1, size, size)
     outs = []
     for layer in (plain, fast):
@@ -373,8 +373,8 @@ def test_the_phased_layers_are_the_plain_ones_outside_their_case(transposed):
     else:
         plain, shape = torch.nn.Conv2d(1, 8, 4, 2, 1), (2, 1, 28, 28)
     fast = copy.deepcopy(plain)
-    wiring._few_channel_phases(fast)
-    assert type(fast).__name__.startswith("_Phased")
+    bf16_kernels.few_channel_phases(fast)
+    assert type(fast).__name__.startswith("Phased")
     x = torch.randn(shape)
 
     def both(dtype=torch.bfloat16, xdtype=torch.float32):
