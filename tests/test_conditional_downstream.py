@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-import generate as generate_script
 from conftest import make_idx_folder, one_line, run_script, train
 from reference import article
 from pyimagesearch import visualize
@@ -19,6 +18,7 @@ from pyimagesearch.errors import UserError
 from pyimagesearch.quality.selection import (class_label, label_of, montage_rows,
                                              recorded_class_names)
 from pyimagesearch.sampling import latent
+from pyimagesearch.sharing import drawing
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,8 @@ def no_evaluator(monkeypatch):
     the evaluator."""
     def refuse(*args, **kwargs):
         raise AssertionError("a conditional generator was filtered by the evaluator")
-    monkeypatch.setattr(generate_script, "load_or_train", refuse)
-    monkeypatch.setattr(generate_script, "load_training_data", refuse)
+    monkeypatch.setattr(drawing, "load_or_train", refuse)
+    monkeypatch.setattr(drawing, "load_training_data", refuse)
 
 
 # ------------------------------------------------------------------ the parts alone
@@ -224,7 +224,7 @@ def test_a_superscript_digit_is_no_class_in_one_line(tmp_path, monkeypatch):
 
     def evaluator(*args, **kwargs):
         raise AssertionError("the evaluator was asked")
-    monkeypatch.setattr(generate_script, "load_or_train", evaluator)
+    monkeypatch.setattr(drawing, "load_or_train", evaluator)
     for checkpoint, flags in (("cond.pth", ["--digit", "²"]), ("cond.pth", ["--morph", "²", "3"]),
                               ("g.pth", ["--digit", "²"]), ("g.pth", ["--morph", "3", "²"])):
         result = generate("--checkpoint", tmp_path / checkpoint, "--output", tmp_path / "x.png",
@@ -244,7 +244,7 @@ def test_digit_on_an_unconditional_generator_still_asks_the_evaluator(tmp_path, 
 
     def evaluator(*args, **kwargs):
         raise UserError("the evaluator was asked")
-    monkeypatch.setattr(generate_script, "load_or_train", evaluator)
+    monkeypatch.setattr(drawing, "load_or_train", evaluator)
     result = generate("--checkpoint", tmp_path / "g.pth", "--output", tmp_path / "x.png",
                       "--digit", "7", "--data-dir", data, "--no-download")
     assert result.returncode == 1 and "the evaluator was asked" in one_line(result.stderr)

@@ -11,6 +11,7 @@ from torch import nn
 from conftest import make_idx_folder, one_line, run_script, train, usage_error
 from pyimagesearch.quality.selection import DigitSelector
 from pyimagesearch.sampling import rejection
+from pyimagesearch.sharing import drawing
 from pyimagesearch.sampling.rejection import (Logits, RejectionSampler, acceptance_probability,
                                               f_values, latent_langevin)
 
@@ -169,12 +170,11 @@ def test_a_class_the_generator_never_draws_is_one_plain_sentence():
 
 
 def test_generate_digit_of_a_class_never_drawn_says_so_and_writes_nothing(tmp_path, monkeypatch):
-    import generate as generate_script
     from reference import article
     torch.manual_seed(0)
     torch.save(article.Generator(inputDim=100, outputChannels=1).state_dict(), tmp_path / "g.pth")
     data = make_idx_folder(tmp_path / "data")
-    monkeypatch.setattr(generate_script, "load_or_train", lambda *a, **k: (AlwaysThree(), 1.0, 1.0))
+    monkeypatch.setattr(drawing, "load_or_train", lambda *a, **k: (AlwaysThree(), 1.0, 1.0))
     monkeypatch.setattr(rejection, "MAX_DRAWS", 2000)
     result = run_script("generate.py", "--checkpoint", tmp_path / "g.pth", "--output",
                         tmp_path / "x.png", "--data-dir", data, "--no-download", "--digit", "7",
