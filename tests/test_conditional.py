@@ -17,6 +17,7 @@ from pyimagesearch.dcgan import Discriminator, Generator
 from pyimagesearch.models import class_count, model_classes, noise_dim, told
 from pyimagesearch.training.images import montage_classes
 from pyimagesearch.training.run import TrainingRun
+from pyimagesearch.training.streams import RandomStreams
 
 
 @pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 1)])
@@ -75,12 +76,11 @@ def test_without_classes_told_is_the_articles_call():
 
 
 def test_the_fakes_classes_cover_every_class_over_an_epoch():
-    run = SimpleNamespace(numClasses=10, device=torch.device("cpu"),
-                          streams=SimpleNamespace(classes=torch.Generator().manual_seed(0)))
+    streams = RandomStreams(0, 0, torch.device("cpu"), classes=True)
     drawn = []
     for _ in range(70_000 // 128 + 1):                  # an epoch of MNIST
         real = torch.zeros(128, dtype=torch.long)
-        fake, seen = TrainingRun.classes(run, real)
+        fake, seen = streams.fake_classes(real, 10)
         assert fake.shape == (128,) and torch.equal(seen, torch.cat((real, fake)))
         drawn.append(fake)
     counts = torch.bincount(torch.cat(drawn), minlength=10)

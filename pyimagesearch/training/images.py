@@ -49,6 +49,20 @@ def load_training_images(ctx, dataset, dataDir, allowDownload, limit, seed, inve
     return fullData, data, fingerprint(data)
 
 
+def training_images(ctx, args, dataDir, resume=None):
+    """load_training_images' three for the run's arguments `args` (a dict)
+    from `dataDir`: with `resume` (a resume.Resume), checked to be the
+    checkpoint's images; the embedded default's advice said otherwise."""
+    fullData, data, sha256 = load_training_images(
+        ctx, args["dataset"], dataDir, not args["no_download"], args["limit"], args["seed"],
+        args["invert"], args["image_size"], args["channels"])
+    if resume:
+        resume.check_images(sha256, data)
+    elif data.fallback and ctx.main:
+        advise_on_embedded_default(len(data), args["batch_size"] * ctx.worldSize, args["epochs"])
+    return fullData, data, sha256
+
+
 def device_loader(data, transform, batchSize, device, shuffle, ctx):
     """The run's batches: shuffled by the `shuffle` stream, cut on `device`
     in its fastest layout, this process's share under torchrun."""

@@ -9,7 +9,7 @@ import threading
 
 import torch
 
-from ..device import describe, select_device
+from ..device import amp_hint, describe, select_device
 from ..errors import UsageError, raise_terminated
 from ..interrupts import HeldSignals
 from . import distributed
@@ -48,11 +48,15 @@ class Process:
             torch.backends.cudnn.benchmark = True
         return device
 
-    def say(self, device, seed, batchSize):
-        """The [INFO] line of where and how this run trains."""
+    def say(self, device, seed, batchSize, amp=False):
+        """The [INFO] line of where and how this run trains, and the first
+        process's hint to try --amp where it would help (device.amp_hint)."""
         print(f"[INFO] training on {describe(device)}, seed {seed}"
               + (f", {self.ctx.worldSize} processes ({self.ctx.backend}), batch "
                  f"{batchSize} each" if self.ctx.enabled else ""))
+        hint = amp_hint(device, amp)
+        if hint and self.main:
+            print(f"[INFO] {hint}")
 
     def stop_at_safe_points(self):
         """From now on (the epochs), Ctrl-C and SIGTERM wait for a safe point

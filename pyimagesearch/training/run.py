@@ -18,7 +18,7 @@ the article's statements; around them it makes these calls:
 
 Each concern is a part of its own: the process (process.py), the output
 folder (output_folder.py), --resume (resume.py), the random streams
-(streams.py), the images (images.py), the models' wiring (wiring.py), the
+(streams.py), the images (images.py), the models in training (trained.py), the
 epoch's statistics (stats.py), the run record (record.py), the quality
 checks (monitor.py), --tensorboard (board.py). docs/architecture.md lists
 which writes what, when.
@@ -26,20 +26,19 @@ which writes what, when.
 
 import os
 
-import torch
-
 from ..data.sources import SHOWN_NAMES
-from ..device import amp_hint, fused_adam
-from . import board, distributed, ending, images, options, wiring
+from ..device import fused_adam
+from . import board, distributed, ending, images, options
 from .history import History
 from .monitor import QualityMonitor, usable_eval_every
 from .output_folder import CHECKPOINT, HISTORY, LOSSES_PLOT, RUN_JSON, OutputFolder
 from .process import Process
 from .recipes import RecipeInTraining, recipe_of
 from .record import RunRecord
-from .resume import Resume, epochs_to_train, merge_arguments, save_checkpoint
+from .resume import Resume, epochs_to_train, merge_arguments
 from .stats import EpochStats
 from .streams import RandomStreams
+from .trained import TrainedModels
 
 
 class TrainingRun:
@@ -93,28 +92,17 @@ class TrainingRun:
                                      self.ctx.worldSize, classes=args["conditional"])
         self.noiseGen, self.fusedAdam = self.streams.noise, fused_adam(self.device)
         self.recipe = RecipeInTraining(recipe, self.numEpochs, self.streams.augment)
-        self.process.say(self.device, args["seed"], args["batch_size"])
-        hint = amp_hint(self.device, args["amp"])
-        if hint and self.main:
-            print(f"[INFO] {hint}")
+        self.process.say(self.device, args["seed"], args["batch_size"], args["amp"])
         if not recipe.is_article:
             print(f"[INFO] training recipe: {recipe.describe()}")
 
     def load_data(self):
         """The training images (an ImageSet); with --resume, the checkpoint's."""
-        a = self.args
-        self.fullData, data, self.fingerprint = images.load_training_images(
-            self.ctx, a["dataset"], self.dataDir, not a["no_download"], a["limit"], a["seed"],
-            a["invert"], a["image_size"], a["channels"])
-        if self.resume:
-            self.resume.check_images(self.fingerprint, data)
-        elif data.fallback and self.main:
-            images.advise_on_embedded_default(len(data), a["batch_size"] * self.ctx.worldSize,
-                                              a["epochs"])
-        self.evalEvery = usable_eval_every(self.fullData, a["eval_every"])
-        self.numClasses = images.classes_to_tell(data) if a["conditional"] else None
-        self.data = data
-        return data
+        self.fullData, self.data, self.fingerprint = images.training_images(
+            self.ctx, self.args, self.dataDir, self.resume)
+        self.evalEvery = usable_eval_every(self.fullData, self.args["eval_every"])
+        self.numClasses = images.classes_to_tell(self.data) if self.args["conditional"] else None
+        return self.data
 
     def dataloader(self, data, transform, batch_size):
         """Shuffled batches on the device (under torchrun, this process's share)."""
@@ -125,13 +113,11 @@ class TrainingRun:
     def start(self, gen, disc, genOpt, discOpt, benchmarkNoise):
         """Restore (--resume), claim the folder; returns the modules to train
         (gen and disc, or their --amp/--compile wrappers) and the noise."""
-        self.gen, self.disc, self.genOpt, self.discOpt = gen, disc, genOpt, discOpt
-        wiring.lay_out(gen, disc, self.device)
-        self.ema = wiring.average_of(gen, self.args["ema"])
+        self.models = models = TrainedModels(gen, disc, genOpt, discOpt, benchmarkNoise,
+                                             self.device, self.args["ema"])
         path = self.folder.file(RUN_JSON)
         if self.resume:
-            benchmarkNoise = self.resume.restore(gen, disc, genOpt, discOpt, self.ema,
-                                                 self.streams, self.ctx.rank).to(self.device)
+            models.restore(self.resume, self.streams, self.ctx.rank)
             self.history, self.record = self.resume.history(), self.resume.record(path)
             self.resume.say(self.output, self.numEpochs, genOpt.param_groups[0]["weight_decay"])
         else:
@@ -139,15 +125,13 @@ class TrainingRun:
             self.record = RunRecord.new(path, self.args["seed"], self.args["dataset"], self.data,
                                         self.fingerprint, self.device, self.ctx)
         self.record.begin(self.args, self.recipe.recipe.describe(), self.command)
-        self.benchmarkNoise = benchmarkNoise
         # --conditional: one class a row of the 16 x 16 montage, in order
-        self.benchmarkClasses = images.montage_classes(len(benchmarkNoise), self.numClasses,
-                                                       self.device)
+        self.benchmarkClasses = images.montage_classes(len(models.benchmarkNoise),
+                                                       self.numClasses, self.device)
         self.monitor = QualityMonitor(self.folder, self.record, self.evalEvery, self.numEpochs,
                                       self.fullData, self.data.images, self.args["seed"],
                                       self.device, self.args["eval_num"],
                                       self.args.get("eval_truncation"))
-        wiring.hook_steps(gen, genOpt, discOpt, self.ema, self.ctx)
         self.recipe.watch(disc)
         if self.main:
             self.folder.claim(newRun=not self.args["resume"])
@@ -157,19 +141,14 @@ class TrainingRun:
                                      live=not self.ctx.enabled, options=None if self.resume
                                      else (self.args, self.recipe.recipe.describe()))
         self.process.stop_at_safe_points()
-        return (*wiring.modules_to_train(gen, disc, self.device.type, self.args["amp"],
-                                         self.args["compile"], discOpt),
-                benchmarkNoise)
+        return models.to_train(self.ctx, self.args["amp"], self.args["compile"])
 
     def classes(self, realClasses):
-        """--conditional: (a class for each fake, drawn uniformly from a
-        random stream of its own; the real images' classes, then the
-        fakes', as D sees them in one pass). Without: (None, None)."""
+        """--conditional: the fakes' classes and the classes D sees
+        (RandomStreams.fake_classes). Without: (None, None)."""
         if not self.numClasses:
             return None, None
-        fakeClasses = torch.randint(self.numClasses, realClasses.shape, device=self.device,
-                                    generator=self.streams.classes)
-        return fakeClasses, torch.cat((realClasses, fakeClasses))
+        return self.streams.fake_classes(realClasses, self.numClasses)
 
     def epochs(self):
         """This invocation's epochs (0-based), up to --epochs or --stop-after."""
@@ -177,24 +156,21 @@ class TrainingRun:
             self.epoch = epoch
             self.process.stop_if_asked()      # a stop asked during the last epoch's files
             self.stats = EpochStats.shown(epoch, self.numEpochs, self.loader,
-                                          self.main and not self.args["no_progress"])
+                                          self.main and not self.args["no_progress"],
+                                          self.diverged)
             self.recipe.start_epoch(epoch)
             self.board.start_epoch(len(self.history.rows))
             yield epoch
 
     def add_batch(self, errorG, errorD, meanDx, meanDGz):
-        self.stats.add(errorG, errorD, meanDx, meanDGz)
-        if self.stats.last_batch_broke():
-            raise self.diverged(len(self.stats.batches))
+        self.stats.add(errorG, errorD, meanDx, meanDGz)      # (Diverged: a loss not finite)
         self.board.batches(self.stats.batches)
         self.process.stop_if_asked()
 
     def epoch_losses(self):
-        """The epoch's mean G and D losses (over all processes under torchrun)."""
+        """The epoch's mean G and D losses (over all processes under torchrun);
+        Diverged if a batch's are not finite numbers."""
         self.stats.close(self.ctx, self.device)
-        broken = self.stats.first_broken()
-        if broken is not None:
-            raise self.diverged(broken + 1)
         return self.stats.means("loss_g", "loss_d")
 
     def diverged(self, batch):
@@ -205,7 +181,7 @@ class TrainingRun:
 
     def generator_to_draw(self):
         """The generator the montages show: the averaged one with --ema."""
-        return self.gen if self.ema is None else self.ema.recalibrate()
+        return self.models.to_draw()
 
     def end_epoch(self, montage=None):
         """Record the epoch (and its montage): the quality checks, history.csv,
@@ -218,14 +194,13 @@ class TrainingRun:
             record.add_montage(os.path.basename(montage))
         self.history.add_epoch(epoch, self.stats.table)
         self.monitor.check_discriminator(epoch, self.stats.mean("d_g_z"))
-        scores = self.monitor.evaluate(epoch, self.gen, self.ema) if self.monitor.due(epoch) else None
+        models = self.models
+        scores = self.monitor.evaluate(epoch, models.gen, models.ema) if self.monitor.due(epoch) else None
         if scores:
             self.history.set_metrics(scores)
         self.board.end_epoch(epoch, self.stats.table, montage, scores)
         record.add_epoch(epoch, self.stats.seconds, *self.stats.means("loss_g", "loss_d"))
-        save_checkpoint(self.folder.file(CHECKPOINT), epoch, self.gen, self.disc, self.genOpt,
-                        self.discOpt, self.ema, self.benchmarkNoise, self.history, rng, record,
-                        self.dataDir)
+        models.save(self.folder.file(CHECKPOINT), epoch, self.history, rng, record, self.dataDir)
         self.epochsSaved = epoch + 1
         record.saved()               # what run.json says if what follows fails
         self.folder.saved_an_epoch()
@@ -235,9 +210,9 @@ class TrainingRun:
     def finish(self):
         """output.gif, the generator's weights, and run.json's last status."""
         if self.ctx.enabled:
-            ending.check_replicas(self.gen, self.ctx, self.record)
+            ending.check_replicas(self.models.gen, self.ctx, self.record)
         if self.main:
-            ending.write_final_files(self.folder, self.record, self.gen, self.ema,
+            ending.write_final_files(self.folder, self.record, self.models.gen, self.models.ema,
                                      self.stopEpoch, self.numEpochs,
                                      distributed.launcher(self.ctx))
         distributed.barrier(self.ctx)     # none leaves the group while the first writes

@@ -17,16 +17,19 @@ class EpochStats:
     """`batches`: one (4,) tensor per batch, on the device; after `close`,
     `table`: (batches, 4) on the CPU, averaged over the processes, and
     `seconds`, the epoch's time. `progress` (an EpochProgress, or None)
-    shows the batches as they come."""
+    shows the batches as they come. `diverged` (or None): the error that
+    stops the run at a batch (1-based) whose values are not all finite
+    numbers, raised by `add` or `close` (last_batch_broke, first_broken)."""
 
-    def __init__(self, progress=None):
+    def __init__(self, progress=None, diverged=None):
         self.batches, self.table, self.progress = [], None, progress
-        self.started, self.seconds = time.perf_counter(), None
+        self.started, self.seconds, self.diverged = time.perf_counter(), None, diverged
 
     @classmethod
-    def shown(cls, epoch, numEpochs, loader, enabled):
+    def shown(cls, epoch, numEpochs, loader, enabled, diverged=None):
         """The statistics of an epoch over `loader`, with its progress bar."""
-        stats = cls(EpochProgress(epoch, numEpochs, len(loader.images), enabled=enabled))
+        stats = cls(EpochProgress(epoch, numEpochs, len(loader.images), enabled=enabled),
+                    diverged)
         stats.loader = loader
         return stats
 
@@ -37,6 +40,8 @@ class EpochStats:
                                          meanDx.detach(), meanDGz.detach()]))
         if self.progress is not None:
             self.progress.update(self.loader.lastBatchImages, self.batches)
+        if self.diverged is not None and self.last_batch_broke():
+            raise self.diverged(len(self.batches))
 
     def last_batch_broke(self):
         """Whether the last batch's values are not all finite numbers (a
@@ -60,6 +65,9 @@ class EpochStats:
         table = torch.stack(self.batches).cpu()                 # (batches, 4)
         self.table = distributed.average(table.to(device), ctx).cpu()
         self.seconds = time.perf_counter() - self.started
+        broken = self.first_broken()
+        if self.diverged is not None and broken is not None:
+            raise self.diverged(broken + 1)
         return self.table
 
     def mean(self, column):

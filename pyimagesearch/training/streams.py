@@ -18,6 +18,7 @@ class RandomStreams:
 
     def __init__(self, seed, rank, device, augment=False, worldSize=1, classes=False):
         torch.manual_seed(seed)
+        self.device = device
         self.noise = torch.Generator(device=device).manual_seed((seed + rank) % (MAX_SEED + 1))
         self.shuffle = torch.Generator().manual_seed(seed)
         self.augment = self.classes = None
@@ -27,6 +28,14 @@ class RandomStreams:
         if classes:
             self.classes = torch.Generator(device=device).manual_seed(
                 (seed + 2 * worldSize + rank) % (MAX_SEED + 1))
+
+    def fake_classes(self, realClasses, numClasses):
+        """--conditional: (a class for each fake, drawn uniformly from the
+        `classes` stream; the real images' classes, then the fakes', as D
+        sees them in one pass)."""
+        fakeClasses = torch.randint(numClasses, realClasses.shape, device=self.device,
+                                    generator=self.classes)
+        return fakeClasses, torch.cat((realClasses, fakeClasses))
 
     def capture(self):
         """Every random state the training loop draws from."""
