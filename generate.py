@@ -24,6 +24,7 @@ same noise (docs/conditional.md)."""
 
 import argparse
 import os
+import shlex
 import sys
 
 from pyimagesearch.cli import (add_shape_options, check_output_folder, check_shape,
@@ -34,6 +35,10 @@ from pyimagesearch.device import DEVICES, select_device
 from pyimagesearch.errors import as_script, one_line_errors, raise_terminated
 from pyimagesearch.noise import MAX_TRUNCATION
 from pyimagesearch.quality.selection import MIN_CONFIDENCE
+from pyimagesearch.quality.selection import recorded_class_names
+from pyimagesearch.sampling.dataset import (DEFAULT_NUM as DATASET_NUM, DataSet,
+                                            add_dataset_options, check_dataset_arguments,
+                                            write_folder)
 from pyimagesearch.sampling.options import (add_sampler_options, add_truncation_option,
                                             sampler_settings)
 from pyimagesearch.sharing import drawing, export
@@ -57,7 +62,7 @@ def build_arg_parser():
              "config.json (huggingface_hub's from_pretrained loads them), generator.onnx "
              "(checked against PyTorch) and a model card, README.md (default: off)")
     ap.add_argument("--num", type=positive_int, default=None,
-        help="how many digits, at most 10000; the montage is the smallest square "
+        help="how many digits, at most 10000 (100000 with --write-dataset); the montage is the smallest square "
              f"grid that holds them (default: {DEFAULT_NUM}, an 8x8 grid; a conditional "
              "generator's, one row per class: 100 for ten classes, a 10x10 grid)")
     ap.add_argument("--seed", type=random_seed, default=0,
@@ -86,6 +91,7 @@ def build_arg_parser():
     ap.add_argument("--steps", type=count_up_to(MAX_STEPS), default=12,
         help=f"frames from one point of the walk to the next, at most {MAX_STEPS}; "
              "--morph's walk has 4 x STEPS (default: 12)")
+    add_dataset_options(ap)
     add_sampler_options(ap, "draw")
     ap.add_argument("--digit", default=None, metavar="CLASS",
         help="keep only samples the evaluator labels CLASS (0-9 for MNIST, a class "
@@ -109,11 +115,12 @@ def build_arg_parser():
 def check_arguments(ap, args):
     """What argparse's types cannot check alone, before anything is read or
     written: argparse's usage error (exit 2) otherwise."""
-    if args.num is not None and args.num > MAX_NUM:
+    check_dataset_arguments(ap, args)
+    if args.num is not None and args.num > MAX_NUM and not args.write_dataset:
         ap.error(f"argument --num: at most {MAX_NUM:,} (a {MAX_NUM ** 0.5:.0f}x"
                  f"{MAX_NUM ** 0.5:.0f} montage), got {args.num:,}")
-    if args.output is None and args.export is None:
-        ap.error("the following arguments are required: --output (or --export)")
+    if args.output is None and args.export is None and args.write_dataset is None:
+        ap.error("the following arguments are required: --output (or --export, --write-dataset)")
     if args.output:
         check_writable_file(ap, "--output", args.output, ".png")
         check_not_a_run_file(ap, "--output", args.output)
@@ -190,19 +197,28 @@ def main(argv=None):
     loaded = drawing.load_generator(args.checkpoint, args.weights, DEVICE)
     check_shape(ap, args, loaded.path, loaded.gen)
     if args.num is None:
-        args.num = default_num(loaded.numClasses)
+        args.num = DATASET_NUM if args.write_dataset else default_num(loaded.numClasses)
         if args.interpolate:
             check_walk(ap, args, args.num)
     disc = drawing.discriminator_of(loaded, sampler, DEVICE) if sampler else None
     args.truncation = drawing.say_generator(loaded, DEVICE, args.truncation, sampler)
 
     # what it can do, in this order
+    if args.write_dataset:           # the samples as a data set (sampling/dataset.py), only that
+        numClasses = loaded.numClasses
+        dataSet = DataSet(loaded.gen, args.num, args.seed, args.truncation, DEVICE,
+                          args.format, numClasses and recorded_class_names(loaded.saved, numClasses),
+                          {"checkpoint": loaded.path, "weights": loaded.description, "command":
+                           shlex.join(["python", "generate.py", *(argv or sys.argv[1:])])})
+        write_folder(args.write_dataset, dataSet)
+        print(f"[INFO] wrote {dataSet.said()} to {args.write_dataset} ({args.format}; "
+              "manifest.json says which generator, seed and truncation)")
+        return 0
     if args.export:
         drawing.export_generator(args.export, loaded, args.truncation)
         if args.output is None:
             return 0
         loaded.gen.to(DEVICE)
-    # (--write-dataset: here, as a mode of its own)
     drawer = drawing.Drawer(loaded, DEVICE, args.num, args.seed, args.truncation, args.digit,
                             args.morph, args.min_confidence, disc,
                             sampler_settings(args) if sampler else None,
