@@ -29,6 +29,7 @@ from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_te
 from pyimagesearch.files import replaced, write_image
 from pyimagesearch.models import class_count
 from pyimagesearch.quality import metrics
+from pyimagesearch.quality.cas import add_cas_options, check_cas_arguments, score_cas
 from pyimagesearch.sampling.options import (add_sampler_options, add_truncation_option,
                                             sampler_settings, truncation, truncation_said)
 from pyimagesearch.sampling.rejection import better_samples
@@ -66,6 +67,7 @@ def build_arg_parser():
         help="also write a montage of the generated digits closest to a training "
              "image, each beside that image (default: off)")
     add_sampler_options(ap, "also score")
+    add_cas_options(ap)
     ap.add_argument("--weights", choices=("auto", "ema", "live"), default="auto",
         help="which generator of a checkpoint: its EMA copy or the trained one; "
              "auto = EMA when there is one (default: auto)")
@@ -116,6 +118,7 @@ def main(argv=None):
     if args.truncation_curve and len(args.truncation_curve) > MAX_CURVE:
         ap.error(f"argument --truncation-curve: at most {MAX_CURVE} values of T (each scores "
                  f"{args.num:,} samples), got {len(args.truncation_curve):,}")
+    check_cas_arguments(ap, args)
     sampler = "rejection" if args.rejection else "langevin" if args.langevin else None
     if sampler and (args.truncation is not None or args.truncation_curve is not None):
         ap.error(f"argument --{'truncation' if args.truncation is not None else 'truncation-curve'}: "
@@ -153,6 +156,12 @@ def main(argv=None):
         raise UserError(f"the generator is told {numClasses} classes and {imageSet.source} has "
                         f"{len(imageSet.classes)}: score it against the data it was trained on "
                         "(--dataset, --data-dir)")
+    if args.cas:                  # CAS alone (quality/cas.py, docs/synthetic.md)
+        numbers = score_cas(gen, saved, args.checkpoint, imageSet, numClasses, args.cas_num,
+                            seed, args.truncation, DEVICE, log)
+        print(json.dumps({"cas": numbers, "checkpoint": args.checkpoint, "weights": description,
+                          "data_source": imageSet.source, "seed": seed}))
+        return 0
     trainedSha = saved.get("run", {}).get("data_sha256") if isinstance(saved, dict) else None
     if trainedSha and trainedSha != fingerprint(imageSet.head(trained.limit)):
         log(f"[WARNING] the generator was trained on other images than {imageSet.source}: the "

@@ -6,6 +6,7 @@ images to another size or channel count by the folder rule's steps
 (docs/sizes.md); and `to_pixels`, the article's ToTensor() + Normalize on
 whole batches."""
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,6 +63,12 @@ class ImageSet:
                 return start, start + count
             start += count
         return None
+
+def fingerprint(imageSet):
+    """The SHA-256 of the images' bytes: run.json's data_sha256 (and an
+    export's config.json's) for the images a run trained on."""
+    return hashlib.sha256(imageSet.images.numpy().tobytes()).hexdigest()
+
 
 def conform(imageSet, size, channels, log=print):
     """`imageSet` at `size` x `size` pixels and `channels` channels, by the

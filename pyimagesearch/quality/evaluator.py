@@ -81,21 +81,27 @@ def held_out_count(imageSet):
     return max(1, round(len(imageSet) * HELD_OUT_FRACTION))
 
 
-def split_real(imageSet, seed=0):
-    """The official test split is held out when there is one; otherwise a
+def held_out_indices(imageSet, seed=0):
+    """(training indices, held-out indices, how they were chosen) of
+    split_real: the official test split when there is one; otherwise a
     seeded 20% of the images."""
     bounds = imageSet.split_range("test")
     if bounds and len(imageSet.splits) > 1:
         start, stop = bounds
         inTest = torch.zeros(len(imageSet), dtype=torch.bool)
         inTest[start:stop] = True
-        train, held = (~inTest).nonzero().squeeze(1), inTest.nonzero().squeeze(1)
-        description = "official train / test splits"
-    else:
-        order = torch.randperm(len(imageSet), generator=torch.Generator().manual_seed(seed))
-        numHeld = max(1, round(len(imageSet) * HELD_OUT_FRACTION))
-        held, train = order[:numHeld].sort().values, order[numHeld:].sort().values
-        description = f"one split: a seeded {HELD_OUT_FRACTION:.0%} held out"
+        return (~inTest).nonzero().squeeze(1), inTest.nonzero().squeeze(1), \
+            "official train / test splits"
+    order = torch.randperm(len(imageSet), generator=torch.Generator().manual_seed(seed))
+    numHeld = max(1, round(len(imageSet) * HELD_OUT_FRACTION))
+    return order[numHeld:].sort().values, order[:numHeld].sort().values, \
+        f"one split: a seeded {HELD_OUT_FRACTION:.0%} held out"
+
+
+def split_real(imageSet, seed=0):
+    """The official test split is held out when there is one; otherwise a
+    seeded 20% of the images."""
+    train, held, description = held_out_indices(imageSet, seed)
     return Split(imageSet.images[train], imageSet.labels[train],
                  imageSet.images[held], imageSet.labels[held],
                  f"{description} ({len(train):,} train, {len(held):,} held out)")

@@ -16,11 +16,13 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 
 from ..errors import UserError
 from ..sampling.rejection import TooFewAccepted
 from ..quality.selection import MIN_CONFIDENCE
+from ..sampling.dataset import MAX_DOWNLOAD
 from .playground import (ANY, MAX_GRID, MIN_SLIDER_T, NO_TRUNCATION, name_of, next_seed,
                          seed_of, slider_value, truncation_of)
 
@@ -149,6 +151,13 @@ def first_grid(play):
     return 64
 
 
+def scratch_folder():
+    """Where the page's downloads are made: the demo's temporary folder
+    (demo.py sets GRADIO_TEMP_DIR to a folder deleted when it stops), which
+    Gradio serves files from."""
+    return os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()
+
+
 def build_page(play):
     """The gradio.Blocks page for the Playground `play`."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # no calls home from a local demo
@@ -238,6 +247,18 @@ def build_page(play):
             morphed = gr.Image(label="morph", type="numpy", interactive=False, elem_id="morphed",
                                scale=2)
 
+        if told:                 # its digits come labelled: a data set to take away
+            gr.Markdown("## Download a data set")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    dataNum = gr.Number(value=1000, precision=0, elem_id="dataset-num",
+                                        label=f"digits (at most {MAX_DOWNLOAD:,}; the seed and "
+                                              "the slider above)")
+                    download = gr.Button("Download a data set", elem_id="download-dataset")
+                zipped = gr.File(label="data set: a zip of class folders of PNGs and "
+                                       "manifest.json", interactive=False, elem_id="dataset",
+                                 scale=2)
+
         def on(event, function, inputs, outputs, name):
             """`function` on `event`, seeing the values as sent (preprocess
             off), one at a time with every other handler of the page."""
@@ -253,6 +274,9 @@ def build_page(play):
         for event in (t.change, seedA.change, seedB.change, nameA.change, nameB.change,
                       truncation.release, page.load):
             on(event, morph_frame, morphInputs, morphed, "morph")
+        if told:
+            on(download.click, lambda n, s, T: play.data_set(n, s, T, scratch_folder()),
+               [dataNum, seed, truncation], zipped, "data_set")
         on(trainButton.click, train, None,
            [summary, why, name, confidence, give, nameA, nameB, trainButton], "train_evaluator")
     page.queue(max_size=MAX_WAITING)

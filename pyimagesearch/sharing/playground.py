@@ -24,6 +24,8 @@ UserError that says what it expected, never Python's own words.
 
 import math
 import os
+import shutil
+import tempfile
 
 import numpy as np
 
@@ -41,6 +43,7 @@ from ..quality.evaluator import find_cached, load_or_train, split_real
 from ..quality.selection import (MIN_CONFIDENCE, DigitSelector, NeverDrawn, label_of,
                                  montage_rows, recorded_class_names)
 from ..sampling import latent
+from ..sampling.dataset import MAX_DOWNLOAD, DataSet, write_zip
 from ..sampling.rejection import (LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, TooFewAccepted, calibrate,
                                   latent_langevin)
 from ..visualize import build_montage
@@ -186,6 +189,7 @@ class Playground:
         self.shape = shape_of(self.gen.imageSize, self.gen.channels)
         self.split = self.classes = self.selector = self.logits = self.disc = None
         self.whyNoDigits = self.whyNoLangevin = None
+        self.lastDataSet = None                         # the folder of the last zip made
         self.trained = trained_with(saved, path, self.gen).given(*real)
         if self.conditional:
             # it draws the class asked for: no evaluator, no real images needed
@@ -352,6 +356,35 @@ class Playground:
         t = fraction_of(t, "the morph's position", "a number from 0 to 1", lambda v: 0 <= v <= 1)
         index = round(t * (len(path) - 1))
         return enlarged(path[index:index + 1])
+
+    def data_set(self, num, seed, truncation, folder):
+        """A conditional generator's `num` digits (at most MAX_DOWNLOAD) as
+        a zip of class folders of PNGs and manifest.json, as generate.py
+        --write-dataset writes them (sampling/dataset.py), from `seed`, the
+        noise truncated by the slider's `truncation`; written whole into a
+        new folder inside `folder` (the demo's temporary folder). Returns
+        the zip's path; the zip made before it is deleted (Gradio serves
+        its own copy)."""
+        if not self.conditional:
+            raise UserError("a data set to download needs a conditional generator "
+                            "(dcgan_mnist.py --conditional): this one's digits have no class")
+        num = whole_number(num, "the number of digits", 1, MAX_DOWNLOAD,
+                           f"an integer from 1 to {MAX_DOWNLOAD:,}")
+        seed, T = seed_of(seed), truncation_of(truncation)
+        dataSet = DataSet(self.gen, num, seed, T, self.device, "folder", self.classes,
+                          {"weights": self.description,
+                           "command": f"demo.py, the page's download: {num} digits, seed {seed}"})
+        made = tempfile.mkdtemp(prefix="dataset-", dir=folder)
+        path = os.path.join(made, f"dcgan-digits-{num}-seed-{seed}.zip")
+        try:
+            write_zip(path, dataSet)
+        except BaseException:
+            shutil.rmtree(made, ignore_errors=True)
+            raise
+        if self.lastDataSet:
+            shutil.rmtree(self.lastDataSet, ignore_errors=True)
+        self.lastDataSet = made
+        return path
 
     def summary(self):
         """Lines saying what the page can do here."""

@@ -2,12 +2,11 @@
 process of each machine fetches them, the others then read what it left),
 fingerprinted for --resume, and the embedded default's advice."""
 
-import hashlib
 import math
 
 import torch
 
-from ..data.imageset import DataError
+from ..data.imageset import DataError, fingerprint
 from ..data.loader import DeviceLoader
 from ..data.sources import load_dataset
 from ..device import memory_format
@@ -68,11 +67,6 @@ def device_loader(data, transform, batchSize, device, shuffle, ctx):
     in its fastest layout, this process's share under torchrun."""
     return DeviceLoader(data, batchSize, device, transform, generator=shuffle,
                         shard=(ctx.rank, ctx.worldSize), memoryFormat=memory_format(device))
-
-
-def fingerprint(imageSet):
-    """The SHA-256 of the images' bytes: run.json's data_sha256."""
-    return hashlib.sha256(imageSet.images.numpy().tobytes()).hexdigest()
 
 
 def embedded_default_advice(numImages, batchSize, epochs):
