@@ -322,3 +322,22 @@ def test_class_folders_sort_in_the_labels_order_and_name_no_path():
     twelve = folder_names([str(c) for c in range(12)])
     assert twelve[:3] == ["00-0", "01-1", "02-2"] and sorted(twelve) == twelve
     assert folder_names([".hidden", "a"]) == ["0-_hidden", "1-a"]
+
+
+@pytest.mark.slow
+def test_the_download_through_a_real_server(tmp_path):
+    """demo.py serving a conditional generator: the page's API gives the zip."""
+    pytest.importorskip("gradio_client")
+    from gradio_client import Client
+    from test_demo import serving
+    (tmp_path / "run").mkdir()
+    conditional_generator(tmp_path / "run", name="checkpoint.pt")
+    with serving(tmp_path) as (url, proc):
+        path = Client(url, verbose=False).predict(30, 2, 3.0, api_name="/data_set")
+        with zipfile.ZipFile(path) as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+            assert len([n for n in archive.namelist() if n.endswith(".png")]) == 30
+        assert manifest["counts"] == {str(c): 3 for c in range(10)} and manifest["seed"] == 2
+        with pytest.raises(Exception, match="from 1 to 10,000"):
+            Client(url, verbose=False).predict(10_001, 2, 3.0, api_name="/data_set")
+    assert "Traceback" not in proc.output, proc.output
