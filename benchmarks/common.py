@@ -15,7 +15,23 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from reference import article                               # noqa: E402  the article's code, verbatim
+from pyimagesearch.cli import check_writable_file             # noqa: E402
 from pyimagesearch.dcgan import Discriminator, Generator    # noqa: E402
+from pyimagesearch.training.output_folder import run_holding  # noqa: E402
+
+
+def check_output_file(ap, option, path, suffix):
+    """The rule generate.py and evaluate.py follow for the files they write
+    (docs/usage.md), for a benchmark's output `path`, checked before any
+    work: argparse's usage error for a name that cannot be written or for
+    one of a training run's own files (its run.json, history.csv,
+    losses.png, ...), which are never replaced. Any other file of that name
+    is replaced (files.replaced says so in the line that reports it)."""
+    check_writable_file(ap, option, path, suffix)
+    folder = run_holding(path)
+    if folder:
+        ap.error(f"argument {option}: {path} is one of the files of the training run in "
+                 f"{folder}; choose another name")
 
 
 def build_gan(seed, epochs, device):

@@ -33,11 +33,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import common  # noqa: F401  (sets up the import path)
+from common import check_output_file     # (common also sets up the import path)
 from pyimagesearch import files
 from pyimagesearch.checkpoint import build_generator, load
+from pyimagesearch.cli import count_up_to, random_seed
 from pyimagesearch.data import load_training_data
 from pyimagesearch.data.imageset import to_pixels
+from pyimagesearch.errors import one_line_errors
 from pyimagesearch.models import class_count, noise_dim
 from pyimagesearch.quality.metrics import frechet_distance, gaussian_fit
 from pyimagesearch.sampling import latent
@@ -48,6 +50,9 @@ MIN_ACCURACY = 0.985         # on real digits it never learnt from
 EPOCHS = 20
 BATCH = 128
 MAX_SHIFT, MAX_DEGREES, SCALE = 2.0, 12.0, 0.1
+# digits of each class judged at most (10 classes x 10,000 x 784 pixels of
+# float32: about 300 MB; more gains no precision)
+MAX_PER_CLASS = 10_000
 
 
 class Referee(nn.Module):
@@ -187,17 +192,23 @@ def judge(model, gen, perClass, seed, truncation, realFeatures):
             "fld": frechet_distance(*gaussian_fit(feats), *gaussian_fit(realFeatures))}
 
 
-def main():
+@one_line_errors
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--data-dir", required=True, help="a folder of MNIST IDX files (real digits)")
     ap.add_argument("--checkpoint", default=None,
                     help="a conditional generator to judge (default: only train the referee)")
     ap.add_argument("--truncation", type=truncation_value, nargs="*", default=[],
                     help="also judge it at each truncation T (default: untruncated only)")
-    ap.add_argument("--per-class", type=int, default=1000, help="digits of each class (default: 1000)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
-    ap.add_argument("--json", default=None, help="also write the numbers to this file")
-    args = ap.parse_args()
+    ap.add_argument("--per-class", type=count_up_to(MAX_PER_CLASS), default=1000,
+                    help=f"digits of each class, 1 to {MAX_PER_CLASS:,} (default: 1000)")
+    ap.add_argument("--seed", type=random_seed, default=0, help="seed of the noise (default: 0)")
+    ap.add_argument("--json", default=None,
+                    help="also write the numbers to this .json file (never a training run's "
+                         "own; a file of that name is replaced, and the line says so)")
+    args = ap.parse_args(argv)
+    if args.json:                                   # before any work
+        check_output_file(ap, "--json", args.json, ".json")
 
     def log(line):
         print(line, file=sys.stderr, flush=True)
@@ -222,7 +233,9 @@ def main():
             print(f"{'none' if T is None else format(T, 'g'):>5}  {row['as_asked']:>8.2%}  "
                   f"{row['worst_class']}: {row['worst_as_asked']:>6.1%}  {row['fld']:>13.3f}  {per}")
     if args.json:
+        said = files.replaced(args.json)
         files.write_json(args.json, results)
+        print(f"wrote {args.json}{said}")
 
 
 if __name__ == "__main__":

@@ -13,21 +13,34 @@ JSON, and optionally a plot and an export whose config.json (and so its
 model card) carries the curve and the recommended T (--default)."""
 
 import argparse
+import io
 import json
+import math
 import os
 import sys
 
-import common  # noqa: F401  (sets up the import path)
 import referee
+from common import check_output_file     # (common also sets up the import path)
 from pyimagesearch import files
 from pyimagesearch.checkpoint import build_generator, load, trained_with
-from pyimagesearch.cli import truncation
+from pyimagesearch.cli import check_output_folder, count_up_to, random_seed, truncation
 from pyimagesearch.data import load_training_data
+from pyimagesearch.errors import UserError, one_line_errors, printable, shorten
+from pyimagesearch.exported import config_problem
 from pyimagesearch.models import class_count
+from pyimagesearch.noise import MAX_TRUNCATION, MIN_TRUNCATION
 from pyimagesearch.quality import metrics
+from pyimagesearch.sampling.dataset import weights_sha256
 from pyimagesearch.sharing import export
 
 DEFAULT_CURVE = (0.75, 1.0, 1.25, 1.5, 2.0, 2.5)
+# an --out-json is a few KiB; a bigger --curve-json is none of ours (refused unread)
+MAX_CURVE_BYTES = 1 << 20
+MAX_CURVE_ROWS = 50             # as many as config.json's truncation_curve holds
+CURVE_SHARES = ("as_asked", "worst_as_asked", "referee_as_asked", "referee_worst_as_asked",
+                "precision", "recall")
+CURVE_DISTANCES = ("fld", "referee_fld")
+CURVE_NAMES = ("worst_class", "referee_worst_class")
 
 
 def curve_rows(checkpoint, dataDir, truncations, perClass=1000, seed=0, log=print):
@@ -58,7 +71,75 @@ def curve_rows(checkpoint, dataDir, truncations, perClass=1000, seed=0, log=prin
                     "referee_fld": said["fld"],
                     "referee_per_class": said["per_class"]})
     return rows, {"evaluator_accuracy": scorer.accuracy, "referee_accuracy": accuracy,
-                  "per_class": perClass, "seed": seed, "checkpoint": os.fspath(checkpoint)}, saved, gen
+                  "per_class": perClass, "seed": seed, "checkpoint": os.fspath(checkpoint),
+                  "generator_sha256": weights_sha256(gen)}, saved, gen
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def curve_problem(about):
+    """What is wrong with an --out-json's content `about` as --curve-json,
+    in one line naming the row and field; None when the table, the plot and
+    the export can read it."""
+    if not isinstance(about, dict):
+        return "it is not a JSON object"
+    rows = about.get("curve")
+    if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_CURVE_ROWS:
+        return f"its 'curve' is not a list of 1 to {MAX_CURVE_ROWS} rows"
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            return f"row {i + 1} of its 'curve' is not a JSON object"
+        T = row.get("truncation")
+        if i == 0 and T is not None:
+            return "the first row of its 'curve' is not the untruncated one (truncation null)"
+        if i > 0 and not (_is_number(T) and MIN_TRUNCATION <= T <= MAX_TRUNCATION):
+            return (f"row {i + 1} of its 'curve': 'truncation' must be a number from "
+                    f"{MIN_TRUNCATION:g} to {MAX_TRUNCATION:g}")
+        for key in CURVE_SHARES:
+            if not (_is_number(row.get(key)) and 0 <= row[key] <= 1):
+                return f"row {i + 1} of its 'curve': {key!r} must be a number from 0 to 1"
+        for key in CURVE_DISTANCES:
+            if not (_is_number(row.get(key)) and 0 <= row[key] <= 1e9):
+                return f"row {i + 1} of its 'curve': {key!r} must be a number from 0 to 1e9"
+        for key in CURVE_NAMES:
+            if not isinstance(row.get(key), str) or len(row[key]) > 200:
+                return f"row {i + 1} of its 'curve': {key!r} must be a class name (a string)"
+    return None
+
+
+def read_curve(path, gen):
+    """The earlier --out-json at `path`: (its fields, its curve), checked:
+    UserError in one line when it cannot be read, is not such a file, or
+    records another generator's weights than `gen`'s."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CURVE_BYTES + 1)
+    except OSError as e:
+        raise UserError(f"--curve-json {path}: cannot read it ({e.strerror or e})") from None
+    if len(data) > MAX_CURVE_BYTES:
+        raise UserError(f"--curve-json {path}: over {MAX_CURVE_BYTES >> 20} MiB, not an "
+                        "--out-json of this script (a few KiB)")
+    try:
+        about = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as e:
+        raise UserError(f"--curve-json {path}: not JSON ({shorten(e, 120)})") from None
+    problem = curve_problem(about)
+    if problem:
+        raise UserError(f"--curve-json {path}: not an --out-json of this script: {problem}")
+    recorded, ours = about.get("generator_sha256"), weights_sha256(gen)
+    if recorded is None:
+        # NOTE: files written before the hash was recorded: trusted as they say
+        print(f"[INFO] {path} records no generator_sha256 (written before it was): its curve is "
+              f"trusted to be the --checkpoint's; it says it measured "
+              f"{printable(shorten(about.get('checkpoint'), 200))}", file=sys.stderr)
+    elif recorded != ours:
+        raise UserError(f"--curve-json {path}: measured on other weights (SHA-256 "
+                        f"{printable(shorten(recorded, 70))}) than the --checkpoint's ({ours}); "
+                        "measure the curve again, or give the checkpoint it was measured on")
+    return about, about.pop("curve")
 
 
 def table(rows):
@@ -67,9 +148,11 @@ def table(rows):
     base = rows[0]["fld"]
     for r in rows:
         T = "none" if r["truncation"] is None else f"{r['truncation']:g}"
-        lines.append(f"{T:>5}  {r['as_asked']:>8.2%}  {r['worst_class']}: {r['worst_as_asked']:>6.1%}  "
-                     f"{r['referee_as_asked']:>8.2%}  {r['referee_worst_class']}: "
-                     f"{r['referee_worst_as_asked']:>6.1%}  {r['fld']:>7.2f}  {r['fld'] / base:>7.2f}  "
+        ratio = f"{r['fld'] / base:>7.2f}" if base > 0 else f"{'-':>7}"    # (an FLD of 0: no ratio)
+        lines.append(f"{T:>5}  {r['as_asked']:>8.2%}  {printable(r['worst_class'])}: "
+                     f"{r['worst_as_asked']:>6.1%}  {r['referee_as_asked']:>8.2%}  "
+                     f"{printable(r['referee_worst_class'])}: "
+                     f"{r['referee_worst_as_asked']:>6.1%}  {r['fld']:>7.2f}  {ratio}  "
                      f"{r['precision']:>9.3f}  {r['recall']:>6.3f}  {r['referee_fld']:>8.2f}")
     return lines
 
@@ -103,52 +186,94 @@ def plot(rows, path):
     twin.legend(loc="lower left", fontsize=8)
     fig.suptitle("fidelity <- lower T | the truncation trick | higher T -> variety", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path + ".partial.png", dpi=100)
-    os.replace(path + ".partial.png", path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    files.write_bytes(path, buffer.getvalue())        # whole or not at all
 
 
-def main():
+def check_arguments(ap, args):
+    """The output names, before any work (the rule of docs/usage.md: a
+    training run's own files are never written, nor a folder that holds
+    files exported into)."""
+    if args.out_json:
+        check_output_file(ap, "--out-json", args.out_json, ".json")
+    if args.plot:
+        check_output_file(ap, "--plot", args.plot, ".png")
+    if args.export:
+        check_output_folder(ap, args.export, "--export")
+        if export.folder_problem(args.export):
+            ap.error(f"argument --export: {export.folder_problem(args.export)}")
+    elif args.default is not None:
+        ap.error("argument --default: the T written into an export: give --export DIR too")
+
+
+def export_config(saved, checkpoint, gen, default, rows):
+    """config.json of the export, the curve in it (class names escaped, as
+    the schema takes them); UserError when it breaks the schema."""
+    _, description = build_generator(checkpoint, "auto", "cpu", loaded=saved)
+    config = export.describe_export(saved, checkpoint, gen, description, default)
+    config["truncation_curve"] = [
+        {k: printable(v) if k in CURVE_NAMES else v for k, v in r.items()
+         if k != "referee_per_class"} for r in rows]
+    problem = config_problem(config)
+    if problem:
+        raise UserError(f"--export: the curve cannot go into config.json: {problem}; nothing "
+                        "exported")
+    return config
+
+
+@one_line_errors
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--data-dir", required=True, help="the real digits (MNIST IDX files)")
     ap.add_argument("--truncations", type=truncation, nargs="+", default=list(DEFAULT_CURVE),
                     help=f"(default: {' '.join(map(str, DEFAULT_CURVE))})")
-    ap.add_argument("--per-class", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out-json", default=None)
-    ap.add_argument("--plot", default=None, help="also draw the curve into this PNG")
+    ap.add_argument("--per-class", type=count_up_to(referee.MAX_PER_CLASS), default=1000,
+                    help=f"digits of each class at each T, 1 to {referee.MAX_PER_CLASS:,} "
+                         "(default: 1000)")
+    ap.add_argument("--seed", type=random_seed, default=0, help="seed of the noise (default: 0)")
+    ap.add_argument("--out-json", default=None,
+                    help="also write the curve to this .json file (never a training run's own; "
+                         "a file of that name is replaced, and the line says so)")
+    ap.add_argument("--plot", default=None,
+                    help="also draw the curve into this .png file (never a training run's own; "
+                         "a file of that name is replaced, and the line says so)")
     ap.add_argument("--export", metavar="DIR", default=None,
                     help="also export the generator into the new folder DIR with the curve")
     ap.add_argument("--default", type=truncation, default=None,
                     help="with --export: the recommended T written into config.json")
     ap.add_argument("--curve-json", default=None,
                     help="take the curve from this earlier --out-json of the same checkpoint "
-                         "instead of measuring it again (to export once T is chosen)")
-    args = ap.parse_args()
+                         "instead of measuring it again (to export once T is chosen); checked: "
+                         "it must be such a file, and the SHA-256 of the weights it records must "
+                         "be the --checkpoint's (a file that records none is trusted, and said)")
+    args = ap.parse_args(argv)
+    check_arguments(ap, args)
 
     def log(line):
         print(line, file=sys.stderr, flush=True)
 
     if args.curve_json:
-        with open(args.curve_json, encoding="utf-8") as f:
-            about = json.load(f)
-        rows = about.pop("curve")
         saved = load(args.checkpoint)
         gen, _ = build_generator(args.checkpoint, "auto", "cpu", loaded=saved)
+        about, rows = read_curve(args.curve_json, gen)
     else:
         rows, about, saved, gen = curve_rows(args.checkpoint, args.data_dir, args.truncations,
                                              args.per_class, args.seed, log)
+    config = export_config(saved, args.checkpoint, gen, args.default, rows) if args.export else None
     for line in table(rows):
         print(line)
     if args.out_json:
+        said = files.replaced(args.out_json)
         files.write_json(args.out_json, {**about, "curve": rows})
+        log(f"[INFO] wrote {args.out_json}{said}")
     if args.plot:
+        said = files.replaced(args.plot)
         plot(rows, args.plot)
+        log(f"[INFO] wrote {args.plot}{said}")
     if args.export:
-        _, description = build_generator(args.checkpoint, "auto", "cpu", loaded=saved)
-        config = export.describe_export(saved, args.checkpoint, gen, description, args.default)
-        config["truncation_curve"] = [{k: v for k, v in r.items() if k != "referee_per_class"}
-                                      for r in rows]
         done = export.export(args.export, gen, config)
         log(f"[INFO] exported to {args.export}; ONNX matches PyTorch to {done['onnx_difference']:.1e}")
 

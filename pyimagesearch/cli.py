@@ -28,9 +28,17 @@ def _number(text, convert, ok, expected):
         raise argparse.ArgumentTypeError(f"must be {expected}, got {_quoted(text)}") from None
     if not ok(value):
         # the number read, not the text: it may hold spaces, newlines, control characters
-        shown = f"{value:g}" if isinstance(value, float) else _quoted(str(value), plain=True)
+        shown = _shown(value) if isinstance(value, float) else _quoted(str(value), plain=True)
         raise argparse.ArgumentTypeError(f"must be {expected}, got {shown}")
     return value
+
+
+def _shown(value):
+    """A float as a refusal shows it: in 12 significant digits, or every digit
+    Python needs to tell it apart when those round it (10.0000001 is not
+    shown as 10, which would look like a value in range)."""
+    shown = f"{value:.12g}"
+    return shown if float(shown) == value or not math.isfinite(value) else repr(value)
 
 
 def _quoted(text, plain=False, limit=60):
@@ -146,6 +154,14 @@ def truncation(text):
 def positive_float(text):
     """argparse type: a number above 0."""
     return _number(text, float, lambda v: v > 0 and math.isfinite(v), "a number above 0")
+
+
+def positive_float_up_to(maximum):
+    """argparse type: a number above 0 and at most `maximum`."""
+    def number(text):
+        return _number(text, float, lambda v: 0 < v <= maximum,
+                       f"a number above 0 and at most {maximum:g}")
+    return number
 
 
 

@@ -98,6 +98,16 @@ def test_latent_langevin_draws_from_the_prior_tilted_by_the_discriminator():
     assert still.view(4000, 4).mean(0).abs().max() < 0.1
 
 
+def test_latent_langevin_that_diverges_fails_in_one_line_instead_of_blank_samples():
+    """A step so large that z overflows: the samples would be NaN (an
+    all-black montage, sklearn's traceback in evaluate.py); a UserError
+    says to give a smaller step instead."""
+    logits = Logits(LinearDiscriminator(torch.tensor([1.5, -1.0, 0.0, 0.5])))
+    with pytest.raises(rejection.UserError, match="diverged.*smaller --langevin-step-size"):
+        latent_langevin(IdentityGenerator(), logits, "cpu", seed=0, num=8, steps=50,
+                        stepSize=1e30)
+
+
 class MeanClassifier(nn.Module):
     """A stand-in evaluator with two classes: 1 for light images, 0 for dark."""
 
@@ -307,6 +317,7 @@ def test_bad_requests_are_one_line_and_write_nothing(tmp_path, trained, monkeypa
     (["--rejection", "--langevin"], "--langevin", "not allowed with argument --rejection"),
     (["--langevin", "--digit", "3"], "--digit", "not with --langevin"),
     (["--langevin", "--langevin-step-size", "0"], "--langevin-step-size", "a number above 0"),
+    (["--langevin", "--langevin-step-size", "1e30"], "--langevin-step-size", "at most 10"),
     (["--langevin", "--langevin-steps", "0"], "--langevin-steps", "a positive integer")])
 def test_samplers_that_do_not_go_together_or_zero_steps_are_refused(tmp_path, flags, option, said):
     result = run_script("generate.py", "--checkpoint", tmp_path / "c.pt", "--output",

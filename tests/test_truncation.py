@@ -5,13 +5,14 @@ reaching every place a user samples."""
 
 import json
 import math
+import os
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from conftest import make_idx_folder, run_script, train
+from conftest import make_idx_folder, one_line, run_script, train
 from pyimagesearch.exported import config_problem
 from pyimagesearch.sampling import latent
 from pyimagesearch.sharing.card import model_card
@@ -110,6 +111,16 @@ def test_generate_refuses_a_bad_threshold_before_writing(conditional, tmp_path, 
     assert result.returncode == 2
     assert "argument --truncation: must be a number from 0.1 to 10" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("value, shown", [("10.0000001", "got 10.0000001"),
+                                          ("0.09999999999999999", "got 0.09999999999999999"),
+                                          ("1e30", "got 1e+30")])
+def test_a_refused_threshold_is_shown_with_the_digits_that_put_it_out_of_range(tmp_path, value,
+                                                                               shown):
+    result = run_script("generate.py", "--output", tmp_path / "x.png", "--truncation", value)
+    assert result.returncode == 2
+    assert result.stderr.rstrip().endswith(shown), result.stderr
 
 
 def test_generate_refuses_truncation_with_the_discriminators_samplers(conditional, tmp_path):
@@ -321,3 +332,107 @@ def test_evaluate_refuses_truncation_with_the_discriminators_samplers(conditiona
         result = run_script("evaluate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
                             "--rejection", *extra)
         assert result.returncode == 2 and "choose one" in result.stderr
+
+
+# ------------------------------------------------------------------ benchmarks/truncation_curve.py, referee.py
+
+@pytest.fixture
+def benchmarks(monkeypatch):
+    """benchmarks/ importable, so that run_script runs its scripts' main()."""
+    from conftest import ROOT
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks"))
+
+
+def curve_file(path, **changes):
+    """An --out-json of truncation_curve.py (no generator_sha256: written
+    before it was recorded), its untruncated row changed by `changes`."""
+    row = {"truncation": None, "fld": 4.0, "precision": 0.8, "recall": 0.8, "as_asked": 0.98,
+           "worst_class": "7", "worst_as_asked": 0.96, "referee_as_asked": 0.98,
+           "referee_worst_class": "9", "referee_worst_as_asked": 0.96, "referee_fld": 1.0,
+           "referee_per_class": {"0": 1.0}}
+    path.write_text(json.dumps({"per_class": 1000, "seed": 0, "checkpoint": "x",
+                                "curve": [{**row, **changes}, {**row, "truncation": 1.5}]}))
+    return path
+
+
+def test_the_benchmarks_refuse_a_runs_own_files_before_any_work_and_say_what_they_replace(
+        conditional, tmp_path, benchmarks):
+    run = conditional / "run"
+    before = {name: (run / name).read_bytes() for name in ("run.json", "losses.png")}
+    for script, option, name in (("referee.py", "--json", "run.json"),
+                                 ("truncation_curve.py", "--out-json", "run.json"),
+                                 ("truncation_curve.py", "--plot", "losses.png")):
+        result = run_script(script, "--data-dir", tmp_path / "none", "--checkpoint",
+                            run / "checkpoint.pt", option, run / name)
+        assert result.returncode == 2, result.stderr
+        assert "is one of the files of the training run in" in result.stderr.splitlines()[-1]
+    assert before == {name: (run / name).read_bytes() for name in before}
+    (tmp_path / "out.json").write_text("old")
+    (tmp_path / "out.png").write_text("old")
+    result = run_script("truncation_curve.py", "--data-dir", tmp_path, "--checkpoint",
+                        run / "checkpoint.pt", "--curve-json", curve_file(tmp_path / "c.json"),
+                        "--out-json", tmp_path / "out.json", "--plot", tmp_path / "out.png")
+    assert result.returncode == 0, result.stderr
+    for name in ("out.json", "out.png"):
+        assert f"wrote {tmp_path / name} (replaced the file that was there)" in result.stderr
+    assert json.loads((tmp_path / "out.json").read_text())["curve"][1]["truncation"] == 1.5
+    assert (tmp_path / "out.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_curve_json_is_checked_and_its_class_names_escaped(conditional, tmp_path, benchmarks):
+    checkpoint = conditional / "run" / "checkpoint.pt"
+
+    def curve(path, *extra):
+        return run_script("truncation_curve.py", "--data-dir", tmp_path, "--checkpoint",
+                          checkpoint, "--curve-json", path, *extra)
+
+    shown = curve(curve_file(tmp_path / "c.json", worst_class="\x1b]0;PWNED\x07\x1b[2J7"))
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert "\\x1b]0;PWNED\\x07\\x1b[2J7" in shown.stdout
+    assert "records no generator_sha256" in shown.stderr           # trusted, and said
+    (tmp_path / "list.json").write_text("[]")
+    (tmp_path / "empty.json").write_text('{"curve": []}')
+    (tmp_path / "text.json").write_text("not json")
+    for path, said in ((tmp_path / "missing.json", "cannot read it"),
+                       (tmp_path / "list.json", "not a JSON object"),
+                       (tmp_path / "empty.json", "not a list of 1 to 50 rows"),
+                       (tmp_path / "text.json", "not JSON"),
+                       (curve_file(tmp_path / "inf.json", fld=math.inf), "'fld' must be a number"),
+                       (curve_file(tmp_path / "t.json", truncation=99), "not the untruncated one"),
+                       (curve_file(tmp_path / "w.json", worst_class=7), "'worst_class' must be")):
+        result = curve(path)
+        assert result.returncode == 1 and said in one_line(result.stderr), (path, result.stderr)
+    about = json.loads(curve_file(tmp_path / "other.json").read_text())
+    (tmp_path / "other.json").write_text(json.dumps({**about, "generator_sha256": "0" * 64}))
+    result = curve(tmp_path / "other.json")
+    assert result.returncode == 1 and "measured on other weights" in one_line(result.stderr)
+    zero = curve(curve_file(tmp_path / "zero.json", fld=0.0))          # no ratio to an FLD of 0
+    assert zero.returncode == 0 and "Traceback" not in zero.stderr
+
+
+def test_a_curve_json_export_refuses_a_full_folder_first_and_writes_names_escaped(
+        conditional, tmp_path, benchmarks):
+    checkpoint = conditional / "run" / "checkpoint.pt"
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    bad = curve_file(tmp_path / "c.json", worst_class="\x1b[2J7")
+    result = run_script("truncation_curve.py", "--data-dir", tmp_path, "--checkpoint", checkpoint,
+                        "--curve-json", bad, "--export", tmp_path / "full", "--default", "1.5")
+    assert result.returncode == 2 and "exists and holds other files" in result.stderr
+    assert "appeared" not in result.stderr and "Traceback" not in result.stderr
+    result = run_script("truncation_curve.py", "--data-dir", tmp_path, "--checkpoint", checkpoint,
+                        "--curve-json", bad, "--export", tmp_path / "exp", "--default", "1.5")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((tmp_path / "exp" / "config.json").read_text())
+    assert config["truncation_curve"][0]["worst_class"] == "\\x1b[2J7"
+    assert config["truncation"] == 1.5
+
+
+@pytest.mark.parametrize("script", ["referee.py", "truncation_curve.py"])
+@pytest.mark.parametrize("value", ["-1", "0", "100000000"])
+def test_the_benchmarks_bound_per_class(tmp_path, benchmarks, script, value):
+    result = run_script(script, "--data-dir", tmp_path, "--checkpoint", tmp_path / "c.pt",
+                        "--per-class", value)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "argument --per-class: must be a positive integer of at most 10,000" in result.stderr

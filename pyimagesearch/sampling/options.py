@@ -4,11 +4,11 @@ library takes, never the parsed arguments themselves."""
 
 from dataclasses import dataclass
 
-from ..cli import count_up_to, percentile, positive_float, truncation
+from ..cli import count_up_to, percentile, positive_float_up_to, truncation
 from ..noise import MAX_TRUNCATION, MIN_TRUNCATION
 from .rejection import (CALIBRATION_STEPS, GAMMA_PERCENTILE, LANGEVIN_CALIBRATION_STEPS,
                         LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, MAX_CALIBRATION_STEPS,
-                        MAX_LANGEVIN_STEPS)
+                        MAX_LANGEVIN_STEP_SIZE, MAX_LANGEVIN_STEPS)
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,10 @@ def add_sampler_options(ap, what):
         default=LANGEVIN_STEPS,
         help=f"with --langevin: how many steps, 1 to {MAX_LANGEVIN_STEPS} (default: "
              f"{LANGEVIN_STEPS})")
-    group.add_argument("--langevin-step-size", type=positive_float, default=LANGEVIN_STEP_SIZE,
-        help=f"with --langevin: the step size (default: {LANGEVIN_STEP_SIZE:g})")
+    group.add_argument("--langevin-step-size", type=positive_float_up_to(MAX_LANGEVIN_STEP_SIZE),
+        default=LANGEVIN_STEP_SIZE,
+        help=f"with --langevin: the step size, above 0 and at most {MAX_LANGEVIN_STEP_SIZE:g} "
+             f"(default: {LANGEVIN_STEP_SIZE:g})")
 
 
 TRUNCATION_HELP = (

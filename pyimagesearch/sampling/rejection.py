@@ -55,6 +55,9 @@ LANGEVIN_CALIBRATION_STEPS = 1000
 # calibration steps take about half an hour on 2 CPU cores)
 MAX_CALIBRATION_STEPS = 10_000
 MAX_LANGEVIN_STEPS = 1_000
+# the largest Langevin step size a user may ask for: 1,000 times the default
+# (steps far smaller already blur the samples; larger ones overflow)
+MAX_LANGEVIN_STEP_SIZE = 10.0
 MAX_DRAWS = 1_000_000          # samples drawn at most for one request
 EARLY_DRAWS = 10_000           # after these, a request that cannot be met stops at once
 BATCH = 1000
@@ -214,7 +217,13 @@ def latent_langevin(gen, logits, device, seed, num, steps=100, stepSize=0.01):
             grad, = torch.autograd.grad(energy, z)
             kick = torch.randn(z.shape, generator=g).to(device)
             z = (z - stepSize / 2 * grad + stepSize ** 0.5 * kick).detach()
-        out.append(latent.generate(gen, z, device))
+        images = latent.generate(gen, z, device)
+        if not (torch.isfinite(z).all() and torch.isfinite(images).all()):
+            raise UserError(f"latent Langevin sampling diverged: {steps} steps of {stepSize:g} "
+                            "moved the noise to values that are not finite numbers, so its "
+                            "samples would be blank; give a smaller --langevin-step-size "
+                            f"(default: {LANGEVIN_STEP_SIZE:g}) or fewer --langevin-steps")
+        out.append(images)
     return torch.cat(out), {"draws": num, "acceptance_rate": 1.0}
 
 
