@@ -369,3 +369,18 @@ def test_a_resume_after_a_class_folder_was_renamed_names_what_changed(tmp_path):
     assert resumed.returncode == 1
     assert "classes dark, light, now light, zdark" in said
     assert "SHA-256" in said and "--output" in said
+
+
+def test_a_file_name_in_the_data_never_reaches_the_terminal_raw(tmp_path):
+    # an unreadable image named to retitle and clear the terminal, and one
+    # whose name is no UTF-8 (\xff) before an escape sequence
+    root = make_folder(tmp_path / "imgs")
+    (root / "light" / "\x1b]0;OWN\x07\x1b[2Jbad.png").write_bytes(b"not an image")
+    (root / "light" / os.fsdecode(b"\xff\x1b[31mbad.png")).write_bytes(b"not an image")
+    result = train(tmp_path / "out", root, "--dataset", "folder", "-e", "1")
+    line = one_line(result.stderr)
+    assert result.returncode == 1 and "2 of 14 images cannot be read" in line
+    assert "\\x1b]0;OWN\\x07\\x1b[2Jbad.png" in line and "\\xff\\x1b[31mbad.png" in line
+    for character in "\x1b\x07\udcff":
+        assert character not in result.stderr + result.stdout
+    assert not (tmp_path / "out").exists()

@@ -54,7 +54,7 @@ from tqdm import tqdm
 
 from .. import files
 from ..checkpoint import load
-from ..errors import shorten
+from ..errors import printable, shorten
 from .imageset import DataError, ImageSet
 
 # torchvision's IMG_EXTENSIONS, and GIF, which Pillow reads too
@@ -77,8 +77,10 @@ def _is_image(name):
 
 
 def shown(path):
-    """A path as it can be printed, whatever bytes its name holds."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    """A path as it can be printed, whatever its name holds: a byte that is
+    not UTF-8 as \\xff, a control or format character as its escape
+    (errors.printable: a file name must not retitle or clear the terminal)."""
+    return printable(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
 def _kind(path):
@@ -312,7 +314,7 @@ def decode(paths, invert="auto", log=print, size=SIZE, channels=1):
             grey += isGrey
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
                 Image.DecompressionBombError) as e:
-            bad.append((path, shorten(e, 100)))
+            bad.append((path, printable(shorten(e, 100))))     # PIL's text quotes the name
         if bar is not None:
             bar.update(1)
         elif len(paths) > 2000 and time.perf_counter() - lastLine > PROGRESS_EVERY:
