@@ -19,10 +19,21 @@ SHORT = 160          # characters of an exception's text quoted in a message
 
 # what must not reach a terminal, a page or a card from a file (a class name,
 # a folder's name): the control characters (C0, DEL, C1), which can move the
-# cursor, retitle the terminal or forge a line, and the bidirectional marks
-# and overrides, which turn the text around; as a regular expression's
-# character class (Python's and JSON Schema's alike: exported.PRINTABLE_NAME)
-UNPRINTABLE = "\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
+# cursor, retitle the terminal or forge a line; the format characters
+# (Unicode's category Cf: the bidirectional marks and overrides, which turn
+# the text around, the soft hyphen, the zero-width space and joiners, the
+# byte-order mark, the tag characters), which show as nothing or turn the
+# text around; the line and paragraph separators (Zl, Zp: U+2028, U+2029),
+# which break a line; and the lone surrogates (a name's byte that is not
+# UTF-8, as Python decodes it: \xff is U+DCFF), which no terminal, page or
+# file can encode. As a regular expression's character class (Python's,
+# which jsonschema uses for exported.PRINTABLE_NAME's pattern); Cf as of
+# Unicode 15.1 (test_export checks it against this Python's unicodedata)
+UNPRINTABLE = ("\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f"
+               "\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064"
+               "\\u2066-\\u206f\\ud800-\\udfff\\ufeff\\ufff9-\\ufffb\\U000110bd\\U000110cd"
+               "\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a"
+               "\\U000e0001\\U000e0020-\\U000e007f")
 _UNPRINTABLE = re.compile(f"[{UNPRINTABLE}]")
 
 INTERRUPTED = ("interrupted; every file written so far is whole, the one in progress "
@@ -63,7 +74,7 @@ def shorten(error, limit=SHORT):
 def printable(text):
     """`text` (a name a file or a request gave) as it may be shown: every
     character of UNPRINTABLE as its escape (ESC as \\x1b, U+202E as
-    \\u202e), the rest as it is."""
+    \\u202e, a lone surrogate as \\udcff), the rest as it is."""
     return _UNPRINTABLE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), str(text))
 
 

@@ -116,9 +116,10 @@ SCORE_COUNTS = ("epoch", "classes_covered", "num_classes", "num_samples")
 SCORE_NUMBERS = ("fld", "real_fld", "inception_score", "precision", "recall", "density",
                  "coverage", "as_asked", "worst_class_as_asked")
 SEED = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SEED}
-# a class's name as a card or a terminal shows it: no control characters
-# (C0, DEL, C1) nor bidirectional overrides, so that nothing in a file can
-# move the cursor, retitle the terminal or turn the text around
+# a class's name as a card or a terminal shows it: none of errors.UNPRINTABLE
+# (control and format characters, bidirectional overrides, line separators,
+# lone surrogates), so that nothing in a file can move the cursor, retitle
+# the terminal, break a line, hide in a name or turn the text around
 PRINTABLE_NAME = {"type": ["string", "null"], "maxLength": 200,
                   "pattern": f"^[^{UNPRINTABLE}]*$"}
 # the classes a conditional generator is told (config.json's numClasses, and
@@ -146,8 +147,10 @@ CONFIG_SCHEMA = {
         "channels": {"type": "integer", "enum": list(CHANNELS)},
         "weights": TEXT,
         "dataset": {"enum": [*DATASETS, None]},
+        # one name a class, each said and told apart: none empty, none twice
         "class_names": {"type": ["array", "null"], "minItems": 1, "maxItems": 10_000,
-                        "items": {**PRINTABLE_NAME, "type": "string"}},
+                        "uniqueItems": True,
+                        "items": {**PRINTABLE_NAME, "type": "string", "minLength": 1}},
         "data_source": TEXT,
         "data_sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
         "num_train_images": COUNT,
@@ -256,7 +259,14 @@ def _described(error):
                 f"{'at least' if kind == 'minItems' else 'at most'} {error.validator_value:,} "
                 "expected")
     elif kind == "pattern" and error.validator_value == PRINTABLE_NAME["pattern"]:
-        said = "it holds a control character or a bidirectional override (not shown as text)"
+        said = ("it holds a control character, a format character (a bidirectional "
+                "override, a zero-width space, a soft hyphen), a line separator or a lone "
+                "surrogate (not shown as text)")
+    elif kind == "minLength" and error.validator_value == 1:
+        said = "empty: every class needs a name"
+    elif kind == "uniqueItems":
+        twice = next(n for i, n in enumerate(error.instance) if n in error.instance[:i])
+        said = f"names {twice!r} twice: two classes would be told apart by nothing"
     else:                   # the bounds of a number, a string's length or pattern
         said = shorten(error.message.removeprefix(repr(error.instance)).strip().removeprefix("is "))
     return f"its {field or 'content'!r} is {value}: {said}" if kind in (

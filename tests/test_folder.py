@@ -384,3 +384,29 @@ def test_a_file_name_in_the_data_never_reaches_the_terminal_raw(tmp_path):
     for character in "\x1b\x07\udcff":
         assert character not in result.stderr + result.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_name_that_is_no_utf8_is_escaped_in_the_export_and_the_told_line(tmp_path):
+    # class folders a\xffb (no UTF-8: Python reads U+DCFF) and c<U+2028>d; the
+    # run records them as they are, the export and every line escape them
+    root = tmp_path / "imgs"
+    for name in (b"a\xffb", "c\u2028d".encode(), b"e"):
+        folder = root / os.fsdecode(name)
+        folder.mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(stroke(box=(4 + i, 6, 14 + i, 20))).save(folder / f"{i}.png")
+    out = tmp_path / "run"
+    result = train(out, root, "--dataset", "folder", "-e", "1", "-b", "4", "--conditional")
+    assert result.returncode == 0, result.stderr
+    exported = run_script("generate.py", "--checkpoint", out / "checkpoint.pt",
+                          "--export", tmp_path / "exp")
+    assert exported.returncode == 0, exported.stderr
+    config = json.loads((tmp_path / "exp" / "config.json").read_text(encoding="utf-8"))
+    assert config["class_names"] == ["a\\udcffb", "c\\u2028d", "e"]
+    (tmp_path / "exp" / "README.md").read_text(encoding="utf-8")     # strict UTF-8
+    for checkpoint in (out / "checkpoint.pt", tmp_path / "exp"):
+        drawn = run_script("generate.py", "--checkpoint", checkpoint, "--output",
+                           tmp_path / "m.png")
+        assert drawn.returncode == 0, drawn.stderr
+        assert "from the top: a\\udcffb, c\\u2028d, e" in drawn.stdout
+        (drawn.stdout + drawn.stderr).encode("utf-8")

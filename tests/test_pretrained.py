@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, run_script
+from conftest import ROOT, one_line, run_script
 
 from pyimagesearch.exported import CARD, CONFIG, ONNX, SHIPPED, WEIGHTS, read_folder
 
@@ -277,6 +277,55 @@ def test_every_place_that_shows_a_class_name_from_data_escapes_it():
     text = "\n".join(shown)
     assert "\u202e" not in text and "\x1b" not in text
     assert "\\u202e7" in text and "\\x1b[2J" in text and "plain é" in text
+
+
+@pytest.mark.parametrize("names, said", [
+    (["a\ud800b"], "lone surrogate"),                  # a folder's byte that is not UTF-8
+    (["3\u2028"], "line separator"), (["\u00ad3"], "format character"),
+    (["3\u200b"], "format character"), (["\ufeff3"], "format character"),
+    ([""], "empty: every class needs a name"), (["3"], "names '3' twice")])
+def test_a_class_name_that_would_mislead_or_not_encode_is_refused_in_one_line(
+        tmp_path, names, said):
+    names = names + [str(i) for i in range(1, 10)]          # "3" beside "3", or one odd name
+    copy = changed_copy(tmp_path, {"class_names": names})
+    result = run_script("generate.py", "--checkpoint", copy, "--output", tmp_path / "s.png",
+                        "--device", "cpu", "--digit", "1")
+    assert result.returncode == 1 and not (tmp_path / "s.png").exists()
+    line = one_line(result.stderr)
+    assert "class_names" in line and said in line, line
+    for character in "\ud800\u2028\u00ad\u200b\ufeff":
+        assert character not in result.stderr + result.stdout
+
+
+def test_printable_escapes_every_format_and_separator_character_and_lone_surrogates():
+    import re
+    import unicodedata
+
+    from pyimagesearch.errors import UNPRINTABLE, printable
+    assert printable("a\ud800b \udcff") == "a\\ud800b \\udcff"
+    assert printable("\u2028\u00ad\u200b\ufeff\U000e0041") == \
+        "\\u2028\\xad\\u200b\\ufeff\\U000e0041"
+    printable("a\udcffb").encode("utf-8")                   # encodes: no UnicodeEncodeError
+    unprintable = re.compile(f"[{UNPRINTABLE}]")
+    missed = [hex(c) for c in range(0x110000) if unicodedata.category(chr(c))
+              in ("Cc", "Cf", "Zl", "Zp", "Cs") and not unprintable.match(chr(c))]
+    assert missed == []
+    assert printable("plain é ٣ 中 🙂") == "plain é ٣ 中 🙂"
+
+
+def test_a_class_name_that_is_no_utf8_is_escaped_where_it_is_told(capsys):
+    from pyimagesearch.quality.selection import recorded_class_names
+    from pyimagesearch.sharing.card import model_card
+    from pyimagesearch.sharing.drawing import told_classes
+    raw = ["a\udcffb", "c\u2028d"]                         # a folder run's names, as recorded
+    names = recorded_class_names({"run": {"class_names": raw}, "args": {}}, 2)
+    assert names == ["a\\udcffb", "c\\u2028d"]
+    told = told_classes(None, 4, names, torch.tensor([0, 0, 1, 1]))
+    told.encode("utf-8")
+    card = model_card({"inputDim": 100, "outputChannels": 1, "imageSize": 28, "numClasses": 2,
+                       "class_names": raw, "command": "python x --data-dir a\udcff"}, "X")
+    card.encode("utf-8")
+    assert "a\\udcffb" in card and "c\\u2028d" in card
 
 
 @pytest.mark.parametrize("labels", [

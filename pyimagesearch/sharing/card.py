@@ -20,7 +20,8 @@ SCORES = (("fld", "FLD (Fréchet distance in the evaluator's features; lower is 
 def _line(text):
     """A value of config.json as one line of the card (a class folder's name
     may hold a newline): its line breaks become spaces, and every other
-    control character and bidirectional override its escape (errors.printable)."""
+    control or format character, bidirectional override and lone surrogate
+    its escape (errors.printable)."""
     return printable(" ".join(str(text).splitlines()))
 
 
