@@ -5,6 +5,7 @@ default, and checks of output paths."""
 import argparse
 import math
 import os
+import tempfile
 
 from .files import name_problem
 from .noise import MAX_TRUNCATION, MIN_TRUNCATION
@@ -103,6 +104,18 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: {action.default})"
 
 
+def _cannot_make_in(folder):
+    """Why no folder can be made in the existing folder `folder` (its
+    error's words), or None. os.access says yes to root everywhere, and to
+    /proc or a read-only /sys, where mkdir fails: an empty hidden folder is
+    made and removed at once, the one sure test, before any other write."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".dcgan-probe-", dir=folder))
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
+
+
 def check_output_folder(ap, path, option="-o/--output"):
     """Refuse, argparse-style, an output folder that cannot be one."""
     if not path.strip():
@@ -127,6 +140,10 @@ def check_output_folder(ap, path, option="-o/--output"):
         ap.error(f"argument {option}: {parent} is a file, so {path} cannot be created")
     if not os.access(parent, os.W_OK | os.X_OK):
         ap.error(f"argument {option}: {parent} is not writable")
+    problem = _cannot_make_in(parent)
+    if problem:
+        ap.error(f"argument {option}: {path} cannot be made: {parent} takes no new folder "
+                 f"({problem}); choose a folder elsewhere")
     if name_problem(path, folder=True):
         ap.error(f"argument {option}: {name_problem(path, folder=True)}")
 

@@ -1,6 +1,7 @@
 """generate.py: montages, single digits and latent walks from saved weights."""
 
 import math
+import os
 import re
 
 import cv2
@@ -9,7 +10,7 @@ import torch
 from PIL import Image
 
 from reference import article
-from conftest import run_script, train
+from conftest import run_script, train, usage_error
 from pyimagesearch.sampling.latent import latent_walk, noise, slerp
 
 
@@ -297,3 +298,16 @@ def test_a_data_dir_the_user_names_is_never_replaced_by_the_embedded_digits(tmp_
     assert f"{missing} (no such folder)" in result.stderr.strip().splitlines()[-1]
     assert "Traceback" not in result.stderr
     assert "EMBEDDED" not in result.stderr and "Training" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("folder", ["/proc/nope", "/sys/nope"])
+def test_an_individual_folder_that_cannot_be_made_is_refused_before_the_montage(
+        tmp_path, folder):
+    # /proc and a read-only /sys pass os.access for root, and take no folder
+    if not os.path.isdir(os.path.dirname(folder)) or os.path.exists(folder):
+        pytest.skip(f"no {os.path.dirname(folder)} here")
+    checkpoint = conditional_generator(tmp_path)
+    result = generate("--checkpoint", checkpoint, "--num", "4", "--output", tmp_path / "p.png",
+                      "--individual", folder)
+    usage_error(result, "--individual", os.path.dirname(folder))
+    assert not (tmp_path / "p.png").exists()
