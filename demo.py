@@ -10,6 +10,7 @@ seed, the Langevin sampler as a switch, "give me a 7", a slider that morphs
 one sample into another. Trains nothing unless asked."""
 
 import argparse
+import errno
 import os
 import shutil
 import signal
@@ -106,6 +107,10 @@ def check_port(host, port):
         try:
             s.bind(address)
         except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL:    # an address of another machine
+                raise UserError(f"cannot listen on {host}:{port} ({e.strerror or e}): {host} is "
+                                "not an address of this machine; pass --host with one that is, "
+                                "e.g. 127.0.0.1 or 0.0.0.0 (every address)") from None
             raise UserError(f"cannot listen on {host}:{port} ({e.strerror or e}): another "
                             "program may be using it; pass --port with a free one") from None
 

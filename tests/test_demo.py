@@ -408,6 +408,22 @@ def test_a_host_that_does_not_resolve_is_named(tmp_path):
     assert "cannot find the host 'no-such-host.invalid'" in said and "--port" not in said
 
 
+def test_an_address_of_another_machine_says_to_pass_another_host(tmp_path):
+    import errno
+    with socket.socket() as s:
+        try:
+            s.bind(("10.255.255.1", 0))
+            pytest.skip("10.255.255.1 is an address of this machine")
+        except OSError as e:
+            if e.errno != errno.EADDRNOTAVAIL:
+                pytest.skip(f"binding 10.255.255.1 fails otherwise here ({e})")
+    result = run_script("demo.py", "--checkpoint", tmp_path / "x.pt", "--host", "10.255.255.1")
+    assert result.returncode == 1
+    said = one_line(result.stderr)
+    assert "10.255.255.1 is not an address of this machine; pass --host" in said, said
+    assert "--port" not in said and "another program" not in said
+
+
 def ipv6_loopback():
     try:
         with socket.socket(socket.AF_INET6) as s:
