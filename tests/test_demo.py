@@ -487,6 +487,33 @@ def test_a_class_the_generator_never_draws_is_one_plain_sentence(run, monkeypatc
                                   "2,000 of its samples one")
 
 
+class UnsureThree(AlwaysThree):
+    """Calls every image a 3, with probability 0.45 (e^2 / (e^2 + 9))."""
+
+    def fc2(self, features):
+        import torch
+        return (torch.eye(10)[3] * 2).expand(len(features), 10)
+
+
+def test_a_morph_checks_both_classes_before_sampling_and_says_what_helps(run, monkeypatch):
+    from pyimagesearch.quality.selection import DigitSelector
+    from pyimagesearch.sampling import rejection
+    play = playground(run / "run" / "checkpoint.pt", run / "data")
+    play.selector = DigitSelector(play.gen, UnsureThree(), "cpu", 0)
+    sampled = []
+    monkeypatch.setattr(play, "sample_class", lambda *a, **k: sampled.append(a))
+    with pytest.raises(UserError, match="no class '\\\\u202e4'"):
+        play.morph_path(0, 1, "3", "\u202e4")
+    assert sampled == []                     # refused before a sample of the 3 was drawn
+    monkeypatch.undo()
+    monkeypatch.setattr(rejection, "MAX_DRAWS", 2000)
+    with pytest.raises(UserError) as refused:
+        play.morph_path(0, 1, "3", "3")      # every sample a 3, none with probability 0.9
+    said = str(refused.value)
+    assert said.endswith("; choose another seed or class for the 3 end"), said
+    assert "--" not in said and "least probability" not in said, said
+
+
 # ------------------------------------------------ --conditional
 
 @pytest.fixture(scope="module")

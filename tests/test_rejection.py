@@ -146,6 +146,18 @@ def test_a_class_never_drawn_fails_in_seconds_with_the_rate_seen():
         "the limit of 1,000,000,000; ask for fewer, or accept more (a lower --min-confidence")
 
 
+def test_a_selector_that_stops_names_only_the_options_that_apply():
+    selector = DigitSelector(SignGenerator(), MeanClassifier(), "cpu", seed=3)
+    for num, start in ((10, "ask for fewer, or accept more"), (1, "accept more")):
+        with pytest.raises(rejection.TooFewAccepted) as stopped:
+            selector.sample(1, num, minConfidence=1.0 + 1e-9, maxDraws=10**9)
+        said = str(stopped.value)
+        assert said.endswith(f"; {start} (a lower --min-confidence)"), said
+        assert "--gamma-percentile" not in said      # --rejection's, not --digit's nor --morph's
+    assert rejection.acceptance_message(0, 10_000, 4, 10**6).endswith(
+        "ask for fewer, or accept more (a lower --gamma-percentile)")
+
+
 class WhiteGenerator(SignGenerator):
     """A stand-in generator that draws only white images: MeanClassifier's class 1."""
 

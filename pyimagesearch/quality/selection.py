@@ -106,12 +106,10 @@ class DigitSelector:
             if hopeless(accepted, draws, num, maxDraws):
                 if not drawn:          # not even with the least confidence: say so plainly
                     raise NeverDrawn(self.never_drawn(label if name is None else name, draws))
-                said = acceptance_message(accepted, draws, num, maxDraws)
-                if self.truncation is not None:      # the gamma percentile is --rejection's
-                    said = (said.split("; ask for fewer")[0] + "; ask for fewer, or accept more "
-                            "(a lower --min-confidence, or a higher --truncation, or none: the "
-                            f"noise truncated at T = {self.truncation:g} draws less variety)")
-                raise TooFewAccepted(said)
+                accept = ("a lower --min-confidence" if self.truncation is None else
+                          "a lower --min-confidence, or a higher --truncation, or none: the "
+                          f"noise truncated at T = {self.truncation:g} draws less variety")
+                raise TooFewAccepted(acceptance_message(accepted, draws, num, maxDraws, accept))
             z = latent.noise(BATCH, self.seed + draws, self.gen.ct1.in_channels, self.truncation)
             images = latent.generate(self.gen, z, self.device)
             _, probs = predict(self.model, images, self.device)

@@ -260,11 +260,13 @@ def hopeless(accepted, draws, num, maxDraws):
     return draws >= EARLY_DRAWS and (accepted == 0 or num * draws / accepted > maxDraws)
 
 
-def acceptance_message(accepted, draws, num, maxDraws):
+def acceptance_message(accepted, draws, num, maxDraws, accept="a lower --gamma-percentile"):
+    """Why a sampler stopped, and what helps: fewer samples (when more than
+    one was asked for) or accepting more, by `accept`, the options that
+    apply to the sampler (--rejection's by default)."""
     rate = accepted / max(draws, 1)
     said = (f"only {accepted:,} of {draws:,} samples were accepted ({rate:.3%}): {num:,} would "
             f"take about {num / rate:,.0f} draws, over the limit of {maxDraws:,}" if rate else
             f"none of {draws:,} samples were accepted: {num:,} would take more draws than the "
             f"limit of {maxDraws:,}")
-    return (f"{said}; ask for fewer, or accept more "
-            "(a lower --min-confidence, or a lower --gamma-percentile)")
+    return f"{said}; {'ask for fewer, or accept more' if num > 1 else 'accept more'} ({accept})"

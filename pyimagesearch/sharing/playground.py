@@ -313,13 +313,16 @@ class Playground:
         seed = seed_of(seed)
         if name_of(name, "a morph's class") in (None, ANY):
             return latent.noise(1, seed, self.inputDim, truncation)
-        _, z, _ = self.sample_class(name, seed, 1, truncation=truncation)
+        _, z, _ = self.sample_class(name, seed, 1, truncation=truncation,
+                                    remedy=f"choose another seed or class for the {name} end")
         return z
 
-    def sample_class(self, name, seed, num, minConfidence=MIN_CONFIDENCE, truncation=None):
+    def sample_class(self, name, seed, num, minConfidence=MIN_CONFIDENCE, truncation=None,
+                     remedy="lower the evaluator's least probability for it"):
         """The selector's (images, noise, numbers) for class `name` from
-        `seed`; too rare a class is said in the page's words (the sampler's
-        own message names generate.py's options)."""
+        `seed`; too rare a class is said in the page's words, `remedy` the
+        control that helps (the sampler's own message names generate.py's
+        options)."""
         label = self.label_of(name)
         self.selector.seed, self.selector.truncation = seed, truncation
         try:
@@ -327,9 +330,9 @@ class Playground:
         except NeverDrawn:
             raise                    # one plain sentence: no slider can help
         except TooFewAccepted as e:
-            said = str(e).split("; ask for fewer")[0]
+            said = str(e).split("; ")[0]
             raise UserError(f"too few samples are a {name} with probability {minConfidence:g} or "
-                            f"more: {said}; lower the least probability") from None
+                            f"more: {said}; {remedy}") from None
 
     def morph_path(self, seedA, seedB, nameA=ANY, nameB=ANY, truncation=NO_TRUNCATION):
         """(MORPH_STEPS + 1, C, S, S) images from one end to the other. For
@@ -347,6 +350,9 @@ class Playground:
             codes = latent.class_codes(a, b, self.numClasses, MORPH_STEPS)       # (T, K)
             return latent.generate(self.gen, z.view(len(z), -1, 1, 1), self.device,
                                    labels=codes)
+        for name in (nameA, nameB):      # both ends' classes checked before either is sampled
+            if name_of(name, "a morph's class") not in (None, ANY):
+                self.label_of(name)
         return latent.morph(self.gen, self.end(seedA, nameA, T), self.end(seedB, nameB, T),
                             MORPH_STEPS, self.device)
 
