@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from pyimagesearch.cli import count_up_to, nonnegative_int
-from pyimagesearch.data.options import add_real_image_options
+from pyimagesearch.data.options import add_real_image_options, check_named_data_dir
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, exit_for, one_line_errors, raise_terminated, shorten
 from pyimagesearch.exported import shipped_generator
@@ -157,6 +157,7 @@ def serve(page, host, port, auth, appKwargs=None):
 def main(argv=None):
     ap = build_arg_parser()
     args = ap.parse_args(argv)
+    check_named_data_dir(ap, args)
     auth = login_of(args, ap)
     try:
         DEVICE = select_device(args.device)

@@ -23,7 +23,7 @@ from pyimagesearch.checkpoint import (build_discriminator, build_generator, load
 from pyimagesearch.cli import (MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES, add_shape_options,
                                check_shape, check_writable_file, eval_samples, random_seed)
 from pyimagesearch.data import load_training_data, to_pixels
-from pyimagesearch.data.options import add_real_image_options
+from pyimagesearch.data.options import add_real_image_options, check_named_data_dir
 from pyimagesearch.device import DEVICES, describe, select_device
 from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_terminated
 from pyimagesearch.files import replaced, write_image
@@ -110,6 +110,7 @@ def log(line):
 def main(argv=None):
     ap = build_arg_parser()
     args = ap.parse_args(argv)
+    check_named_data_dir(ap, args)
     if args.nearest:
         check_writable_file(ap, "--nearest", args.nearest, ".png")
         if run_holding(args.nearest):          # a run's montage or plot is never replaced

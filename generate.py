@@ -30,7 +30,7 @@ import sys
 from pyimagesearch.cli import (add_shape_options, check_output_folder, check_shape,
                                check_writable_file, confidence, count_up_to, positive_int,
                                random_seed)
-from pyimagesearch.data.options import add_real_image_options
+from pyimagesearch.data.options import add_real_image_options, check_named_data_dir
 from pyimagesearch.device import DEVICES, select_device
 from pyimagesearch.errors import as_script, one_line_errors, raise_terminated
 from pyimagesearch.noise import MAX_TRUNCATION
@@ -187,6 +187,7 @@ def main(argv=None):
     ap = build_arg_parser()
     args = ap.parse_args(argv)
     check_arguments(ap, args)
+    check_named_data_dir(ap, args)
     sampler = "--rejection" if args.rejection else "--langevin" if args.langevin else None
     try:
         DEVICE = select_device(args.device)

@@ -294,10 +294,27 @@ def test_a_data_dir_the_user_names_is_never_replaced_by_the_embedded_digits(tmp_
                                                             tmp_path / "x.png"]
     result = run_script(script, "--checkpoint", tmp_path / "g.pth", "--data-dir", missing,
                         "--no-download", *extra)
-    assert result.returncode == 1, result.stderr
-    assert f"{missing} (no such folder)" in result.stderr.strip().splitlines()[-1]
-    assert "Traceback" not in result.stderr
+    usage_error(result, "--data-dir", f"{missing} does not exist")
     assert "EMBEDDED" not in result.stderr and "Training" not in result.stderr + result.stdout
+    # a folder that is there but holds no images: said when it is read
+    missing.mkdir()
+    result = run_script(script, "--checkpoint", tmp_path / "g.pth", "--data-dir", missing,
+                        "--no-download", *extra)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert str(missing) in result.stderr.strip().splitlines()[-1]
+    assert "EMBEDDED" not in result.stderr and "Training" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("script", ["generate.py", "demo.py"])
+def test_a_named_data_dir_that_is_not_there_is_said_even_where_it_is_not_read(tmp_path, script):
+    """A conditional generator draws without real images; a --data-dir the
+    user named and mistyped is still an error, not ignored (#38)."""
+    extra = (["--output", tmp_path / "x.png"] if script == "generate.py"
+             else ["--host", "no-such-host.invalid"])      # without the check: never serves
+    result = run_script(script, "--checkpoint", conditional_generator(tmp_path),
+                        "--data-dir", tmp_path / "nowhere", *extra)
+    usage_error(result, "--data-dir", "does not exist")
+    assert not (tmp_path / "x.png").exists()
 
 
 @pytest.mark.parametrize("folder", ["/proc/nope", "/sys/nope"])

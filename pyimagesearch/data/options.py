@@ -1,6 +1,9 @@
 """The options that name a saved run's real images, for generate.py and
 evaluate.py (by default the run's own, read from its checkpoint)."""
 
+import os
+
+from ..errors import printable
 from .folder import INVERT_CHOICES
 from .sources import SCORABLE
 
@@ -18,3 +21,14 @@ def add_real_image_options(ap, why):
         help="as for dcgan_mnist.py (default: the run's; else auto)")
     group.add_argument("--no-download", action="store_true",
         help="never use the network (default: download when missing)")
+
+
+def check_named_data_dir(ap, args):
+    """A --data-dir the user named must be a folder, whether or not this
+    command reads it (a conditional generator draws without real images):
+    a mistyped name is said, not ignored; the embedded fallback is the
+    training script's default alone."""
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        what = "is not a folder" if os.path.exists(args.data_dir) else "does not exist"
+        ap.error(f"argument --data-dir: {printable(str(args.data_dir))[:200]} {what}; name the "
+                 "folder of the real images, or leave --data-dir out")
