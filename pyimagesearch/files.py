@@ -38,7 +38,7 @@ class FolderBusy(UserError):
     """Another process holds the output folder."""
 
 
-def _cause(error, folder):
+def cause(error, folder):
     """The reason a write failed, in words."""
     if isinstance(error, OSError):
         if error.errno == errno.ENOSPC:
@@ -80,7 +80,7 @@ def _write_atomic(path, write):
         fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
                                    suffix=TMP_SUFFIX)
     except OSError as e:
-        raise WriteError(f"cannot write {path}: {_cause(e, folder)}") from None
+        raise WriteError(f"cannot write {path}: {cause(e, folder)}") from None
     try:
         umask = os.umask(0)       # mkstemp makes the file private (0600): give
         os.umask(umask)           # it the mode any other new file would get
@@ -96,7 +96,7 @@ def _write_atomic(path, write):
         except OSError:
             pass
         if isinstance(e, (OSError, RuntimeError)):
-            raise WriteError(f"cannot write {path}: {_cause(e, folder)}") from None
+            raise WriteError(f"cannot write {path}: {cause(e, folder)}") from None
         raise
 
 

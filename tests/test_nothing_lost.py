@@ -77,7 +77,7 @@ def test_a_run_that_fails_its_checks_leaves_the_previous_run_intact(tmp_path, fi
                                      "a-bug-in-epoch-1"])
 def test_overwrite_gives_the_previous_run_back_when_the_new_one_fails_before_an_epoch(
         tmp_path, finished_run, monkeypatch, failure):
-    import pyimagesearch.training.run
+    import pyimagesearch.training.trained
     run, data = finished_run
     out = copy_of(run, tmp_path / "out")
     (out / "my-notes.txt").write_text("kept")
@@ -88,7 +88,7 @@ def test_overwrite_gives_the_previous_run_back_when_the_new_one_fails_before_an_
 
     def fails(*args, **kwargs):
         raise error
-    monkeypatch.setattr(pyimagesearch.training.run, "save_checkpoint", fails)
+    monkeypatch.setattr(pyimagesearch.training.trained, "save_checkpoint", fails)
     if failure == "a-bug-in-epoch-1":
         with pytest.raises(ZeroDivisionError):
             dcgan_mnist.main(["-o", str(out), "--data-dir", str(data), "--no-progress",

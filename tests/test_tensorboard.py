@@ -4,6 +4,7 @@ montages, the scores and the options; a resume continues the curves with
 no step twice; nothing is written without the option."""
 
 import csv
+import errno
 import json
 import os
 
@@ -11,8 +12,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from conftest import ROOT, make_idx_folder, snapshot, train, usage_error
-from pyimagesearch.training.board import BATCH_TAGS
+from conftest import ROOT, make_idx_folder, one_line, snapshot, train, usage_error
+from pyimagesearch.checkpoint import load_checkpoint
+from pyimagesearch.training.board import BATCH_TAGS, TensorBoardLog
 
 pytestmark = pytest.mark.slow
 
@@ -120,7 +122,7 @@ def test_an_unwritable_or_taken_folder_is_refused_before_anything(tmp_path):
 
 def test_an_overwrite_that_ends_before_its_first_epoch_gives_the_old_curves_back(
         tmp_path, monkeypatch):
-    import pyimagesearch.training.run
+    import pyimagesearch.training.trained
     data = make_idx_folder(tmp_path / "data")
     out = tmp_path / "run"
     assert train(out, data, "-e", "1", "-b", "8", "--tensorboard").returncode == 0
@@ -129,7 +131,7 @@ def test_an_overwrite_that_ends_before_its_first_epoch_gives_the_old_curves_back
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(pyimagesearch.training.run, "save_checkpoint", interrupted)
+    monkeypatch.setattr(pyimagesearch.training.trained, "save_checkpoint", interrupted)
     result = train(out, data, "-e", "1", "-b", "8", "--tensorboard", "--overwrite")
     assert result.returncode == 130 and "back in" in result.stdout
     assert {p.name: p.read_bytes() for p in (out / "tensorboard").iterdir()} == before
@@ -179,3 +181,43 @@ def test_links_and_resumes_cannot_lead_events_into_another_run(tmp_path):
     assert arguments["tensorboard"] == str(tmp_path / "tbrel")
     assert train(tmp_path / "r", data, "--resume").returncode == 0
     assert len(scalars(events(tmp_path / "tbrel"), "loss/generator")) == 2   # a batch an epoch
+
+
+def test_a_full_disk_under_the_events_is_one_line_and_the_epoch_is_kept(tmp_path, monkeypatch):
+    from tensorboard.summary.writer.record_writer import RecordWriter
+    data = make_idx_folder(tmp_path / "data")
+    out = tmp_path / "run"
+    realStart, realWrite, realFlush, full = TensorBoardLog.start_epoch, RecordWriter.write, \
+        RecordWriter.flush, []
+
+    def fills_in_epoch_2(self, firstStep):
+        if firstStep:
+            full.append(1)
+        return realStart(self, firstStep)
+
+    def write(self, data):              # in TensorBoard's writer thread, which dies of it
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return realWrite(self, data)
+
+    def flush(self):
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return realFlush(self)
+
+    monkeypatch.setattr(TensorBoardLog, "start_epoch", fills_in_epoch_2)
+    monkeypatch.setattr(RecordWriter, "write", write)
+    monkeypatch.setattr(RecordWriter, "flush", flush)
+    result = train(out, data, "-e", "3", "-b", "32", "--tensorboard")
+    monkeypatch.undo()
+    assert result.returncode == 1
+    line = one_line(result.stderr)           # no traceback, the writer thread's neither
+    assert line.startswith("[ERROR] --tensorboard: cannot write the events in")
+    assert "the disk is full" in line and "continue with --resume" in line
+    assert load_checkpoint(out / "checkpoint.pt").epoch == 2     # epoch 2 kept all the same
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"
+    assert len(history(out)) == 6
+    resumed = train(out, data, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    assert (out / "generator.pth").exists()

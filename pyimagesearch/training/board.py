@@ -16,15 +16,24 @@ checkpoint's step, and TensorBoard hides what a killed invocation logged
 after that checkpoint (no step twice). In one process the batches go out
 every LIVE_EVERY batches, as they are trained; under torchrun at the end of
 each epoch, averaged over the processes as in history.csv.
+
+TensorBoard's writer writes in a thread of its own, which dies on an error
+(a full disk) and raises it again at the writer's next call. That error is
+said once, as a WriteError (the run ends "failed" in one line; the run
+writes the epoch's events after its checkpoint, so checkpoint.pt keeps the
+epoch), and the dying thread's own traceback is not printed.
 """
 
+import contextlib
 import os
+import sys
+import threading
 
 import cv2
 import numpy as np
 
 from ..errors import UsageError
-from ..files import WriteError
+from ..files import WriteError, cause
 from .output_folder import BOARD, events_in, run_folder_above
 
 LIVE_EVERY = 25                     # batches between writes within an epoch (one device sync)
@@ -128,24 +137,55 @@ class TensorBoardLog:
     """The event file of one invocation: `open`, then `start_epoch`,
     `batches` (as they come), `end_epoch`; `close` at the end."""
 
-    def __init__(self, writer, live):
-        self.writer, self.live = writer, live
+    def __init__(self, live, folder):
+        self.writer, self.live, self.folder = None, live, folder
         self.first = self.written = 0
+        self.failed = False
+        # the writer's threads, whose dying traceback is not printed: until
+        # the writer is made, any thread started since
+        self.before, self.threads = set(threading.enumerate()), set()
+        self.excepthook = threading.excepthook
+        threading.excepthook = self._thread_died
 
     @classmethod
     def open(cls, folder, purgeStep, live):
         """A writer on `folder` that hides events at purgeStep and after
         (a resumed run's step; 0 for a new run). live: write within epochs."""
         from torch.utils.tensorboard import SummaryWriter   # imports tensorboard: only when asked
+        log = cls(live, folder)
         try:
             os.makedirs(folder, exist_ok=True)
-            writer = SummaryWriter(log_dir=folder, purge_step=purgeStep,
-                                   flush_secs=FLUSH_SECONDS)
+            log.writer = SummaryWriter(log_dir=folder, purge_step=purgeStep,
+                                       flush_secs=FLUSH_SECONDS)
         except OSError as e:
-            raise WriteError(f"--tensorboard: cannot write in {folder}: {e.strerror or e}") from None
+            log.close(failing=True)
+            raise WriteError(f"--tensorboard: cannot write in {folder}: "
+                             f"{cause(e, folder)}") from None
+        log.threads, log.before = set(threading.enumerate()) - log.before, None
         print(f"[INFO] logging for TensorBoard in {folder}: watch it with "
               f"`tensorboard --logdir {folder}`")
-        return cls(writer, live)
+        return log
+
+    def _thread_died(self, args):
+        """threading.excepthook while the log is open: the writer's thread
+        dies quietly (its error comes back at the writer's next call, said
+        there once); any other thread's error is printed as before."""
+        ours = args.thread in self.threads if self.before is None else args.thread not in self.before
+        if not ours:
+            self.excepthook(args)
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """The writer's calls: an OSError (raised by the call, or by the
+        writer's thread before it) becomes the one WriteError."""
+        try:
+            yield
+        except OSError as e:
+            self.failed = True
+            raise WriteError(f"--tensorboard: cannot write the events in {self.folder}: "
+                             f"{cause(e, self.folder)}; checkpoint.pt keeps every epoch trained "
+                             "so far: make room (or drop --tensorboard) and continue with "
+                             "--resume") from None
 
     def hparams(self, args, recipe):
         """The run's options (and its recipe) as TensorBoard's hparams, with
@@ -154,8 +194,9 @@ class TensorBoardLog:
         options = {name: scalar(value) for name, value in sorted(args.items())}
         options["recipe"] = recipe
         metrics = {f"quality/{name}": float("nan") for name in ("fld", "recall", "coverage")}
-        for summary in hparams(options, metrics):
-            self.writer.file_writer.add_summary(summary)
+        with self._writing():
+            for summary in hparams(options, metrics):
+                self.writer.file_writer.add_summary(summary)
 
     def start_epoch(self, firstStep):
         """firstStep: the step (history.csv row) of the epoch's first batch."""
@@ -168,9 +209,10 @@ class TensorBoardLog:
             self._write_rows([row.tolist() for row in rows[self.written:]])
 
     def _write_rows(self, values):
-        for i, row in enumerate(values):
-            for tag, value in zip(BATCH_TAGS, row):
-                self.writer.add_scalar(tag, value, self.first + self.written + i)
+        with self._writing():
+            for i, row in enumerate(values):
+                for tag, value in zip(BATCH_TAGS, row):
+                    self.writer.add_scalar(tag, value, self.first + self.written + i)
         self.written += len(values)
 
     def end_epoch(self, epoch, table, montage=None, scores=None):
@@ -178,9 +220,14 @@ class TensorBoardLog:
         4) statistics, as history.csv's), the montage (the PNG the script
         wrote, or None) and the scores of an evaluation."""
         self._write_rows(table[self.written:].tolist())
-        last = self.first + len(table) - 1
-        self.writer.add_scalar("epoch", epoch + 1, last)
         image = cv2.imread(montage, cv2.IMREAD_COLOR) if montage else None   # (H, W, 3) BGR
+        with self._writing():
+            self._write_epoch(epoch, self.first + len(table) - 1, image, scores)
+            self.writer.flush()
+
+    def _write_epoch(self, epoch, last, image, scores):
+        """end_epoch's events at step `last`, the epoch's last batch."""
+        self.writer.add_scalar("epoch", epoch + 1, last)
         if image is not None:
             self.writer.add_image("montage", np.ascontiguousarray(image[:, :, ::-1]), last,
                                   dataformats="HWC")
@@ -194,10 +241,26 @@ class TensorBoardLog:
                 value = (values.get("conditioning") or {}).get(name)
                 if value is not None:
                     self.writer.add_scalar(f"{prefix}/conditioning_{name}", float(value), last)
-        self.writer.flush()
 
-    def close(self):
-        self.writer.close()
+    def close(self, failing=False):
+        """The last events written and the file closed (once). `failing`: the
+        run ends on an error already said, so this one goes unsaid; after a
+        run that went well, one warning line."""
+        writer, self.writer = self.writer, None
+        try:
+            if writer is not None:
+                writer.close()
+        except OSError as e:
+            if not (failing or self.failed):
+                print(f"[WARNING] --tensorboard: the last events could not be written in "
+                      f"{self.folder}: {cause(e, self.folder)}", file=sys.stderr, flush=True)
+        finally:
+            if self.before is not None:             # the writer was not made: its thread, if any
+                self.threads = set(threading.enumerate()) - self.before
+            for thread in self.threads:             # a dying one runs the hook yet
+                thread.join(timeout=1)
+            if threading.excepthook == self._thread_died:
+                threading.excepthook = self.excepthook
 
 
 class NoTensorBoard:
@@ -216,5 +279,5 @@ class NoTensorBoard:
     def end_epoch(self, epoch, table, montage=None, scores=None):
         pass
 
-    def close(self):
+    def close(self, failing=False):
         pass

@@ -184,8 +184,8 @@ class TrainingRun:
         return self.models.to_draw()
 
     def end_epoch(self, montage=None):
-        """Record the epoch (and its montage): the quality checks, history.csv,
-        losses.png, checkpoint.pt, run.json. Every process gives its rng."""
+        """Record the epoch (and its montage): the quality checks, checkpoint.pt,
+        history.csv, losses.png, run.json, the events. Every process gives its rng."""
         rng = distributed.gather(self.streams.capture(), self.ctx)
         if not self.main:
             return
@@ -198,7 +198,6 @@ class TrainingRun:
         scores = self.monitor.evaluate(epoch, models.gen, models.ema) if self.monitor.due(epoch) else None
         if scores:
             self.history.set_metrics(scores)
-        self.board.end_epoch(epoch, self.stats.table, montage, scores)
         record.add_epoch(epoch, self.stats.seconds, *self.stats.means("loss_g", "loss_d"))
         models.save(self.folder.file(CHECKPOINT), epoch, self.history, rng, record, self.dataDir)
         self.epochsSaved = epoch + 1
@@ -206,6 +205,7 @@ class TrainingRun:
         self.folder.saved_an_epoch()
         self.history.write(self.folder.file(HISTORY), self.folder.file(LOSSES_PLOT))
         record.write()
+        self.board.end_epoch(epoch, self.stats.table, montage, scores)    # after the checkpoint
 
     def finish(self):
         """output.gif, the generator's weights, and run.json's last status."""
@@ -227,7 +227,7 @@ class TrainingRun:
                 if ending.broke_the_loss(error):
                     done = len(self.stats.batches) if hasattr(self, "stats") else 0
                     error = self.diverged(done + 1)
-                self.board.close()            # its events go too, if the run gives back
+                self.board.close(failing=True)    # its events go too, if the run gives back
                 self.board = board.NoTensorBoard()
                 back = self.folder.give_back()      # (also when cut short while claiming)
                 ending.end(error, parser, None if back or not (self.claimed and self.main)
