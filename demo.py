@@ -135,6 +135,11 @@ def serve(page, host, port, auth, appKwargs=None):
     while launch() goes on checking it) stops it the same way. appKwargs:
     Gradio's for its FastAPI app (page.guarded(): the login's and uploads'
     bounds)."""
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default, so a local
+    # process, or a proxy that passes a client's header on, could claim any
+    # address and dodge the login's lockout: believed only where the user
+    # names the proxy in FORWARDED_ALLOW_IPS (docs/sharing.md)
+    os.environ.setdefault("FORWARDED_ALLOW_IPS", "")
     try:
         try:   # Gradio takes an IPv6 address in brackets, as a URL has it
             page.launch(server_name=f"[{host}]" if ":" in host else host, server_port=port,

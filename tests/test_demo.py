@@ -241,12 +241,12 @@ def test_the_playground_refuses_bad_values_in_words(run):
         play.morph_path(1, 2, "7" * 5000)
 
 
-def post_file(url, size):
-    """POST a file of `size` bytes to Gradio's upload route; the HTTP status."""
+def post_file(url, size, files=1):
+    """POST `files` files of `size` bytes to Gradio's upload route; the HTTP status."""
     boundary = "dcgan-test-boundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+    part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
             f"filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
-    body += b"x" * size + f"\r\n--{boundary}--\r\n".encode()
+    body = (part + b"x" * size + b"\r\n") * files + f"--{boundary}--\r\n".encode()
     request = urllib.request.Request(url + "gradio_api/upload", data=body, headers={
         "Content-Type": f"multipart/form-data; boundary={boundary}"})
     try:
@@ -302,6 +302,8 @@ def test_uploads_are_refused_and_gradio_files_go_with_the_server(run, tmp_path):
     scratch.mkdir()
     with serving(run, env={"TMPDIR": str(scratch)}) as (url, proc):
         assert post_file(url, 2_000_000) == 413            # nothing on the page takes a file
+        assert post_file(url, 10, files=500) == 429         # 500 files: more than 20 an hour
+        assert post_file(url, 10) == 429
         assert [p.name.startswith("dcgan-demo-") for p in scratch.iterdir()] == [True]
     assert proc.returncode == 0, proc.output
     assert "[INFO] the demo page stopped" in proc.output
@@ -710,6 +712,111 @@ def test_guessing_the_login_slows_then_locks_one_address_without_blocking_others
     assert post("/gradio_api/upload") == 400
 
 
+def multipart(files, boundary=b"b0und"):
+    """A multipart body of `files` one-byte files (Gradio's upload form)."""
+    part = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="files"; '
+            b'filename="x.bin"\r\n\r\nx\r\n')
+    return part * files + b"--" + boundary + b"--\r\n"
+
+
+def test_uploads_are_counted_in_files_not_requests():
+    """One request of 500 files is 500 uploads: refused (429) once the
+    address's MAX_UPLOADS are used, Gradio's reading stopped there."""
+    import asyncio
+
+    from pyimagesearch.sharing import page
+
+    read = []
+
+    async def gradio(scope, receive, send):          # reads the body, as Gradio's parser does
+        while True:
+            message = await receive()
+            read.append(len(message["body"]))
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    door = page.Doorkeeper(gradio, sleep=lambda s: asyncio.sleep(0))
+
+    def upload(files, address="10.0.0.1", chunk=100):
+        body, sent = multipart(files), []
+        chunks = [body[i:i + chunk] for i in range(0, len(body), chunk)]
+
+        async def receive():
+            return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks[1:])}
+
+        async def send(message):
+            sent.append(message)
+        headers = [(b"content-type", b"multipart/form-data; boundary=b0und")]
+        asyncio.run(door({"type": "http", "method": "POST", "path": "/gradio_api/upload",
+                          "client": (address, 5000), "headers": headers}, receive, send))
+        return sent[0]["status"], sent[1]["body"]
+
+    status, said = upload(500)
+    assert status == 429 and b"at most 20 uploaded files" in said
+    assert sum(read) < len(multipart(500)) // 10        # stopped at the 21st file
+    assert upload(1) == (429, said)                     # the hour's 20 are used
+    assert upload(3, address="10.0.0.2")[0] == 200
+    assert [upload(1, address="10.0.0.2")[0] for _ in range(page.MAX_UPLOADS - 3)] == \
+        [200] * (page.MAX_UPLOADS - 3)
+    assert upload(1, address="10.0.0.2")[0] == 429
+
+
+def test_parallel_failed_logins_are_said_with_their_own_counts_and_refusals_counted(capsys):
+    """Five failures at once: "1 of 5" ... "5 of 5", each once; the logins
+    refused while the address is locked are counted in a line a minute
+    (and what is left when the lock ends), not one line each."""
+    import asyncio
+    import re
+
+    from pyimagesearch.sharing import page
+
+    now = [0.0]
+
+    async def gradio(scope, receive, send):          # the form read first: the others go on
+        await asyncio.sleep(0)
+        await send({"type": "http.response.start", "status": 400, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    door = page.Doorkeeper(gradio, clock=lambda: now[0], sleep=lambda s: asyncio.sleep(0))
+
+    async def post():
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+        await door({"type": "http", "method": "POST", "path": "/login",
+                    "client": ("10.0.0.1", 5000)}, None, send)
+        return sent[0]["status"]
+
+    def at_once(n):
+        async def all_of():
+            return await asyncio.gather(*(post() for _ in range(n)))
+        return asyncio.run(all_of())
+
+    assert at_once(page.MAX_FAILED_LOGINS) == [400] * page.MAX_FAILED_LOGINS
+    err = capsys.readouterr().err
+    counts = sorted(int(n) for n in re.findall(r"\((\d) of 5", err))
+    assert counts == list(range(1, page.MAX_FAILED_LOGINS + 1)), err
+    assert err.count("its logins are refused") == 1
+    assert at_once(25) == [429] * 25
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1 login from 10.0.0.1 refused" in err, err
+    now[0] += page.SAY_REFUSED_EVERY
+    assert at_once(1) == [429]
+    err = capsys.readouterr().err
+    assert "25 logins from 10.0.0.1 refused" in err and err.count("\n") == 1, err
+    now[0] += 1
+    assert at_once(3) == [429] * 3
+    assert capsys.readouterr().err == ""
+    now[0] += page.LOCKOUT_SECONDS
+    assert at_once(1) == [400]                          # the lock over: counted from 1
+    err = capsys.readouterr().err
+    assert "3 more logins from 10.0.0.1 were refused until its lock ended" in err, err
+    assert "(1 of 5)" in err
+
+
 def test_a_real_server_locks_out_guessed_logins_and_bounds_uploads(run):
     from pyimagesearch.sharing.page import MAX_FAILED_LOGINS, MAX_UPLOADS
     with serving(run, env={"DCGAN_DEMO_AUTH": "me:secret"}) as (url, proc):
@@ -718,12 +825,17 @@ def test_a_real_server_locks_out_guessed_logins_and_bounds_uploads(run):
 
         def login(password):
             form = urllib.parse.urlencode({"username": "me", "password": password}).encode()
+            # a new address each time, as a client may claim: not believed
+            forged = {"X-Forwarded-For": f"203.0.113.{len(forgedFrom)}"}
+            forgedFrom.append(1)
             try:
-                with urllib.request.urlopen(url + "login", data=form, timeout=60) as response:
+                with urllib.request.urlopen(urllib.request.Request(url + "login", data=form,
+                                                                   headers=forged),
+                                            timeout=60) as response:
                     return response.status
             except urllib.error.HTTPError as e:
                 return e.code
-        started = time.monotonic()
+        started, forgedFrom = time.monotonic(), []
         assert [login("guess") for _ in range(MAX_FAILED_LOGINS)] == [400] * MAX_FAILED_LOGINS
         assert time.monotonic() - started >= MAX_FAILED_LOGINS * 0.9     # each one waited
         assert login("secret") == 429                       # locked for a while

@@ -35,20 +35,71 @@ LOGIN_DELAY = 1.0
 MAX_FAILED_LOGINS = 5
 LOCKOUT_SECONDS = 300
 # nothing on the page takes a file: Gradio's upload route takes them (each
-# at most demo.MAX_UPLOAD), this many from one address in CACHE_HOURS
+# at most demo.MAX_UPLOAD), this many files from one address in CACHE_HOURS
+# (a request counts as many files as its multipart body has parts, at least one)
 MAX_UPLOADS = 20
+SAY_REFUSED_EVERY = 60        # seconds between the lines counting a locked address's refusals
+
+
+class TooManyUploads(Exception):
+    """Raised into Gradio's reading of an upload's body when its files go
+    beyond the address's MAX_UPLOADS; the Doorkeeper answers 429."""
+
+
+class Tries:
+    """One address's logins: `failed` (counted as they come in, those still
+    being answered too), the last failure's time, and while it is locked out
+    the refusals not said yet and when they were last said."""
+
+    def __init__(self, now):
+        self.failed, self.last, self.refused, self.said = 0, now, 0, None
+
+
+class Parts:
+    """Counts the parts of a multipart body as its chunks go by: each
+    delimiter line (CRLF, "--", the boundary) not followed by "--" (the
+    closing one) starts a part; a delimiter cut by a chunk's end is kept
+    for the next chunk."""
+
+    def __init__(self, boundary):
+        self.mark = b"\r\n--" + boundary
+        self.tail, self.count = b"\r\n", 0        # the body's first delimiter has no CRLF
+
+    def feed(self, chunk):
+        data, start, mark = self.tail + chunk, 0, self.mark
+        keep = None
+        while (i := data.find(mark, start)) >= 0:
+            end = i + len(mark)
+            if end + 2 > len(data):                 # what follows is in the next chunk
+                keep = i
+                break
+            self.count += data[end:end + 2] != b"--"
+            start = end
+        self.tail = data[keep if keep is not None else max(start, len(data) - len(mark)):]
+        return self.count
+
+
+def boundary_of(scope):
+    """The multipart boundary of a request's Content-Type, parsed as Gradio
+    parses it (b"" when there is none: Gradio refuses such a body)."""
+    from python_multipart.multipart import parse_options_header   # Gradio's dependency
+    header = dict(scope.get("headers") or ()).get(b"content-type", b"")
+    _, options = parse_options_header(header)
+    return options.get(b"boundary", b"")
 
 
 class Doorkeeper:
     """ASGI middleware in front of Gradio's app: slows and then locks out
     the guessing of the login from one address (each failure said on
-    standard error), and bounds the uploads one address may post. The
-    waits are asyncio's: every other request goes on meanwhile."""
+    standard error, with its own count; the refusals of a locked address
+    counted in a line a minute), and bounds the files one address may
+    upload. The waits are asyncio's: every other request goes on meanwhile.
+    An address is the client's as uvicorn gives it (docs/sharing.md)."""
 
     def __init__(self, app, clock=time.monotonic, sleep=asyncio.sleep):
         self.app, self.clock, self.sleep = app, clock, sleep
-        self.failures = {}        # address -> [failed logins (or in answer), the last one's time]
-        self.uploads = {}         # address -> the times of its uploads
+        self.failures = {}        # address -> Tries
+        self.uploads = {}         # address -> the times of its uploaded files
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope.get("method") == "POST":
@@ -56,36 +107,77 @@ class Doorkeeper:
             address = (scope.get("client") or ("an unknown address",))[0]
             if path.endswith("/login"):
                 return await self.login(address, scope, receive, send)
-            if path.endswith("/upload") and not self.may_upload(address):
-                return await answer(send, 429, f"at most {MAX_UPLOADS} uploads in "
-                                    f"{CACHE_HOURS} h from one address")
+            if path.endswith("/upload"):
+                return await self.upload(address, scope, receive, send)
         return await self.app(scope, receive, send)
 
     async def login(self, address, scope, receive, send):
         now = self.clock()
-        tried = self.failures.setdefault(address, [0, now])
-        if now - tried[1] >= LOCKOUT_SECONDS:
-            tried[0] = 0                                # forgiven
-        if tried[0] >= MAX_FAILED_LOGINS:
-            wait = math.ceil(LOCKOUT_SECONDS - (now - tried[1]))
+        tried = self.failures.setdefault(address, Tries(now))
+        if now - tried.last >= LOCKOUT_SECONDS:
+            if tried.refused:
+                say(f"[WARNING] {tried.refused} more logins from {address} were refused "
+                    "until its lock ended")
+            self.failures[address] = tried = Tries(now)          # forgiven
+        if tried.failed >= MAX_FAILED_LOGINS:
+            wait = math.ceil(LOCKOUT_SECONDS - (now - tried.last))
+            tried.refused += 1
+            if tried.said is None or now - tried.said >= SAY_REFUSED_EVERY:
+                say(f"[WARNING] {tried.refused} login{'s' * (tried.refused > 1)} from {address} "
+                    f"refused while it is locked out ({wait} s left; said at most once a "
+                    f"minute)")
+                tried.refused, tried.said = 0, now
             return await answer(send, 429, f"too many failed logins from {address}: try "
                                 f"again in {wait} s")
-        tried[0], tried[1] = tried[0] + 1, now          # counted before the answer: no racing
+        # counted before the answer, and said with the count it got: no racing
+        tried.failed, tried.last = tried.failed + 1, now
+        count = tried.failed
 
         async def sent(message):
             if message["type"] == "http.response.start":
                 if message["status"] == 200:
-                    self.failures.pop(address, None)
+                    if self.failures.get(address) is tried:
+                        del self.failures[address]
                 else:
-                    locked = tried[0] >= MAX_FAILED_LOGINS
+                    locked = count >= MAX_FAILED_LOGINS
                     say(f"[{'WARNING' if locked else 'INFO'}] a failed login from {address} "
-                        f"({tried[0]} of {MAX_FAILED_LOGINS}"
+                        f"({count} of {MAX_FAILED_LOGINS}"
                         + (f"; its logins are refused for {LOCKOUT_SECONDS} s)" if locked else ")"))
                     await self.sleep(LOGIN_DELAY)
             await send(message)
         await self.app(scope, receive, sent)
 
+    async def upload(self, address, scope, receive, send):
+        """Gradio's upload route, each file of the body counted as it comes
+        in (the request itself counts one): one beyond MAX_UPLOADS stops
+        the reading and the request is answered 429."""
+        refusal = f"at most {MAX_UPLOADS} uploaded files in {CACHE_HOURS} h from one address"
+        if not self.may_upload(address):
+            return await answer(send, 429, refusal)
+        boundary, charged, started = boundary_of(scope), [1], []
+        parts = Parts(boundary) if boundary else None     # none: Gradio refuses the body
+
+        async def counted():
+            message = await receive()
+            if parts and message["type"] == "http.request":
+                files = parts.feed(message.get("body", b""))
+                while files > charged[0]:
+                    if not self.may_upload(address):
+                        raise TooManyUploads()
+                    charged[0] += 1
+            return message
+
+        async def sending(message):
+            started.append(message["type"])
+            await send(message)
+        try:
+            await self.app(scope, counted, sending)
+        except TooManyUploads:
+            if not started:
+                await answer(send, 429, refusal)
+
     def may_upload(self, address):
+        """Whether `address` may upload one more file now (then counted)."""
         now = self.clock()
         times = [t for t in self.uploads.get(address, ()) if now - t < CACHE_HOURS * 3600]
         self.uploads[address] = times
