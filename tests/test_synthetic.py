@@ -332,6 +332,7 @@ def test_the_download_through_a_real_server(tmp_path):
     from test_demo import serving
     (tmp_path / "run").mkdir()
     conditional_generator(tmp_path / "run", name="checkpoint.pt")
+    make_idx_folder(tmp_path / "data")      # serving names it: a named folder must be there
     with serving(tmp_path) as (url, proc):
         path = Client(url, verbose=False).predict(30, 2, 3.0, api_name="/data_set")
         with zipfile.ZipFile(path) as archive:
