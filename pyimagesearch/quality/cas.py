@@ -15,7 +15,6 @@ everything random drawn from the seed; dropout as the evaluator's.
 """
 
 import json
-import math
 import os
 
 import torch
@@ -25,7 +24,7 @@ from ..cli import count_up_to
 from ..data.imageset import fingerprint, to_pixels
 from ..errors import UserError, printable
 from ..sampling.dataset import draw
-from .evaluator import DigitClassifier, held_out_indices, predict, split_real
+from .evaluator import DigitClassifier, fit_classifier, held_out_indices, predict, split_real
 
 CAS_EPOCHS = 10
 CAS_BATCH = 128
@@ -58,21 +57,9 @@ def train_cas_classifier(images, labels, numClasses, seed, device, epochs=CAS_EP
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = DigitClassifier(numClasses, images.shape[1], images.shape[-1]).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=CAS_LR)
-        steps = epochs * math.ceil(len(images) / CAS_BATCH)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=CAS_MAX_LR, total_steps=steps)
-        stream = torch.Generator().manual_seed(seed)       # shuffling and shifts
-        for epoch in range(epochs):
-            model.train()
-            for index in torch.randperm(len(images), generator=stream).split(CAS_BATCH):
-                x = shifted(to_pixels(images[index].to(device)), stream)
-                loss = F.cross_entropy(model(x), labels[index].to(device))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                schedule.step()
-            if log:
-                log(f"[INFO] {what}: epoch {epoch + 1}/{epochs}, loss {loss.item():.4f}")
+        fit_classifier(model, images, labels, epochs, CAS_BATCH, CAS_LR, CAS_MAX_LR, seed, device,
+                       augment=shifted, report=log and (lambda epoch, loss: log(
+                           f"[INFO] {what}: epoch {epoch}/{epochs}, loss {loss:.4f}")))
     return model.eval()
 
 

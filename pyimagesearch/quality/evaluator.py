@@ -111,6 +111,34 @@ def epochs_for(numImages):
     return min(MAX_EPOCHS, max(MIN_EPOCHS, math.ceil(MIN_TRAIN_IMAGES_SEEN / numImages)))
 
 
+def fit_classifier(model, images, labels, epochs, batchSize, lr, maxLr, seed, device,
+                   augment=None, report=None):
+    """Train `model` on uint8 `images` (N, C, S, S) and `labels` (N,): Adam
+    with the one-cycle schedule up to maxLr, batches in an order drawn by a
+    generator seeded with `seed`, which `augment(x, generator)` (pixels in
+    [-1, 1]) draws from too; report(epoch, loss) after each epoch. The
+    evaluator's recipe and CAS's (quality/cas.py) differ only in these
+    arguments. Returns the model in eval mode."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * math.ceil(len(images) / batchSize)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=maxLr, total_steps=steps)
+    stream = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        model.train()
+        for index in torch.randperm(len(images), generator=stream).split(batchSize):
+            x = to_pixels(images[index].to(device))
+            if augment is not None:
+                x = augment(x, stream)
+            loss = F.cross_entropy(model(x), labels[index].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            schedule.step()
+        if report:
+            report(epoch + 1, loss.item())
+    return model.eval()
+
+
 def train_classifier(split, seed=0, device="cpu", batchSize=128, log=None):
     """Train a DigitClassifier on split.trainImages; deterministic for a
     seed on a given device. Leaves the global random state untouched."""
@@ -119,23 +147,9 @@ def train_classifier(split, seed=0, device="cpu", batchSize=128, log=None):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = DigitClassifier(numClasses, *image_shape(split)).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        steps = epochs * math.ceil(len(split.trainImages) / batchSize)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
-        shuffle = torch.Generator().manual_seed(seed)
-        for epoch in range(epochs):
-            model.train()
-            for index in torch.randperm(len(split.trainImages), generator=shuffle).split(batchSize):
-                x = to_pixels(split.trainImages[index].to(device))
-                y = split.trainLabels[index].to(device)
-                loss = F.cross_entropy(model(x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                schedule.step()
-            if log:
-                log(f"[INFO] evaluator epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}")
-    model.eval()
+        fit_classifier(model, split.trainImages, split.trainLabels, epochs, batchSize, 1e-3, 2e-3,
+                       seed, device, report=log and (lambda epoch, loss: log(
+                           f"[INFO] evaluator epoch {epoch}/{epochs}: loss {loss:.4f}")))
     return model, numClasses
 
 
