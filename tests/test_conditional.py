@@ -13,6 +13,7 @@ import torch
 from conftest import load, make_idx_folder, one_line, run_script, snapshot, train, usage_error
 from test_sizes import colour_folder
 from pyimagesearch.checkpoint import build_discriminator, build_generator
+from pyimagesearch.data.loader import balanced_order
 from pyimagesearch.dcgan import Discriminator, Generator
 from pyimagesearch.models import class_count, model_classes, noise_dim, told
 from pyimagesearch.training.images import montage_classes
@@ -89,6 +90,32 @@ def test_the_fakes_classes_cover_every_class_over_an_epoch():
     assert TrainingRun.classes(SimpleNamespace(numClasses=None), real) == (None, None)
 
 
+def test_balanced_batches_hold_each_class_in_its_share():
+    stream = torch.Generator().manual_seed(3)
+    labels = torch.cat([torch.full((n,), c) for c, n in enumerate((900, 1100, 500, 1500))])
+    labels = labels[torch.randperm(len(labels), generator=stream)]
+    order = balanced_order(labels, stream)
+    assert torch.equal(order.sort().values, torch.arange(len(labels)))   # every image once
+    share = torch.bincount(labels).double() / len(labels)
+    for batch in labels[order].split(128)[:-1]:
+        counts = torch.bincount(batch, minlength=4).double()
+        assert ((counts - 128 * share).abs() <= 1).all(), counts       # rounded up or down
+    again = balanced_order(labels, torch.Generator().manual_seed(3))
+    assert not torch.equal(order, again)            # drawn from the stream, not fixed
+    shuffled = labels[torch.randperm(len(labels), generator=stream)].split(128)[:-1]
+    assert max((torch.bincount(b, minlength=4).double() - 128 * share).abs().max()
+               for b in shuffled) > 1                # (what a plain shuffle gives)
+
+
+def test_balanced_batches_tell_the_fakes_the_real_classes():
+    streams = RandomStreams(0, 0, torch.device("cpu"), classes=True)
+    real = torch.tensor([3, 1, 4, 1, 5])
+    state = streams.classes.get_state()
+    fake, seen = streams.fake_classes(real, 10, asReal=True)
+    assert torch.equal(fake, real) and torch.equal(seen, torch.cat((real, real)))
+    assert torch.equal(streams.classes.get_state(), state)
+
+
 def test_each_row_of_the_montage_is_one_class_in_order():
     rows = montage_classes(256, 10, "cpu").view(16, 16)
     assert all((row == row[0]).all() for row in rows)
@@ -133,9 +160,10 @@ def test_a_conditional_run_records_and_scores_its_classes(conditional_run):
 
 
 @pytest.mark.slow
-def test_a_resumed_conditional_run_is_the_straight_one_exactly(tmp_path):
+@pytest.mark.parametrize("balanced", [[], ["--balanced-batches"]])
+def test_a_resumed_conditional_run_is_the_straight_one_exactly(tmp_path, balanced):
     data = make_idx_folder(tmp_path / "data")
-    common = ["-b", "16", "--conditional", "--seed", "5"]
+    common = ["-b", "16", "--conditional", "--seed", "5", *balanced]
     assert train(tmp_path / "straight", data, "-e", "2", *common).returncode == 0
     assert train(tmp_path / "cut", data, "-e", "2", "--stop-after", "1", *common).returncode == 0
     resumed = train(tmp_path / "cut", data, "--resume")
@@ -145,6 +173,10 @@ def test_a_resumed_conditional_run_is_the_straight_one_exactly(tmp_path):
         for name, value in a[key].items():
             assert torch.equal(value, b[key][name]), (key, name)
     assert a["rng"][0]["classes"].equal(b["rng"][0]["classes"])
+    if balanced:                  # the option reached the loop: not the plain run's weights
+        assert train(tmp_path / "plain", data, "-e", "2", *common[:-1]).returncode == 0
+        plain = load(tmp_path / "plain" / "checkpoint.pt")["generator"]
+        assert not all(torch.equal(v, plain[k]) for k, v in a["generator"].items())
 
 
 @pytest.mark.slow
@@ -153,6 +185,14 @@ def test_a_resume_keeps_conditional_and_refuses_a_change(tmp_path):
     assert train(tmp_path / "o", data, "-e", "2", "--stop-after", "1", "-b", "32").returncode == 0
     result = train(tmp_path / "o", data, "--resume", "--conditional")
     usage_error(result, "--conditional", "a resumed run keeps --conditional")
+    result = train(tmp_path / "o", data, "--resume", "--balanced-batches")
+    usage_error(result, "--balanced-batches", "a resumed run keeps --balanced-batches")
+
+
+def test_balanced_batches_need_conditional(tmp_path):
+    result = train(tmp_path / "o", make_idx_folder(tmp_path / "data"), "--balanced-batches")
+    usage_error(result, "--balanced-batches", "give --conditional too")
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow

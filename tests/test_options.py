@@ -29,10 +29,10 @@ def test_every_option_of_the_script_has_a_resume_rule():
     assert all(rules[name] == SHAPES for name in
                ("batch_size", "dataset", "limit", "seed", "ema", "invert", "image_size",
                 "channels", "recipe", "lr_d", "lr_g", "cr", "cr_shift", "top_k", "diffaug",
-                "conditional"))
+                "conditional", "balanced_batches"))
     assert rules["tensorboard"] == INHERITED          # a resume goes on logging where it did
     assert rules["eval_truncation"] == INHERITED     # scored at the same T after a resume
-    assert len(rules) == 31
+    assert len(rules) == 32
 
 
 def test_an_option_without_a_rule_is_refused_by_name():

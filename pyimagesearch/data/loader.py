@@ -18,11 +18,14 @@ class DeviceLoader:
     exact resume). shard (rank, worldSize): under torch.distributed, every
     process takes its share of each batch of batch_size x worldSize images
     of one common permutation. memoryFormat: the layout of the batches.
+    balanced: every batch holds each class in its share of the data, to
+    within one image (`balanced_order`), instead of a plain shuffle's mix.
     """
 
     def __init__(self, dataset, batch_size, device, transform=to_pixels, generator=None,
-                 shard=(0, 1), memoryFormat=torch.contiguous_format):
+                 shard=(0, 1), memoryFormat=torch.contiguous_format, balanced=False):
         self.dataset, self.batchSize, self.transform = dataset, batch_size, transform
+        self.balanced = balanced
         self.images = dataset.images.to(device)          # (N, C, S, S) uint8
         self.labels = dataset.labels.to(device)
         self.generator = generator
@@ -36,7 +39,10 @@ class DeviceLoader:
         return full + (rest >= self.worldSize)
 
     def __iter__(self):
-        order = torch.randperm(len(self.images), generator=self.generator)
+        if self.balanced:
+            order = balanced_order(self.dataset.labels, self.generator)
+        else:
+            order = torch.randperm(len(self.images), generator=self.generator)
         for index in order.split(self.batchSize * self.worldSize):
             if len(index) < self.worldSize:     # too few left to give every process one
                 break
@@ -45,3 +51,21 @@ class DeviceLoader:
             x = self.transform(self.images[index])             # (bs, C, S, S) in [-1, 1]
             yield x.contiguous(memory_format=self.memoryFormat), self.labels[index]
 
+
+
+def balanced_order(labels, generator=None):
+    """A random order of the images whose every stretch holds each class in
+    its share of the data (--balanced-batches): each class's images in a
+    random order, spread evenly over the epoch from a random start, so any
+    batch of b images holds b x share of a class, rounded up or down (on
+    MNIST 12 to 14 of each digit in 128, where a plain shuffle gives 5 to
+    21). labels: (N,) class indices; draws from `generator`."""
+    order = torch.randperm(len(labels), generator=generator)
+    shuffled = labels.cpu()[order].long()
+    counts = torch.bincount(shuffled)
+    byClass = torch.argsort(shuffled, stable=True)
+    rank = torch.empty_like(byClass)
+    rank[byClass] = torch.arange(len(shuffled)) - (torch.cumsum(counts, 0) - counts)[shuffled[byClass]]
+    start = torch.rand(len(counts), generator=generator, dtype=torch.float64)
+    key = (rank + start[shuffled]) / counts[shuffled]
+    return order[torch.argsort(key, stable=True)]

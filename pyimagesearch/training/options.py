@@ -142,6 +142,11 @@ def add_training_options(ap):
              "classes come from the data; recommended, as the shipped generator was trained: "
              "--conditional --recipe better --ema 0.99 --epochs 40 (docs/conditional.md) "
              "(default: off, as the article)")
+    option(ap, "--balanced-batches", action="store_true", resume=SHAPES,
+        help="with --conditional: every real batch holds each class in its share of the "
+             "data (to within one image; a plain shuffle's mix varies, 5 to 21 of a digit "
+             "in 128), and the fakes are told the real batch's classes "
+             "(docs/conditional.md) (default: off, as the article)")
     add_recipe_options(ap)
     option(ap, "--amp", action="store_true", resume=INHERITED,
         help="mixed precision: bf16 autocast for G and D, BCE in float32; for "
@@ -259,6 +264,9 @@ def check(ap, args):
     if args["conditional"] and args["dataset"] == "fake":
         ap.error("argument --conditional: --dataset fake is random noise, with no classes "
                  "to tell the networks")
+    if args["balanced_batches"] and not args["conditional"] and not args["resume"]:
+        ap.error("argument --balanced-batches: balances the classes of --conditional's "
+                 "batches; give --conditional too")
     if args["eval_every"] and args["dataset"] == "fake":
         ap.error("argument --eval-every: --dataset fake is random noise, with no classes "
                  "to score generated images against")

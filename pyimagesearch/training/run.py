@@ -107,7 +107,8 @@ class TrainingRun:
     def dataloader(self, data, transform, batch_size):
         """Shuffled batches on the device (under torchrun, this process's share)."""
         self.loader = images.device_loader(data, transform, batch_size, self.device,
-                                           self.streams.shuffle, self.ctx)
+                                           self.streams.shuffle, self.ctx,
+                                           balanced=self.args.get("balanced_batches", False))
         return self.loader
 
     def start(self, gen, disc, genOpt, discOpt, benchmarkNoise):
@@ -148,7 +149,8 @@ class TrainingRun:
         (RandomStreams.fake_classes). Without: (None, None)."""
         if not self.numClasses:
             return None, None
-        return self.streams.fake_classes(realClasses, self.numClasses)
+        return self.streams.fake_classes(realClasses, self.numClasses,
+                                         asReal=self.args.get("balanced_batches", False))
 
     def epochs(self):
         """This invocation's epochs (0-based), up to --epochs or --stop-after."""

@@ -29,12 +29,16 @@ class RandomStreams:
             self.classes = torch.Generator(device=device).manual_seed(
                 (seed + 2 * worldSize + rank) % (MAX_SEED + 1))
 
-    def fake_classes(self, realClasses, numClasses):
+    def fake_classes(self, realClasses, numClasses, asReal=False):
         """--conditional: (a class for each fake, drawn uniformly from the
-        `classes` stream; the real images' classes, then the fakes', as D
+        `classes` stream, or with asReal (--balanced-batches) the real
+        batch's classes; the real images' classes, then the fakes', as D
         sees them in one pass)."""
-        fakeClasses = torch.randint(numClasses, realClasses.shape, device=self.device,
-                                    generator=self.classes)
+        if asReal:
+            fakeClasses = realClasses.clone()
+        else:
+            fakeClasses = torch.randint(numClasses, realClasses.shape, device=self.device,
+                                        generator=self.classes)
         return fakeClasses, torch.cat((realClasses, fakeClasses))
 
     def capture(self):
