@@ -158,8 +158,8 @@ def main(argv=None):
                         f"{len(imageSet.classes)}: score it against the data it was trained on "
                         "(--dataset, --data-dir)")
     if args.cas:                  # CAS alone (quality/cas.py, docs/synthetic.md)
-        numbers = score_cas(gen, saved, args.checkpoint, imageSet, numClasses, args.cas_num,
-                            seed, args.truncation, DEVICE, log)
+        numbers = score_cas(gen, saved, args.checkpoint, imageSet, args.cas_num, seed,
+                            args.truncation, DEVICE, log, withReal=args.cas_with_real)
         print(json.dumps({"cas": numbers, "checkpoint": args.checkpoint, "weights": description,
                           "data_source": imageSet.source, "seed": seed}))
         return 0

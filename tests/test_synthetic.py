@@ -254,16 +254,50 @@ def test_cas_on_other_digits_says_they_are_not_its_training_set(runs, tmp_path):
     assert "trained on other images than these" in result.stderr
 
 
-def test_cas_needs_a_conditional_generator_and_scores_cas_alone(runs, tmp_path):
+def test_cas_labels_an_unconditional_generators_digits_by_the_evaluator(runs, tmp_path):
     torch.manual_seed(0)
     from reference import article
     torch.save(article.Generator(inputDim=100, outputChannels=1).state_dict(), tmp_path / "g.pth")
     result = cas("--checkpoint", tmp_path / "g.pth", "--data-dir", runs / "data")
-    assert result.returncode == 1 and "needs a conditional generator" in result.stderr.splitlines()[-1]
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if "is unconditional" in line]
+    assert len(said) == 1 and "labelled by the evaluator" in said[0]
+    shares = [float(part.split()[-1][:-1]) for part in said[0].split("their classes: ")[1].split(", ")]
+    assert len(shares) == 10 and sum(shares) == pytest.approx(100, abs=0.1)
+    numbers = json.loads(result.stdout.strip().splitlines()[-1])["cas"]
+    assert numbers["labels"] == "the evaluator" and numbers["num_generated"] == 100
     usage_error(cas("--checkpoint", tmp_path / "g.pth", "--nearest", tmp_path / "n.png"),
                 "--nearest", "not with --cas")
     usage_error(cas("--checkpoint", tmp_path / "g.pth", "--cas-num", "100001"), "--cas-num",
                 "at most 100,000")
+    usage_error(run_script("evaluate.py", "--checkpoint", tmp_path / "g.pth", "--cas-with-real"),
+                "--cas-with-real", "give --cas too")
+
+
+def test_the_evaluators_labels_are_its_reading_of_each_digit(tiny_data):
+    from pyimagesearch.quality.cas import labelled_by_evaluator
+    from pyimagesearch.quality.evaluator import accuracy, load_or_train, split_real
+    split = split_real(load_idx_folder(find_idx_files(str(tiny_data), "mnist"), "tiny"), 0)
+    said = []
+    labels = labelled_by_evaluator(split.heldOutImages, split, 0, "cpu",
+                                   [str(c) for c in range(10)], log=said.append)
+    model, _, _ = load_or_train(split, 0, "cpu", log=said.append)
+    right = (labels == split.heldOutLabels).double().mean().item()
+    assert right == pytest.approx(accuracy(model, split.heldOutImages, split.heldOutLabels, "cpu"))
+    assert labels.shape == (len(split.heldOutImages),) and labels.max() < 10
+
+
+def test_cas_with_real_adds_the_real_and_generated_digits_together(runs):
+    plain = cas("--checkpoint", runs / "limited" / "checkpoint.pt")
+    result = cas("--checkpoint", runs / "limited" / "checkpoint.pt", "--cas-with-real")
+    assert result.returncode == 0, result.stderr
+    a = json.loads(plain.stdout.strip().splitlines()[-1])["cas"]
+    b = json.loads(result.stdout.strip().splitlines()[-1])["cas"]
+    assert a["real_and_generated"] is None and 0 <= b["real_and_generated"] <= 1
+    assert (a["cas"], a["real"]) == (b["cas"], b["real"])     # the other two numbers unchanged
+    assert all("real_and_generated" in n for n in b["per_class"].values())
+    assert "on the 64 real digits and the 100 generated ones together" in result.stderr
+    assert "then on both together (164)" in result.stderr
 
 
 # ------------------------------------------------------------------ the demo

@@ -1,10 +1,12 @@
 """The Classification Accuracy Score (CAS; Ravuri & Vinyals, NeurIPS 2019;
 "GAN-train" in Shmelkov et al., ECCV 2018): a classifier trained on a
 conditional generator's digits alone, labelled with the class each was
-asked for, tested on real digits held out from everything it and the
+asked for (an unconditional generator's labelled by the evaluator, said as
+such), tested on real digits held out from everything it and the
 generator learned from. Beside it, the ceiling: the same classifier, the
-same recipe, trained on as many real digits. evaluate.py --cas; the
-protocol in docs/synthetic.md.
+same recipe, trained on as many real digits; and on request (--cas-with-
+real) on those real digits and the generated ones together.
+evaluate.py --cas; the protocol in docs/synthetic.md.
 
 The classifier and its recipe are fixed (CAS numbers are comparable only
 under one recipe): the evaluator's DigitClassifier (evaluator.py), CAS_EPOCHS
@@ -24,7 +26,8 @@ from ..cli import count_up_to
 from ..data.imageset import fingerprint, to_pixels
 from ..errors import UserError, printable
 from ..sampling.dataset import draw
-from .evaluator import DigitClassifier, fit_classifier, held_out_indices, predict, split_real
+from .evaluator import (DigitClassifier, fit_classifier, held_out_indices, load_or_train,
+                        predict, split_real)
 
 CAS_EPOCHS = 10
 CAS_BATCH = 128
@@ -117,40 +120,73 @@ def held_out_check(recordedSha, limit, imageSet, seed):
             "data_sha256): the held-out digits are none of them")
 
 
+def labelled_by_evaluator(images, split, seed, device, names, log=print):
+    """An unconditional generator's digits labelled by the project's
+    evaluator (the classifier every score here uses, trained on the real
+    training part of `split`): its most likely class for each. Said as
+    such, with the share each class got."""
+    model, accuracy, _ = load_or_train(split, seed, device, log)
+    _, probs = predict(model, images, device)
+    labels = probs.argmax(1).cpu()
+    counts = torch.bincount(labels, minlength=len(names))
+    log(f"[INFO] the generator is unconditional: its {len(images):,} digits are labelled by the "
+        f"evaluator ({accuracy:.1%} right on held-out real digits), not by a class asked for, so "
+        "CAS here scores the evaluator's labels as well as the digits; their classes: "
+        + ", ".join(f"{name} {n / len(images):.1%}" for name, n in zip(names, counts.tolist())))
+    return labels
+
+
 def classification_accuracy_score(gen, imageSet, split, num, seed, truncation, device,
-                                  log=print):
-    """CAS of the conditional generator `gen` against the real `split`
+                                  log=print, withReal=False):
+    """CAS of the generator `gen` against the real `split`
     (evaluator.split_real of `imageSet`): the fixed classifier trained on
     `num` generated digits (sampling.dataset.draw: the digits generate.py
-    --write-dataset --num NUM --seed SEED writes) and on as many real
-    training digits (all of them, when fewer), both tested on the held-out
-    real digits. A dict of numbers."""
+    --write-dataset --num NUM --seed SEED writes; an unconditional
+    generator's labelled by the evaluator) and on as many real training
+    digits (all of them, when fewer), both tested on the held-out real
+    digits; withReal: also on those real digits and the generated ones
+    together. A dict of numbers."""
     if not imageSet.classes:
         raise UserError(f"--cas tests on labelled real digits, and {imageSet.source} has no "
                         "classes: pass --data-dir with the real digits in class subfolders")
     names = [printable(c) for c in imageSet.classes]
     numClasses = len(names)
     images, labels = draw(gen, num, seed, truncation, device)
+    labelsBy = "the class asked for"
+    if labels is None:
+        labels, labelsBy = labelled_by_evaluator(images, split, seed, device, names, log), \
+            "the evaluator"
     realNum = min(num, len(split.trainImages))
     if realNum < num:
         log(f"[INFO] only {len(split.trainImages):,} real training digits, fewer than "
             f"{num:,}: the ceiling is trained on all of them")
     pick = torch.randperm(len(split.trainImages),
                           generator=torch.Generator().manual_seed(seed))[:realNum]
+    realImages, realLabels = split.trainImages[pick], split.trainLabels[pick]
     log(f"[INFO] CAS: training the classifier on {num:,} generated digits, then on {realNum:,} "
-        f"real ones ({CAS_EPOCHS} epochs each), testing on {len(split.heldOutImages):,} "
-        "held-out real digits")
-    synthetic = train_cas_classifier(images, labels, numClasses, seed, device, log=log,
-                                     what="CAS classifier on generated digits")
-    real = train_cas_classifier(split.trainImages[pick], split.trainLabels[pick], numClasses,
-                                seed, device, log=log, what="CAS classifier on real digits")
-    cas, casPerClass = accuracies(synthetic, split.heldOutImages, split.heldOutLabels, names,
-                                  device)
-    ceiling, realPerClass = accuracies(real, split.heldOutImages, split.heldOutLabels, names,
-                                       device)
+        "real ones" + (f", then on both together ({realNum + num:,})" if withReal else "")
+        + f" ({CAS_EPOCHS} epochs each), testing on {len(split.heldOutImages):,} held-out "
+        "real digits")
+    test = lambda model: accuracies(model, split.heldOutImages, split.heldOutLabels,  # noqa: E731
+                                    names, device)
+    cas, casPerClass = test(train_cas_classifier(
+        images, labels, numClasses, seed, device, log=log,
+        what="CAS classifier on generated digits"))
+    ceiling, realPerClass = test(train_cas_classifier(
+        realImages, realLabels, numClasses, seed, device, log=log,
+        what="CAS classifier on real digits"))
+    both, bothPerClass = None, {}
+    if withReal:
+        both, bothPerClass = test(train_cas_classifier(
+            torch.cat((realImages, images.cpu())), torch.cat((realLabels, labels.cpu())),
+            numClasses, seed, device, log=log, what="CAS classifier on real and generated digits"))
+    perClass = {name: {"cas": casPerClass.get(name), "real": realPerClass.get(name)}
+                for name in names}
+    if withReal:
+        for name in names:
+            perClass[name]["real_and_generated"] = bothPerClass.get(name)
     return {"cas": cas, "real": ceiling, "ratio": cas / ceiling if ceiling else None,
-            "per_class": {name: {"cas": casPerClass.get(name), "real": realPerClass.get(name)}
-                          for name in names},
+            "real_and_generated": both, "per_class": perClass, "labels": labelsBy,
             "num_generated": num, "num_real": realNum,
             "num_held_out": len(split.heldOutImages), "truncation": truncation,
             "classifier": (f"evaluator.DigitClassifier, {CAS_EPOCHS} epochs, batches of "
@@ -164,9 +200,16 @@ def cas_lines(numbers):
     lines = [f"CAS {numbers['cas']:.1%} (trained on {numbers['num_generated']:,} generated "
              f"digits, tested on {numbers['num_held_out']:,} held-out real ones); the same "
              f"classifier on {numbers['num_real']:,} real digits: {numbers['real']:.1%}{ratio}"]
+    both = numbers.get("real_and_generated")
+    if both is not None:
+        change = both - numbers["real"]
+        lines.append(f"the same classifier on the {numbers['num_real']:,} real digits and the "
+                     f"{numbers['num_generated']:,} generated ones together: {both:.1%} "
+                     f"({change * 100:+.1f} points against the real ones alone)")
     for name, n in numbers["per_class"].items():
         shown = lambda v: "-" if v is None else f"{v:.1%}"   # noqa: E731 - a class without test digits
-        lines.append(f"  class {name}: CAS {shown(n['cas'])}, real {shown(n['real'])}")
+        lines.append(f"  class {name}: CAS {shown(n['cas'])}, real {shown(n['real'])}"
+                     + (f", both {shown(n['real_and_generated'])}" if both is not None else ""))
     return lines
 
 
@@ -182,11 +225,17 @@ def add_cas_options(ap):
                     default=DEFAULT_CAS_NUM,
         help=f"with --cas: generated digits the classifier trains on, from {MIN_CAS_NUM} to "
              f"{MAX_CAS_NUM} (default: {DEFAULT_CAS_NUM})")
+    ap.add_argument("--cas-with-real", action="store_true",
+        help="with --cas: also train the classifier on the ceiling's real digits and the "
+             "generated ones together: does adding generated digits to real ones help? "
+             "(default: off)")
 
 
 def check_cas_arguments(ap, args):
     """--cas scores CAS alone: argparse's usage error for what it leaves out."""
     if not args.cas:
+        if args.cas_with_real:
+            ap.error("argument --cas-with-real: adds a number to --cas's; give --cas too")
         return
     for option in ("nearest", "truncation_curve", "rejection", "langevin"):
         if getattr(args, option) not in (None, False):
@@ -194,18 +243,15 @@ def check_cas_arguments(ap, args):
                      "alone; run the other scores in another command)")
 
 
-def score_cas(gen, saved, path, imageSet, numClasses, num, seed, truncation, device, log=print):
+def score_cas(gen, saved, path, imageSet, num, seed, truncation, device, log=print,
+              withReal=False):
     """evaluate.py --cas: the held-out check said (or the refusal), then
     classification_accuracy_score's numbers, each line logged."""
-    if not numClasses:
-        raise UserError("--cas needs a conditional generator (dcgan_mnist.py --conditional): "
-                        "its digits are labelled by the class asked for, and this one is not "
-                        "told any class")
     recordedSha, limit = recorded_training_data(saved, path)
     log(f"[{'INFO' if recordedSha else 'WARNING'}] "
         + held_out_check(recordedSha, limit, imageSet, seed))
     numbers = classification_accuracy_score(gen, imageSet, split_real(imageSet, seed), num, seed,
-                                            truncation, device, log)
+                                            truncation, device, log, withReal)
     for line in cas_lines(numbers):
         log("[RESULT] " + line)
     return numbers
