@@ -89,9 +89,10 @@ def exit_for(error, parser=None, interrupted=INTERRUPTED):
     """The SystemExit that ends a script on `error`, having printed its one
     line, or None when the error is not the user's (a bug, or a SystemExit
     already): the caller re-raises it. `parser` prints a UsageError's usage
-    line; `interrupted` is what Ctrl-C says was kept."""
+    line; `interrupted` is what Ctrl-C says was kept (None: nothing said)."""
     if isinstance(error, KeyboardInterrupt):
-        print(f"\n[INFO] {interrupted}", file=sys.stderr, flush=True)
+        if interrupted is not None:
+            print(f"\n[INFO] {interrupted}", file=sys.stderr, flush=True)
         return SystemExit(143 if isinstance(error, Terminated) else 130)
     if isinstance(error, UsageError):
         if parser is not None:

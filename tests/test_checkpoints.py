@@ -184,7 +184,8 @@ def test_ctrl_c_or_sigterm_stops_cleanly_and_says_how_to_resume(tmp_path, tiny_d
     assert proc.returncode == (143 if how == "sigterm" else 130), stderr
     said = [line for line in stderr.splitlines() if line.strip()]
     assert len(said) == 1 and "Traceback" not in stderr
-    assert said[0].startswith("[INFO] interrupted during epoch ") and "--resume" in said[0]
+    assert said[0].startswith(("[INFO] interrupted during epoch ", "[INFO] interrupted after epoch "))
+    assert "--resume" in said[0]
     saved = load_checkpoint(out / "checkpoint.pt")
     assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
     assert len(json.loads((out / "run.json").read_text())["losses"]) == saved.epoch
@@ -331,3 +332,12 @@ def test_a_sigterm_just_after_the_final_line_ends_with_a_status_not_the_bare_sig
         proc.communicate(timeout=60)
         statuses.append(proc.returncode)
     assert set(statuses) <= {0, 143}, statuses
+
+
+def test_a_stop_between_epochs_says_the_last_epoch_is_whole():
+    from pyimagesearch.training.ending import interrupted
+    assert interrupted("o", True, 2, 2, "o/checkpoint.pt") == \
+        "interrupted during epoch 3; o/checkpoint.pt holds 2 epochs: continue with --resume"
+    assert interrupted("o", True, 1, 2, "o/checkpoint.pt") == ("interrupted after epoch 2, its "
+        "files saved; o/checkpoint.pt holds 2 epochs: continue with --resume")
+    assert interrupted("o", True, 1, 2, "o/checkpoint.pt", main=False) is None

@@ -117,10 +117,11 @@ def test_a_failed_process_takes_the_job_down(tmp_path):
     assert re.search(r"rank\s*:\s*1\b", cause) and "SIGKILL" in cause
 
 
-def test_sigterm_to_torchrun_ends_the_run_as_interrupted_in_its_own_words(tmp_path):
+@pytest.mark.parametrize("launcher", ["torch.distributed.run", "pyimagesearch.torchrun"])
+def test_sigterm_to_torchrun_ends_the_run_as_interrupted_in_its_own_words(tmp_path, launcher):
     data = make_idx_folder(tmp_path / "data", train=2000, test=0)
     job = subprocess.Popen(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+        [sys.executable, "-m", launcher, "--standalone", "--nproc-per-node=2",
          "dcgan_mnist.py", "--output", str(tmp_path / "o"), "--data-dir", str(data),
          "--no-progress", "-e", "1000", "-b", "16"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -135,8 +136,18 @@ def test_sigterm_to_torchrun_ends_the_run_as_interrupted_in_its_own_words(tmp_pa
     finally:
         if job.poll() is None:
             job.kill()
-    assert re.search(r"interrupted during epoch \d+; .*checkpoint.pt holds \d+ epochs", stderr)
+    said = [line for line in stderr.splitlines() if "interrupted" in line and "[INFO]" in line]
+    assert len(said) == 1, stderr               # the first process says it, the other nothing
+    command = "torchrun" if launcher == "torch.distributed.run" else "python -m " + launcher
+    assert re.search(r"interrupted (during|after) epoch \d+(, its files saved)?; .*checkpoint.pt holds \d+ epochs: continue "
+                     rf"with: {command} --standalone --nproc-per-node=2 dcgan_mnist.py --output "
+                     rf".* --resume$", said[0]), said[0]
     assert json.loads((tmp_path / "o" / "run.json").read_text())["status"] == "interrupted"
+    if launcher == "pyimagesearch.torchrun":         # the agent's traceback said in one line
+        assert "Traceback" not in stderr and job.returncode == 128 + signal.SIGTERM
+        assert stderr.rstrip().splitlines()[-1] == (
+            "[INFO] torchrun was stopped by SIGTERM and told every process to stop; the run's "
+            "own line above says what was kept and how to continue")
 
 
 def _worker_pid(parent, rank):
@@ -204,3 +215,15 @@ def test_leaving_the_group_ends_its_threads(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     # each process's threads after cleanup: the main one alone
     assert [(tmp_path / f"threads-{rank}").read_text() for rank in (0, 1)] == ["python"] * 2
+
+
+def test_the_continue_line_names_the_command_that_started_the_job():
+    from types import SimpleNamespace
+    from pyimagesearch.training.distributed import launcher
+    two = SimpleNamespace(enabled=True, worldSize=2)
+    assert launcher(None) == launcher(SimpleNamespace(enabled=False)) == "python"
+    assert launcher(two, {"LOCAL_WORLD_SIZE": "2"}) == "torchrun --standalone --nproc-per-node=2"
+    assert launcher(two, {"LOCAL_WORLD_SIZE": "2", "DCGAN_LAUNCHER": "python -m pyimagesearch.torchrun"}) \
+        == "python -m pyimagesearch.torchrun --standalone --nproc-per-node=2"
+    assert launcher(two, {"LOCAL_WORLD_SIZE": "1", "DCGAN_LAUNCHER": "rm -rf /"}) == \
+        "torchrun (with its options as before: 2 processes)"     # only the project's own words

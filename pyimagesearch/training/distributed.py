@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 
 from ..errors import UserError, shorten
+from ..torchrun import COMMAND as LAUNCHER, LAUNCHER_VARIABLE
 
 # how long a process waits in a collective for the others before it gives up
 # with an error (instead of hanging forever on a peer that is stuck); long
@@ -58,12 +59,14 @@ class DistributedError(UserError):
 def launcher(ctx, env=None):
     """The words that start dcgan_mnist.py as this run was started: python,
     or torchrun with as many processes (a "continue with" line's)."""
-    if not ctx.enabled:
+    if ctx is None or not ctx.enabled:
         return "python"
-    local = (os.environ if env is None else env).get("LOCAL_WORLD_SIZE")
-    if local == str(ctx.worldSize):                  # one machine: its processes are all
-        return f"torchrun --standalone --nproc-per-node={ctx.worldSize}"
-    return f"torchrun (with its options as before: {ctx.worldSize} processes)"
+    env = os.environ if env is None else env
+    # python -m pyimagesearch.torchrun (which says so) or plain torchrun
+    command = LAUNCHER if env.get(LAUNCHER_VARIABLE) == LAUNCHER else "torchrun"
+    if env.get("LOCAL_WORLD_SIZE") == str(ctx.worldSize):   # one machine: its processes are all
+        return f"{command} --standalone --nproc-per-node={ctx.worldSize}"
+    return f"{command} (with its options as before: {ctx.worldSize} processes)"
 
 
 def _variable(env, name, default):

@@ -58,13 +58,22 @@ def end(error, parser, record, interruptedSaid, back=None):
         raise exit from None
 
 
-def interrupted(output, claimed, epoch, epochsSaved, checkpointPath):
-    """What Ctrl-C says was kept, during epoch `epoch` (0-based)."""
+def interrupted(output, claimed, epoch, epochsSaved, checkpointPath, ctx=None, main=True):
+    """What Ctrl-C says was kept, during epoch `epoch` (0-based), and how
+    to continue (under torchrun, with its command); None (nothing said) in
+    torchrun's other processes than the first (`main`)."""
+    if not main:
+        return None
+    launcher = distributed.launcher(ctx)
     if not claimed:
         return f"interrupted before training began; nothing in {output} was changed"
     if epochsSaved:
-        return (f"interrupted during epoch {epoch + 1}; {checkpointPath} holds {epochsSaved} "
-                "epochs: continue with --resume")
+        how = "with --resume" if launcher == "python" else \
+            f"with: {launcher} dcgan_mnist.py --output {output} --resume"
+        when = f"during epoch {epoch + 1}" if epochsSaved <= epoch else \
+            f"after epoch {epochsSaved}, its files saved"     # (before the next began)
+        return (f"interrupted {when}; {checkpointPath} holds {epochsSaved} "
+                f"epochs: continue {how}")
     return "interrupted during epoch 1, so nothing was saved; the same command starts over"
 
 

@@ -62,13 +62,13 @@ def training_images(ctx, args, dataDir, resume=None):
     return fullData, data, sha256
 
 
-def device_loader(data, transform, batchSize, device, shuffle, ctx, balanced=False):
+def device_loader(data, transform, batchSize, device, shuffle, ctx, args):
     """The run's batches: shuffled by the `shuffle` stream (each class in
-    its share of every batch if `balanced`), cut on `device` in its fastest
-    layout, this process's share under torchrun."""
+    its share of every batch with --balanced-batches), cut on `device` in
+    its fastest layout, this process's share under torchrun."""
     return DeviceLoader(data, batchSize, device, transform, generator=shuffle,
                         shard=(ctx.rank, ctx.worldSize), memoryFormat=memory_format(device),
-                        balanced=balanced)
+                        balanced=args.get("balanced_batches", False))
 
 
 def embedded_default_advice(numImages, batchSize, epochs):

@@ -48,9 +48,9 @@ class TrainingRun:
 
     def __init__(self, ap, args, argv=None):
         self.folder, self.output = OutputFolder(args["output"]), args["output"]
-        self.resume = self.record = self.process = None
+        self.resume = self.record = self.process = self.ctx = None
         self.board = board.NoTensorBoard()
-        self.claimed, self.epoch, self.epochsSaved = False, 0, 0
+        self.claimed, self.epoch, self.epochsSaved, self.main = False, 0, 0, True
         try:
             self.process = Process()
             self.ctx, self.main = self.process.ctx, self.process.main
@@ -107,8 +107,7 @@ class TrainingRun:
     def dataloader(self, data, transform, batch_size):
         """Shuffled batches on the device (under torchrun, this process's share)."""
         self.loader = images.device_loader(data, transform, batch_size, self.device,
-                                           self.streams.shuffle, self.ctx,
-                                           balanced=self.args.get("balanced_batches", False))
+                                           self.streams.shuffle, self.ctx, self.args)
         return self.loader
 
     def start(self, gen, disc, genOpt, discOpt, benchmarkNoise):
@@ -145,8 +144,7 @@ class TrainingRun:
         return models.to_train(self.ctx, self.args["amp"], self.args["compile"])
 
     def classes(self, realClasses):
-        """--conditional: the fakes' classes and the classes D sees
-        (RandomStreams.fake_classes). Without: (None, None)."""
+        """--conditional: (the fakes' classes, those D sees); else (None, None)."""
         if not self.numClasses:
             return None, None
         return self.streams.fake_classes(realClasses, self.numClasses,
@@ -235,7 +233,7 @@ class TrainingRun:
                 ending.end(error, parser, None if back or not (self.claimed and self.main)
                            else self.record, ending.interrupted(
                                self.output, self.claimed, self.epoch, self.epochsSaved,
-                               self.folder.file(CHECKPOINT)), back)
+                               self.folder.file(CHECKPOINT), self.ctx, self.main), back)
         finally:
             self.board.close()
             self.folder.release()
