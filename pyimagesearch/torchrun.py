@@ -29,8 +29,8 @@ def signal_name(number):
 
 
 def main(argv=None):
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.run import main as torchrun_main
+    from torch.distributed.elastic.multiprocessing.api import SignalException  # (here: the
+    from torch.distributed.run import main as torchrun_main   # training imports only the names)
 
     os.environ[LAUNCHER_VARIABLE] = COMMAND          # inherited by every process it starts
     try:
