@@ -25,28 +25,26 @@ UserError that says what it expected, never Python's own words.
 import math
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
 import torch
 
-from ..checkpoint import CheckpointError, build_discriminator, build_generator, load, trained_with
+from ..checkpoint import build_generator, load, trained_with
 from ..cli import MAX_SEED
-from ..data import load_training_data
-from ..data.imageset import DataError
-from ..errors import UserError, printable, shorten
+from ..errors import UserError, shorten
 from ..models import class_count, noise_dim
 from ..noise import MIN_TRUNCATION
 from ..models import describe as shape_of
-from ..quality.evaluator import find_cached, load_or_train, split_real
+from ..quality.evaluator import load_or_train
 from ..quality.selection import (MIN_CONFIDENCE, DigitSelector, NeverDrawn, label_of,
                                  montage_rows, recorded_class_names)
 from ..sampling import latent
-from ..sampling.dataset import MAX_DOWNLOAD, DataSet, write_zip
+from ..sampling.dataset import MAX_DOWNLOAD
 from ..sampling.rejection import (LANGEVIN_STEP_SIZE, LANGEVIN_STEPS, TooFewAccepted, calibrate,
                                   latent_langevin)
 from ..visualize import build_montage
+from .parts import real_parts, zip_data_set
 
 MORPH_STEPS = 24                  # frames from one end of the morph to the other
 # the "fidelity <-> variety" slider: the truncation T of the noise, from
@@ -198,34 +196,10 @@ class Playground:
                                   "Langevin sampler moves unconditional samples by an "
                                   "unconditional discriminator's verdict")
             return
-        try:
-            self.disc = build_discriminator(path, saved, device)
-        except CheckpointError as e:
-            self.whyNoLangevin = str(e).split(": ", 1)[-1]
-        try:
-            imageSet, _ = load_training_data(self.trained.dataset, self.trained.dataDir,
-                                             self.trained.invert, allowDownload=allowDownload,
-                                             size=self.gen.imageSize, channels=self.gen.channels,
-                                             named=real[1] is not None)
-            self.split = split_real(imageSet, self.trained.seed)
-            # as the page shows them: escaped (a class folder's name); by label
-            self.classes = imageSet.classes and [printable(c) for c in imageSet.classes]
-        except (DataError, UserError) as e:
-            if real[1] is not None:         # the folder the user named: an error, not a shrug
-                raise
-            why = f"the real images are not at hand ({shorten(e, 120)}); pass --data-dir"
-            self.whyNoDigits = why
-            self.whyNoLangevin = self.whyNoLangevin or why
-            return
-        if self.classes is None:
-            self.whyNoDigits = f"{imageSet.source} has no classes"
-            return
-        model, problem = find_cached(self.split, self.trained.seed, device)
-        if model is None:
-            self.whyNoDigits = (f"the evaluator that labels the samples is {problem}: "
-                                "train it (once; it is cached), or run evaluate.py")
-        else:
-            self.selector = DigitSelector(self.gen, model, device, 0)
+        parts = real_parts(path, saved, self.gen, self.trained, device, real, allowDownload)
+        self.disc, self.split, self.classes, self.selector = \
+            parts.disc, parts.split, parts.classes, parts.selector
+        self.whyNoDigits, self.whyNoLangevin = parts.whyNoDigits, parts.whyNoLangevin
 
     @property
     def conditional(self):
@@ -365,28 +339,18 @@ class Playground:
 
     def data_set(self, num, seed, truncation, folder):
         """A conditional generator's `num` digits (at most MAX_DOWNLOAD) as
-        a zip of class folders of PNGs and manifest.json, as generate.py
-        --write-dataset writes them (sampling/dataset.py), from `seed`, the
-        noise truncated by the slider's `truncation`; written whole into a
-        new folder inside `folder` (the demo's temporary folder). Returns
-        the zip's path; the zip made before it is deleted (Gradio serves
-        its own copy)."""
+        a zip (download.zip_data_set), from `seed`, the noise truncated by
+        the slider's `truncation`, in a new folder inside `folder` (the
+        demo's temporary folder). Returns the zip's path; the zip made
+        before it is deleted (Gradio serves its own copy)."""
         if not self.conditional:
             raise UserError("a data set to download needs a conditional generator "
                             "(dcgan_mnist.py --conditional): this one's digits have no class")
         num = whole_number(num, "the number of digits", 1, MAX_DOWNLOAD,
                            f"an integer from 1 to {MAX_DOWNLOAD:,}")
         seed, T = seed_of(seed), truncation_of(truncation)
-        dataSet = DataSet(self.gen, num, seed, T, self.device, "folder", self.classes,
-                          {"weights": self.description,
-                           "command": f"demo.py, the page's download: {num} digits, seed {seed}"})
-        made = tempfile.mkdtemp(prefix="dataset-", dir=folder)
-        path = os.path.join(made, f"dcgan-digits-{num}-seed-{seed}.zip")
-        try:
-            write_zip(path, dataSet)
-        except BaseException:
-            shutil.rmtree(made, ignore_errors=True)
-            raise
+        path, made = zip_data_set(self.gen, self.classes, self.description, num, seed, T,
+                                  self.device, folder)
         if self.lastDataSet:
             shutil.rmtree(self.lastDataSet, ignore_errors=True)
         self.lastDataSet = made
