@@ -13,7 +13,7 @@ import torch
 from conftest import load, make_idx_folder, one_line, run_script, snapshot, train, usage_error
 from test_sizes import colour_folder
 from pyimagesearch.checkpoint import build_discriminator, build_generator
-from pyimagesearch.data.loader import balanced_order
+from pyimagesearch.data.loader import DeviceLoader, balanced_order
 from pyimagesearch.dcgan import Discriminator, Generator
 from pyimagesearch.models import class_count, model_classes, noise_dim, told
 from pyimagesearch.training.images import montage_classes
@@ -105,6 +105,24 @@ def test_balanced_batches_hold_each_class_in_its_share():
     shuffled = labels[torch.randperm(len(labels), generator=stream)].split(128)[:-1]
     assert max((torch.bincount(b, minlength=4).double() - 128 * share).abs().max()
                for b in shuffled) > 1                # (what a plain shuffle gives)
+
+
+def test_balanced_batches_are_balanced_in_every_process_under_torchrun():
+    # each process's share of a balanced batch, not only the batch of all of them,
+    # holds each class in its share (a stride of 2 of 0,1,0,1,... is all one class)
+    labels = torch.arange(2).repeat(64)
+    images = torch.zeros(len(labels), 1, 2, 2, dtype=torch.uint8)
+    data = SimpleNamespace(labels=labels, images=images)
+    sizes = []
+    for rank in range(2):
+        loader = DeviceLoader(data, 16, "cpu", transform=lambda x: x.float(),
+                              generator=torch.Generator().manual_seed(1), shard=(rank, 2),
+                              balanced=True)
+        for _, classes in loader:
+            counts = torch.bincount(classes, minlength=2)
+            assert (counts - len(classes) / 2).abs().max() <= 1, (rank, counts)
+            sizes.append(len(classes))
+    assert sorted(sizes) == [16] * 8
 
 
 def test_balanced_batches_tell_the_fakes_the_real_classes():

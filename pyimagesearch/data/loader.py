@@ -47,7 +47,10 @@ class DeviceLoader:
             if len(index) < self.worldSize:     # too few left to give every process one
                 break
             self.lastBatchImages = len(index)
-            index = index[self.rank::self.worldSize].to(self.images.device)
+            # this process's share: a stride of a plain shuffle's batch, but a
+            # stretch of a balanced one (a stride of it can hold one class only)
+            index = (index.tensor_split(self.worldSize)[self.rank] if self.balanced
+                     else index[self.rank::self.worldSize]).to(self.images.device)
             x = self.transform(self.images[index])             # (bs, C, S, S) in [-1, 1]
             yield x.contiguous(memory_format=self.memoryFormat), self.labels[index]
 
