@@ -17,6 +17,8 @@ import os
 import signal
 import sys
 
+from .errors import printable
+
 LAUNCHER_VARIABLE = "DCGAN_LAUNCHER"
 COMMAND = "python -m pyimagesearch.torchrun"
 
@@ -30,7 +32,8 @@ def signal_name(number):
 
 def main(argv=None):
     from torch.distributed.elastic.multiprocessing.api import SignalException  # (here: the
-    from torch.distributed.run import main as torchrun_main   # training imports only the names)
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError  # training
+    from torch.distributed.run import main as torchrun_main   # imports only the names)
 
     os.environ[LAUNCHER_VARIABLE] = COMMAND          # inherited by every process it starts
     try:
@@ -40,6 +43,13 @@ def main(argv=None):
               "process to stop; the run's own line above says what was kept and how to "
               "continue", file=sys.stderr, flush=True)
         return 128 + int(stopped.sigval)
+    except ChildFailedError as failed:        # a process failed or was killed: torchrun
+        rank, failure = failed.get_first_failure()          # stopped the others
+        how = (f"was killed by {signal_name(-failure.exitcode)}" if failure.exitcode < 0
+               else f"ended with exit status {failure.exitcode}")
+        print(f"[ERROR] {printable(failed.name)}'s process {rank} {how}, so torchrun stopped the "
+              "others; the lines above say why", file=sys.stderr, flush=True)
+        return failure.exitcode if failure.exitcode > 0 else 128 - failure.exitcode
     except KeyboardInterrupt:                 # a second Ctrl-C while the processes stop
         print("[INFO] torchrun was interrupted while its processes were stopping; the run's "
               "own line above says what was kept", file=sys.stderr, flush=True)

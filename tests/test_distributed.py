@@ -227,3 +227,21 @@ def test_the_continue_line_names_the_command_that_started_the_job():
         == "python -m pyimagesearch.torchrun --standalone --nproc-per-node=2"
     assert launcher(two, {"LOCAL_WORLD_SIZE": "1", "DCGAN_LAUNCHER": "rm -rf /"}) == \
         "torchrun (with its options as before: 2 processes)"     # only the project's own words
+
+
+@pytest.mark.parametrize("body, status, how", [
+    ("import sys; sys.exit(3)", 3, "ended with exit status 3"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", 128 + 9, "was killed by SIGKILL")])
+def test_a_failed_process_under_the_launcher_is_one_line_not_a_traceback(tmp_path, body, status,
+                                                                         how):
+    script = tmp_path / "fails\x1b[2J.py"           # (its name printed, escaped)
+    script.write_text(body + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pyimagesearch.torchrun", "--standalone", "--nproc-per-node=1",
+         str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=job_env(tmp_path))
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == status
+    assert result.stderr.rstrip().splitlines()[-1] == (
+        f"[ERROR] {tmp_path}/fails\\x1b[2J.py's process 0 {how}, so torchrun stopped the "
+        "others; the lines above say why")
