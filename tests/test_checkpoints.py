@@ -341,3 +341,22 @@ def test_a_stop_between_epochs_says_the_last_epoch_is_whole():
     assert interrupted("o", True, 1, 2, "o/checkpoint.pt") == ("interrupted after epoch 2, its "
         "files saved; o/checkpoint.pt holds 2 epochs: continue with --resume")
     assert interrupted("o", True, 1, 2, "o/checkpoint.pt", main=False) is None
+
+
+def test_the_continue_command_quotes_an_output_folder_for_the_shell(monkeypatch, tmp_path,
+                                                                   tiny_data):
+    # pasted, "continue with: ... --output my runs/one --resume" would give
+    # dcgan_mnist.py two words for --output
+    from types import SimpleNamespace
+    from pyimagesearch.training.ending import interrupted
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.delenv("DCGAN_LAUNCHER", raising=False)
+    ctx = SimpleNamespace(enabled=True, worldSize=2)
+    said = interrupted("my runs/one", True, 2, 2, "my runs/one/checkpoint.pt", ctx=ctx)
+    assert said.endswith("continue with: torchrun --standalone --nproc-per-node=2 dcgan_mnist.py "
+                         "--output 'my runs/one' --resume"), said
+    result = train(tmp_path / "my runs", tiny_data, "-e", "2",
+                   "--stop-after", "1", "-b", "32")
+    assert result.returncode == 0, result.stderr
+    assert (f"continue with: python dcgan_mnist.py --output '{tmp_path}/my runs' --resume"
+            in result.stdout), result.stdout

@@ -1,6 +1,8 @@
 """How an invocation ends: the files written after the last epoch and the
 line that names them, or, when it is cut short, what Ctrl-C says was kept."""
 
+import shlex
+
 from .. import files, visualize
 from ..errors import UserError, exit_for
 from . import distributed
@@ -38,7 +40,8 @@ def write_final_files(folder, record, gen, ema, stopEpoch, numEpochs, launcher="
     record.finish(finished)
     if not finished:
         print(f"[INFO] stopped after epoch {stopEpoch} of {numEpochs} as asked; "
-              f"continue with: {launcher} dcgan_mnist.py --output {folder.path} --resume")
+              f"continue with: {launcher} dcgan_mnist.py --output {shlex.quote(str(folder.path))} "
+              "--resume")
     written += [HISTORY, LOSSES_PLOT, CHECKPOINT] + ([METRICS] if record.metrics else [])
     written.append(RUN_JSON)
     print(f"[INFO] {', '.join(written[:-1])} and {written[-1]} are in {folder.path}")
@@ -69,7 +72,7 @@ def interrupted(output, claimed, epoch, epochsSaved, checkpointPath, ctx=None, m
         return f"interrupted before training began; nothing in {output} was changed"
     if epochsSaved:
         how = "with --resume" if launcher == "python" else \
-            f"with: {launcher} dcgan_mnist.py --output {output} --resume"
+            f"with: {launcher} dcgan_mnist.py --output {shlex.quote(str(output))} --resume"
         when = f"during epoch {epoch + 1}" if epochsSaved <= epoch else \
             f"after epoch {epochsSaved}, its files saved"     # (before the next began)
         return (f"interrupted {when}; {checkpointPath} holds {epochsSaved} "
