@@ -21,6 +21,8 @@ from .errors import printable
 
 LAUNCHER_VARIABLE = "DCGAN_LAUNCHER"
 COMMAND = "python -m pyimagesearch.torchrun"
+# the signals a run stops at in its own words (pyimagesearch/training/process.py)
+CAUGHT = (signal.SIGINT, signal.SIGTERM)
 
 
 def signal_name(number):
@@ -39,9 +41,15 @@ def main(argv=None):
     try:
         torchrun_main(sys.argv[1:] if argv is None else argv)
     except SignalException as stopped:
-        print(f"[INFO] torchrun was stopped by {signal_name(stopped.sigval)} and told every "
-              "process to stop; the run's own line above says what was kept and how to "
-              "continue", file=sys.stderr, flush=True)
+        if stopped.sigval in CAUGHT:
+            print(f"[INFO] torchrun was stopped by {signal_name(stopped.sigval)} and told every "
+                  "process to stop; the run's own line above says what was kept and how to "
+                  "continue", file=sys.stderr, flush=True)
+        else:                      # (SIGHUP, SIGQUIT: passed on, they end the processes at once)
+            print(f"[INFO] torchrun was stopped by {signal_name(stopped.sigval)} and passed it "
+                  "on to every process, which ends them where they are, without a line of "
+                  "their own (run.json still says \"running\"); --resume continues from the "
+                  "last epoch their checkpoint.pt holds", file=sys.stderr, flush=True)
         return 128 + int(stopped.sigval)
     except ChildFailedError as failed:        # a process failed or was killed: torchrun
         rank, failure = failed.get_first_failure()          # stopped the others

@@ -245,3 +245,25 @@ def test_a_failed_process_under_the_launcher_is_one_line_not_a_traceback(tmp_pat
     assert result.stderr.rstrip().splitlines()[-1] == (
         f"[ERROR] {tmp_path}/fails\\x1b[2J.py's process 0 {how}, so torchrun stopped the "
         "others; the lines above say why")
+
+
+def test_a_signal_the_processes_do_not_catch_is_not_said_to_have_a_line_above(tmp_path):
+    # SIGHUP (a closed terminal) is passed on by torchrun's agent and ends the
+    # processes outright: no "interrupted" line of theirs to point to
+    script = tmp_path / "waits.py"
+    script.write_text("import time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    job = subprocess.Popen(
+        [sys.executable, "-m", "pyimagesearch.torchrun", "--standalone", "--nproc-per-node=1",
+         str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=job_env(tmp_path))
+    try:
+        assert job.stdout.readline().strip() == "ready"
+        job.send_signal(signal.SIGHUP)
+        _, stderr = job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 128 + signal.SIGHUP and "Traceback" not in stderr
+    last = stderr.rstrip().splitlines()[-1]
+    assert last.startswith("[INFO] torchrun was stopped by SIGHUP and passed it on to every "
+                           "process") and "line above" not in last, last
