@@ -25,11 +25,12 @@ from pyimagesearch.cli import (MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES, add_shape_opt
 from pyimagesearch.data import load_training_data, to_pixels
 from pyimagesearch.data.options import add_real_image_options, check_named_data_dir
 from pyimagesearch.device import DEVICES, describe, select_device
-from pyimagesearch.errors import UserError, as_script, one_line_errors, raise_terminated
+from pyimagesearch.errors import UserError, as_script, one_line_errors, printable, raise_terminated
 from pyimagesearch.files import replaced, write_image
 from pyimagesearch.models import class_count
 from pyimagesearch.quality import metrics
 from pyimagesearch.quality.cas import add_cas_options, check_cas_arguments, score_cas
+from pyimagesearch.quality.selection import recorded_class_names
 from pyimagesearch.sampling.options import (add_sampler_options, add_truncation_option,
                                             sampler_settings, truncation, truncation_said)
 from pyimagesearch.sampling.rejection import better_samples
@@ -157,6 +158,12 @@ def main(argv=None):
         raise UserError(f"the generator is told {numClasses} classes and {imageSet.source} has "
                         f"{len(imageSet.classes)}: score it against the data it was trained on "
                         "(--dataset, --data-dir)")
+    told = recorded_class_names(saved, numClasses) if numClasses else None
+    if told and imageSet.classes and told != [printable(c) for c in imageSet.classes]:
+        raise UserError(f"the generator's classes are {', '.join(told)} and {imageSet.source}'s "
+                        f"are {', '.join(printable(c) for c in imageSet.classes)}: its class "
+                        "asked for would be scored as another; score it against the data it was "
+                        "trained on (--dataset, --data-dir)")
     if args.cas:                  # CAS alone (quality/cas.py, docs/synthetic.md)
         numbers = score_cas(gen, saved, args.checkpoint, imageSet, args.cas_num, seed,
                             args.truncation, DEVICE, log, withReal=args.cas_with_real)

@@ -376,3 +376,23 @@ def test_the_download_through_a_real_server(tmp_path):
         with pytest.raises(Exception, match="from 1 to 10,000"):
             Client(url, verbose=False).predict(10_001, 2, 3.0, api_name="/data_set")
     assert "Traceback" not in proc.output, proc.output
+
+
+def test_cas_refuses_real_digits_whose_classes_are_not_the_generators(runs, tmp_path):
+    # ten class folders named in words sort as eight, five, four, ...: the
+    # generator's class 0 would be scored against the folder's "eight"
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    data = load_idx_folder(find_idx_files(str(runs / "data"), "mnist"), "tiny")
+    for i, (image, label) in enumerate(zip(data.images, data.labels)):
+        folder = tmp_path / "words" / words[int(label)]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image[0].numpy()).save(folder / f"{i}.png")
+    for extra in (["--cas"], []):
+        result = run_script("evaluate.py", "--checkpoint", runs / "limited" / "checkpoint.pt",
+                            "--dataset", "folder", "--data-dir", tmp_path / "words",
+                            "--device", "cpu", "--no-download", "--num", "256", *extra)
+        assert result.returncode == 1 and not result.stdout.strip(), result.stdout
+        line = result.stderr.strip().splitlines()[-1]
+        assert "Traceback" not in result.stderr
+        assert line.startswith("[ERROR] the generator's classes are 0, 1, 2") and \
+            "'s are eight, five, four" in line, line
