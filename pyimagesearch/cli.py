@@ -60,12 +60,13 @@ def nonnegative_int(text):
 
 
 def count_up_to(maximum, minimum=1):
-    """argparse type: a count from `minimum` (1 or 0) to `maximum` (every count a
+    """argparse type: a count from `minimum` (1, 0 or more) to `maximum` (every count a
     user gives is bounded: none can take the machine)."""
     def count(text):
         return _number(text, int, lambda v: minimum <= v <= maximum,
-                       ("a positive integer" if minimum == 1 else "0 or a positive integer")
-                       + f" of at most {maximum:,}")
+                       ("a positive integer of" if minimum == 1 else "0 or a positive integer of"
+                        if minimum == 0 else f"an integer of at least {minimum:,} and")
+                       + f" at most {maximum:,}")
     return count
 
 

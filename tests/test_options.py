@@ -133,3 +133,16 @@ def test_the_recorded_command_parses_back_to_the_same_arguments_whatever_the_val
     again = vars(ap.parse_args(words[2:]))
     assert {k: v for k, v in again.items() if k != "output"} == \
         {k: v for k, v in given.items() if k != "output"}
+
+
+@pytest.mark.parametrize("text", ["99", "0", "x"])
+def test_a_count_with_a_minimum_above_one_says_its_minimum(text):
+    # --cas-num (100 to 100,000) said "must be 0 or a positive integer of at
+    # most 100,000, got 0": it refused 0 and never named 100
+    from pyimagesearch.cli import count_up_to
+    with pytest.raises(argparse.ArgumentTypeError) as refused:
+        count_up_to(100_000, 100)(text)
+    assert str(refused.value).startswith("must be an integer of at least 100 and at most 100,000")
+    assert count_up_to(100_000, 100)("100") == 100
+    assert "0 or a positive integer" in str(pytest.raises(
+        argparse.ArgumentTypeError, count_up_to(5, 0), "6").value)
