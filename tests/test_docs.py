@@ -20,3 +20,21 @@ def test_every_relative_link_of_the_readme_and_docs_points_at_a_file():
             if not os.path.exists(os.path.join(ROOT, os.path.dirname(page), target)):
                 broken.append((page, target))
     assert broken == []
+
+
+def test_every_option_is_described_in_the_doc_its_help_names():
+    # --balanced-batches' help said "(docs/conditional.md)", which never named it
+    import argparse
+    import evaluate
+    import generate
+    from pyimagesearch.training.options import add_training_options
+    training = argparse.ArgumentParser()
+    add_training_options(training)
+    missing = []
+    for parser in (training, evaluate.build_arg_parser(), generate.build_arg_parser()):
+        for action in parser._actions:
+            for doc in re.findall(r"docs/[\w.-]+\.md", action.help or ""):
+                flag = max(action.option_strings, key=len)
+                if flag not in open(os.path.join(ROOT, doc), encoding="utf-8").read():
+                    missing.append(f"{flag} in {doc}")
+    assert not missing, missing

@@ -216,8 +216,9 @@ def cas_lines(numbers):
 def add_cas_options(ap):
     """evaluate.py's --cas and --cas-num."""
     ap.add_argument("--cas", action="store_true",
-        help="score a conditional generator by CAS alone (docs/synthetic.md): a fixed classifier "
-             "trained on --cas-num generated digits, labelled by the class asked for, tested on "
+        help="score a generator by CAS alone (docs/synthetic.md): a fixed classifier "
+             "trained on --cas-num generated digits, labelled by the class asked for (an "
+             "unconditional generator's by the evaluator, said so), tested on "
              "the real held-out digits; beside it the same classifier trained on as many real "
              "digits, and their ratio. Refused when the generator's record says it trained on "
              "the held-out digits (default: off)")
