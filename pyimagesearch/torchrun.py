@@ -38,13 +38,15 @@ def main(argv=None):
     from torch.distributed.run import main as torchrun_main   # imports only the names)
 
     os.environ[LAUNCHER_VARIABLE] = COMMAND          # inherited by every process it starts
+    sys.argv[0] = COMMAND                            # (its usage line's name)
     try:
         torchrun_main(sys.argv[1:] if argv is None else argv)
     except SignalException as stopped:
         if stopped.sigval in CAUGHT:
             print(f"[INFO] torchrun was stopped by {signal_name(stopped.sigval)} and told every "
                   "process to stop; the run's own line above says what was kept and how to "
-                  "continue", file=sys.stderr, flush=True)
+                  "continue (none, if it was stopped before the run began)",
+                  file=sys.stderr, flush=True)
         else:                      # (SIGHUP, SIGQUIT: passed on, they end the processes at once)
             print(f"[INFO] torchrun was stopped by {signal_name(stopped.sigval)} and passed it "
                   "on to every process, which ends them where they are, without a line of "

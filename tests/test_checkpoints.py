@@ -280,7 +280,7 @@ def test_sigterm_during_an_epochs_files_is_not_lost_and_stops_at_the_next_epoch(
     result = train(out, tiny_data, "-b", "16", "-e", "3")
     assert result.returncode == 143, result.stderr
     assert one_line(result.stderr) == (f"[INFO] interrupted during epoch 2; {out / 'checkpoint.pt'}"
-                                       " holds 1 epochs: continue with --resume")
+                                       " holds 1 epoch: continue with --resume")
     assert load_checkpoint(out / "checkpoint.pt").epoch == 1
     assert len(calls) == 1 and (out / "losses.png").exists()       # epoch 1's files whole
     assert json.loads((out / "run.json").read_text())["status"] == "interrupted"

@@ -265,3 +265,14 @@ def test_a_conditional_folder_run_records_its_class_names_without_eval_every(tmp
     drawn = run_script("generate.py", "--checkpoint", tmp_path / "o" / "checkpoint.pt",
                        "--digit", "red", "--output", tmp_path / "x.png")
     assert drawn.returncode == 0, drawn.stderr
+
+
+def test_a_run_on_some_of_the_classes_says_which_it_never_sees(tmp_path):
+    data = make_idx_folder(tmp_path / "data")            # labels 0, 1, ..., 9, 0, ...
+    some = train(tmp_path / "some", data, "-e", "1", "-b", "4", "--conditional", "--limit", "4")
+    assert some.returncode == 0, some.stderr
+    warned = [line for line in some.stderr.splitlines() if "classes it never sees" in line]
+    assert len(warned) == 1
+    assert "the 4 training images hold 4 of the 10 classes (none of 4, 5, 6, 7, 8, 9)" in some.stderr
+    every = train(tmp_path / "every", data, "-e", "1", "-b", "16", "--conditional", "--limit", "10")
+    assert every.returncode == 0 and "never sees" not in every.stderr

@@ -76,7 +76,7 @@ def interrupted(output, claimed, epoch, epochsSaved, checkpointPath, ctx=None, m
         when = f"during epoch {epoch + 1}" if epochsSaved <= epoch else \
             f"after epoch {epochsSaved}, its files saved"     # (before the next began)
         return (f"interrupted {when}; {checkpointPath} holds {epochsSaved} "
-                f"epochs: continue {how}")
+                f"epoch{'s' if epochsSaved != 1 else ''}: continue {how}")
     return "interrupted during epoch 1, so nothing was saved; the same command starts over"
 
 

@@ -10,7 +10,7 @@ from ..data.imageset import DataError, fingerprint
 from ..data.loader import DeviceLoader
 from ..data.sources import load_dataset
 from ..device import memory_format
-from ..errors import warn
+from ..errors import printable, shorten, warn
 from ..quality.selection import montage_rows
 from . import distributed
 
@@ -92,13 +92,23 @@ def advise_on_embedded_default(numImages, batchSize, epochs):
     warn(embedded_default_advice(numImages, batchSize, epochs))
 
 
-def classes_to_tell(data):
+def classes_to_tell(data, main=True):
     """--conditional: how many classes the networks are told, those of
-    `data` (an ImageSet); DataError when it has none."""
+    `data` (an ImageSet); DataError when it has none. A warning (from the
+    first process) when the images hold only some of them (e.g. a --limit
+    of a file sorted by class): the montage's rows of the others show
+    what the generator makes of a class it was never shown."""
     if not data.classes:
         raise DataError(f"--conditional needs images with classes, and {data.source} has none "
                         "(a folder of images without class subfolders): put each class in a "
                         "subfolder of its own, or train without --conditional")
+    held = torch.bincount(data.labels.long(), minlength=len(data.classes)) > 0
+    if main and not held.all():
+        missing = [printable(c) for c, h in zip(data.classes, held.tolist()) if not h]
+        warn([f"the {len(data):,} training images hold {int(held.sum())} of the "
+              f"{len(data.classes)} classes (none of {shorten(', '.join(missing), 80)}):",
+              "the generator is told classes it never sees (a --limit of a file sorted by "
+              "class?); train on images of every class"])
     return len(data.classes)
 
 
