@@ -55,7 +55,6 @@ class DeviceLoader:
             yield x.contiguous(memory_format=self.memoryFormat), self.labels[index]
 
 
-
 def balanced_order(labels, generator=None):
     """A random order of the images whose every stretch holds each class in
     its share of the data (--balanced-batches): each class's images in a
@@ -67,8 +66,9 @@ def balanced_order(labels, generator=None):
     shuffled = labels.cpu()[order].long()
     counts = torch.bincount(shuffled)
     byClass = torch.argsort(shuffled, stable=True)
-    rank = torch.empty_like(byClass)
-    rank[byClass] = torch.arange(len(shuffled)) - (torch.cumsum(counts, 0) - counts)[shuffled[byClass]]
+    firsts = torch.cumsum(counts, 0) - counts             # where each class starts in byClass
+    rank = torch.empty_like(byClass)                      # each image's place in its class
+    rank[byClass] = torch.arange(len(shuffled)) - firsts[shuffled[byClass]]
     start = torch.rand(len(counts), generator=generator, dtype=torch.float64)
     key = (rank + start[shuffled]) / counts[shuffled]
     return order[torch.argsort(key, stable=True)]

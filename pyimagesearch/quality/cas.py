@@ -180,11 +180,9 @@ def classification_accuracy_score(gen, imageSet, split, num, seed, truncation, d
         both, bothPerClass = test(train_cas_classifier(
             torch.cat((realImages, images.cpu())), torch.cat((realLabels, labels.cpu())),
             numClasses, seed, device, log=log, what="CAS classifier on real and generated digits"))
-    perClass = {name: {"cas": casPerClass.get(name), "real": realPerClass.get(name)}
+    perClass = {name: {"cas": casPerClass.get(name), "real": realPerClass.get(name),
+                       **({"real_and_generated": bothPerClass.get(name)} if withReal else {})}
                 for name in names}
-    if withReal:
-        for name in names:
-            perClass[name]["real_and_generated"] = bothPerClass.get(name)
     return {"cas": cas, "real": ceiling, "ratio": cas / ceiling if ceiling else None,
             "real_and_generated": both, "per_class": perClass, "labels": labelsBy,
             "num_generated": num, "num_real": realNum,

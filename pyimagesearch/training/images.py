@@ -92,12 +92,14 @@ def advise_on_embedded_default(numImages, batchSize, epochs):
     warn(embedded_default_advice(numImages, batchSize, epochs))
 
 
-def classes_to_tell(data, main=True):
-    """--conditional: how many classes the networks are told, those of
-    `data` (an ImageSet); DataError when it has none. A warning (from the
-    first process) when the images hold only some of them (e.g. a --limit
-    of a file sorted by class): the montage's rows of the others show
-    what the generator makes of a class it was never shown."""
+def classes_to_tell(data, conditional, main=True):
+    """How many classes the networks are told: with --conditional those of
+    `data` (an ImageSet), DataError when it has none; else None. A warning
+    (from the first process) when the images hold only some of them (e.g.
+    a --limit of a file sorted by class): the montage's rows of the others
+    show what the generator makes of a class it was never shown."""
+    if not conditional:
+        return None
     if not data.classes:
         raise DataError(f"--conditional needs images with classes, and {data.source} has none "
                         "(a folder of images without class subfolders): put each class in a "

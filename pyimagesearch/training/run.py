@@ -101,7 +101,7 @@ class TrainingRun:
         self.fullData, self.data, self.fingerprint = images.training_images(
             self.ctx, self.args, self.dataDir, self.resume)
         self.evalEvery = usable_eval_every(self.fullData, self.args["eval_every"])
-        self.numClasses = images.classes_to_tell(self.data, self.main) if self.args["conditional"] else None
+        self.numClasses = images.classes_to_tell(self.data, self.args["conditional"], self.main)
         return self.data
 
     def dataloader(self, data, transform, batch_size):
