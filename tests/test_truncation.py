@@ -429,10 +429,38 @@ def test_a_curve_json_export_refuses_a_full_folder_first_and_writes_names_escape
     assert config["truncation"] == 1.5
 
 
-@pytest.mark.parametrize("script", ["referee.py", "truncation_curve.py"])
+@pytest.mark.parametrize("script", ["referee.py", "truncation_curve.py", "truncation_variants.py"])
 @pytest.mark.parametrize("value", ["-1", "0", "100000000"])
 def test_the_benchmarks_bound_per_class(tmp_path, benchmarks, script, value):
     result = run_script(script, "--data-dir", tmp_path, "--checkpoint", tmp_path / "c.pt",
                         "--per-class", value)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "argument --per-class: must be a positive integer of at most 10,000" in result.stderr
+
+
+def test_the_variants_separate_cutting_the_tails_from_narrowing_the_noise(benchmarks):
+    import truncation_variants as tv
+    from pyimagesearch.sampling import latent
+    untouched = latent.noise
+    plain, cut = untouched(4000, 3, 100), untouched(4000, 3, 100, 1.5)
+    # the deviation of a normal truncated at T, against a sample of one
+    assert tv.truncated_std(1.5) == pytest.approx(cut.std().item(), abs=0.005)
+    from scipy.stats import truncnorm
+    for T in (1.0, 1.5, 2.0):
+        assert tv.truncated_std(T) == pytest.approx(truncnorm(-T, T).std(), rel=1e-9)
+    with tv.noise_drawn("truncate"):
+        assert torch.equal(latent.noise(4000, 3, 100, 1.5), cut)
+        assert torch.equal(latent.noise(4000, 3, 100), plain)      # untruncated: untouched
+    with tv.noise_drawn("truncate, variance restored"):
+        wide = latent.noise(4000, 3, 100, 1.5)
+        assert wide.std().item() == pytest.approx(1.0, abs=0.005)
+        assert wide.abs().max() <= 1.5 / tv.truncated_std(1.5) + 1e-5
+    with tv.noise_drawn("truncate, length kept"):
+        kept = latent.noise(4000, 3, 100, 1.5)
+        assert torch.allclose(kept.flatten(1).norm(dim=1), plain.flatten(1).norm(dim=1))
+        assert not torch.allclose(kept, plain)
+    with pytest.raises(RuntimeError):
+        with tv.noise_drawn("shrink"):
+            assert torch.allclose(latent.noise(4000, 3, 100, 1.5), plain * tv.truncated_std(1.5))
+            raise RuntimeError
+    assert latent.noise is untouched                                # put back, even on an error
