@@ -6,7 +6,7 @@ apt-get install chromium). docs/pretrained.md gives the run behind the
 shipped generator; with a run of yours and its TensorBoard events:
 
     python dcgan_mnist.py --output conditional --data-dir mnist15k --seed 2 --eval-every 20 \\
-        --tensorboard --conditional --recipe better --ema 0.99 --epochs 40
+        --tensorboard --conditional --recipe better --ema 0.99 --epochs 80
     python docs/make_screenshots.py --tensorboard conditional/tensorboard
 """
 

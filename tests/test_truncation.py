@@ -220,7 +220,7 @@ def test_the_demos_slider_truncates_and_its_right_end_is_untruncated(conditional
     assert np.array_equal(play.grid(0, 16, False, 0.5), play.grid(0, 16, False, "0.5"))
     assert not np.array_equal(play.digit("3", 0, 16, 0.5, 0.5)[0], play.digit("3", 0, 16)[0])
     assert not torch.equal(play.morph_path(1, 2, "1", "7", 0.5), play.morph_path(1, 2, "1", "7"))
-    for value in (0.05, 3.5, "x", None, math.nan):
+    for value in (0.05, 4.5, "x", None, math.nan):
         with pytest.raises(UserError, match="the fidelity-variety slider"):
             truncation_of(value)
     exported = tmp_path / "exp"

@@ -49,9 +49,10 @@ from .parts import real_parts, zip_data_set
 MORPH_STEPS = 24                  # frames from one end of the morph to the other
 # the "fidelity <-> variety" slider: the truncation T of the noise, from
 # MIN_SLIDER_T (faithful, alike) to NO_TRUNCATION, its right end, which is
-# the untruncated noise (at T = 3 only 0.3 % of the components would be
-# redrawn anyway, so the slider's last step is a small one)
-MIN_SLIDER_T, NO_TRUNCATION = MIN_TRUNCATION, 3.0
+# the untruncated noise (at T = 4 one component in 16,000 would be redrawn
+# anyway, so the slider's last step is a small one; T = 3, the shipped
+# generator's recommended T, redraws one in 370 and stays a step of its own)
+MIN_SLIDER_T, NO_TRUNCATION = MIN_TRUNCATION, 4.0
 MAX_GRID = 100
 SHOWN = 224                       # pixels on a side a single image is enlarged to (28 -> 224)
 MONTAGE_SHOWN = 448               # ... and a montage at least (8 x 8 of 28 -> 448)

@@ -140,7 +140,7 @@ def add_training_options(ap):
              "(the generator a one-hot code after its noise, the discriminator a "
              "projection of it), so a trained generator draws the class asked for; the "
              "classes come from the data; recommended, as the shipped generator was trained: "
-             "--conditional --recipe better --ema 0.99 --epochs 40 (docs/conditional.md) "
+             "--conditional --recipe better --ema 0.99 --epochs 80 (docs/conditional.md) "
              "(default: off, as the article)")
     option(ap, "--balanced-batches", action="store_true", resume=SHAPES,
         help="with --conditional: every real batch holds each class in its share of the "
