@@ -25,7 +25,8 @@ from pyimagesearch import files
 from pyimagesearch.checkpoint import build_generator, load, trained_with
 from pyimagesearch.cli import check_output_folder, count_up_to, random_seed, truncation
 from pyimagesearch.data import load_training_data
-from pyimagesearch.errors import UserError, one_line_errors, printable, shorten
+from pyimagesearch.errors import (UserError, as_script, one_line_errors, printable,
+                                  raise_terminated, shorten)
 from pyimagesearch.exported import config_problem
 from pyimagesearch.models import class_count
 from pyimagesearch.noise import MAX_TRUNCATION, MIN_TRUNCATION
@@ -55,7 +56,7 @@ def curve_rows(checkpoint, dataDir, truncations, perClass=1000, seed=0, log=prin
         sys.exit(f"{checkpoint}: a conditional generator is needed (the referee reads classes)")
     trained = trained_with(saved, checkpoint, gen).given("mnist", dataDir, "auto")
     imageSet, trainedOn = load_training_data(trained.dataset, trained.dataDir, trained.invert,
-                                             allowDownload=False, log=log)
+                                             allowDownload=False, log=log, named=True)
     log(f"[INFO] {description}: {perClass:,} digits a class at each T, seed {seed}")
     scorer = metrics.Scorer(imageSet, seed=seed, device="cpu", num=perClass * numClasses,
                             log=log, trainedOn=trainedOn)
@@ -196,9 +197,9 @@ def check_arguments(ap, args):
     """The output names, before any work (the rule of docs/usage.md: a
     training run's own files are never written, nor a folder that holds
     files exported into)."""
-    if args.out_json:
+    if args.out_json is not None:
         check_output_file(ap, "--out-json", args.out_json, ".json")
-    if args.plot:
+    if args.plot is not None:
         check_output_file(ap, "--plot", args.plot, ".png")
     if args.export:
         check_output_folder(ap, args.export, "--export")
@@ -265,11 +266,11 @@ def main(argv=None):
     config = export_config(saved, args.checkpoint, gen, args.default, rows) if args.export else None
     for line in table(rows):
         print(line)
-    if args.out_json:
+    if args.out_json is not None:
         said = files.replaced(args.out_json)
         files.write_json(args.out_json, {**about, "curve": rows})
         log(f"[INFO] wrote {args.out_json}{said}")
-    if args.plot:
+    if args.plot is not None:
         said = files.replaced(args.plot)
         plot(rows, args.plot)
         log(f"[INFO] wrote {args.plot}{said}")
@@ -279,4 +280,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(as_script(main, raise_terminated))    # SIGTERM: one line, status 143

@@ -32,7 +32,7 @@ import truncation_curve
 from common import check_output_file     # (common also sets up the import path)
 from pyimagesearch import files
 from pyimagesearch.cli import count_up_to, random_seed, truncation
-from pyimagesearch.errors import one_line_errors
+from pyimagesearch.errors import as_script, one_line_errors, raise_terminated
 from pyimagesearch.sampling import latent
 
 import referee
@@ -107,7 +107,7 @@ def main(argv=None):
                     help="also write the numbers to this .json file (a file of that name is "
                          "replaced, and the line says so)")
     args = ap.parse_args(argv)
-    if args.out_json:
+    if args.out_json is not None:
         check_output_file(ap, "--out-json", args.out_json, ".json")
 
     def log(line):
@@ -123,12 +123,12 @@ def main(argv=None):
                             for r in rows]
     for line in table(results):
         print(line)
-    if args.out_json:
+    if args.out_json is not None:
         said = files.replaced(args.out_json)
         files.write_json(args.out_json, {**about, "truncated_std": {
-            f"{T:g}": truncated_std(T) for T in args.truncations}, "variants": results})
+            str(T): truncated_std(T) for T in args.truncations}, "variants": results})
         log(f"[INFO] wrote {args.out_json}{said}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(as_script(main, raise_terminated))    # SIGTERM: one line, status 143

@@ -29,12 +29,12 @@ def _number(text, convert, ok, expected):
         raise argparse.ArgumentTypeError(f"must be {expected}, got {_quoted(text)}") from None
     if not ok(value):
         # the number read, not the text: it may hold spaces, newlines, control characters
-        shown = _shown(value) if isinstance(value, float) else _quoted(str(value), plain=True)
+        shown = shown_number(value) if isinstance(value, float) else _quoted(str(value), plain=True)
         raise argparse.ArgumentTypeError(f"must be {expected}, got {shown}")
     return value
 
 
-def _shown(value):
+def shown_number(value):
     """A float as a refusal shows it: in 12 significant digits, or every digit
     Python needs to tell it apart when those round it (10.0000001 is not
     shown as 10, which would look like a value in range)."""
@@ -151,6 +151,8 @@ def check_output_folder(ap, path, option="-o/--output"):
 
 def check_writable_file(ap, option, path, suffix):
     """Refuse, argparse-style, an output file that cannot be written."""
+    if not path:
+        ap.error(f"argument {option}: an empty name; give a file ending in {suffix}")
     if not path.lower().endswith(suffix):
         ap.error(f"argument {option}: {path} must end in {suffix}")
     if os.path.isdir(path):
@@ -160,6 +162,9 @@ def check_writable_file(ap, option, path, suffix):
         ap.error(f"argument {option}: the folder {folder} does not exist")
     if name_problem(path):
         ap.error(f"argument {option}: {name_problem(path)}")
+    cannot = _cannot_make_in(folder)
+    if cannot:
+        ap.error(f"argument {option}: nothing can be written in {folder} ({cannot})")
 
 
 def truncation(text):

@@ -211,7 +211,8 @@ def test_the_schema_takes_a_curve_and_refuses_a_bad_T():
 
 def test_the_demos_slider_truncates_and_its_right_end_is_untruncated(conditional, tmp_path):
     from pyimagesearch.errors import UserError
-    from pyimagesearch.sharing.playground import NO_TRUNCATION, Playground, truncation_of
+    from pyimagesearch.sharing.playground import (NO_TRUNCATION, Playground, slider_value,
+                                                  truncation_of)
     play = Playground(conditional / "run" / "checkpoint.pt", "cpu", log=lambda line: None)
     assert play.truncation is None
     plain = play.grid(0, 16)
@@ -223,6 +224,8 @@ def test_the_demos_slider_truncates_and_its_right_end_is_untruncated(conditional
     for value in (0.05, 4.5, "x", None, math.nan):
         with pytest.raises(UserError, match="the fidelity-variety slider"):
             truncation_of(value)
+    with pytest.raises(UserError, match=r"to 4 \(no truncation\), got 4\.0000001$"):
+        truncation_of(4.0000001)                       # not shown as 4, which is in range
     exported = tmp_path / "exp"
     result = run_script("generate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
                         "--export", exported, "--truncation", "1.5", "--device", "cpu")
@@ -231,6 +234,14 @@ def test_the_demos_slider_truncates_and_its_right_end_is_untruncated(conditional
     assert play.truncation == 1.5
     assert "noise truncated at T = 1.5" in " ".join(play.summary())
     assert not any("Langevin" in line for line in play.summary())     # not for told classes
+    # a recommended T at or beyond the slider's right end is drawn untruncated, and said so
+    beyond = tmp_path / "beyond"
+    result = run_script("generate.py", "--checkpoint", conditional / "run" / "checkpoint.pt",
+                        "--export", beyond, "--truncation", "4.5", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    play = Playground(beyond, "cpu", log=lambda line: None)
+    assert np.array_equal(play.grid(0, 16, False, slider_value(play.truncation)), plain)
+    assert "untruncated noise (the file recommends T = 4.5" in " ".join(play.summary())
 
 
 def test_an_unconditional_generator_is_truncated_too(tmp_path):
@@ -464,3 +475,21 @@ def test_the_variants_separate_cutting_the_tails_from_narrowing_the_noise(benchm
             assert torch.allclose(latent.noise(4000, 3, 100, 1.5), plain * tv.truncated_std(1.5))
             raise RuntimeError
     assert latent.noise is untouched                                # put back, even on an error
+
+
+def test_the_variants_refuse_what_they_could_not_write_or_read_before_any_work(tmp_path,
+                                                                              benchmarks):
+    shipped = "pretrained/mnist-conditional"
+    empty = run_script("truncation_variants.py", "--checkpoint", shipped, "--data-dir", tmp_path,
+                       "--out-json", "")
+    assert empty.returncode == 2 and "argument --out-json: an empty name" in empty.stderr
+    if os.path.isdir("/proc"):                        # a folder where mkdir fails, even for root
+        proc = run_script("truncation_variants.py", "--checkpoint", shipped, "--data-dir",
+                          tmp_path, "--out-json", "/proc/x.json")
+        assert proc.returncode == 2 and "nothing can be written in /proc" in proc.stderr
+    # a --data-dir without the real digits: refused, not the embedded default in its place
+    missing = run_script("truncation_variants.py", "--checkpoint", shipped, "--data-dir",
+                         tmp_path / "none", "--out-json", tmp_path / "v.json")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "[ERROR]" in missing.stderr and "noise: shrink" not in missing.stderr
+    assert not (tmp_path / "v.json").exists()

@@ -297,7 +297,8 @@ def build_page(play):
                     info=f"the noise truncated at T (left: more faithful, more alike; right end, "
                          f"{NO_TRUNCATION:g}: untruncated, the most varied)"
                          + (f"; {play.truncation:g} is this generator's recommended T"
-                            if play.truncation is not None else ""))
+                            if play.truncation is not None and play.truncation < NO_TRUNCATION
+                            else ""))
                 langevin = gr.Checkbox(value=False, interactive=canLangevin, elem_id="langevin",
                                        visible=not told,
                                        label="Langevin sampler (the discriminator moves the samples)",

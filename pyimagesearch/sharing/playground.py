@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import build_generator, load, trained_with
-from ..cli import MAX_SEED
+from ..cli import MAX_SEED, shown_number
 from ..errors import UserError, shorten
 from ..models import class_count, noise_dim
 from ..noise import MIN_TRUNCATION
@@ -118,7 +118,7 @@ def fraction_of(value, what, expected, ok):
     except OverflowError:                # an integer too large for a float
         raise UserError(f"{what} must be {expected}, got {quoted(value)}") from None
     if not ok(number):
-        raise UserError(f"{what} must be {expected}, got {number:g}")
+        raise UserError(f"{what} must be {expected}, got {shown_number(number)}")
     return number
 
 
@@ -369,6 +369,9 @@ class Playground:
                     ["Langevin sampler: " + (f"off ({self.whyNoLangevin})" if self.whyNoLangevin
                                              else f"on ({self.calibrationSteps} calibration steps)")])
         truncation = ("untruncated noise" if self.truncation is None else
+                      f"untruncated noise (the file recommends T = {shown_number(self.truncation)}, "
+                      f"at or beyond the slider's right end, {NO_TRUNCATION:g})"
+                      if self.truncation >= NO_TRUNCATION else
                       f"noise truncated at T = {self.truncation:g}, the file's recommended")
         return [f"{self.description}: {self.shape} images",
                 *langevin, "fidelity ↔ variety: " + truncation, "digits: " + classes]
