@@ -67,9 +67,9 @@ def build_arg_parser():
              "generator's, one row per class: 100 for ten classes, a 10x10 grid)")
     ap.add_argument("--seed", type=random_seed, default=0,
         help="seed of the noise: the same seed gives the same digits (default: 0)")
-    add_truncation_option(ap, " for the montage, --digit, --morph, --individual and "
-                              "--interpolate (with --export: the T the folder recommends, "
-                              "the demo's default)",
+    add_truncation_option(ap, " for the montage, --digit, --morph, --individual, "
+                              "--interpolate and --write-dataset (with --export: the T the "
+                              "folder recommends, the demo's default)",
                           default=f"an exported folder's recommended T, else off; "
                                   f"{MAX_TRUNCATION:g} draws untruncated")
     ap.add_argument("--device", choices=DEVICES, default="auto",
