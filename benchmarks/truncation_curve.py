@@ -224,17 +224,24 @@ def export_config(saved, checkpoint, gen, default, rows):
     return config
 
 
-@one_line_errors
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+def add_judging_arguments(ap, truncations):
+    """--checkpoint, --data-dir, --truncations (default: `truncations`),
+    --per-class and --seed: what curve_rows takes, for this script and
+    truncation_variants.py."""
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--data-dir", required=True, help="the real digits (MNIST IDX files)")
-    ap.add_argument("--truncations", type=truncation, nargs="+", default=list(DEFAULT_CURVE),
-                    help=f"(default: {' '.join(map(str, DEFAULT_CURVE))})")
+    ap.add_argument("--truncations", type=truncation, nargs="+", default=list(truncations),
+                    help=f"(default: {' '.join(f'{T:g}' for T in truncations)})")
     ap.add_argument("--per-class", type=count_up_to(referee.MAX_PER_CLASS), default=1000,
                     help=f"digits of each class at each T, 1 to {referee.MAX_PER_CLASS:,} "
                          "(default: 1000)")
     ap.add_argument("--seed", type=random_seed, default=0, help="seed of the noise (default: 0)")
+
+
+@one_line_errors
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    add_judging_arguments(ap, DEFAULT_CURVE)
     ap.add_argument("--out-json", default=None,
                     help="also write the curve to this .json file (never a training run's own; "
                          "a file of that name is replaced, and the line says so)")

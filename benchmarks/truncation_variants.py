@@ -31,11 +31,9 @@ import torch
 import truncation_curve
 from common import check_output_file     # (common also sets up the import path)
 from pyimagesearch import files
-from pyimagesearch.cli import count_up_to, random_seed, truncation
 from pyimagesearch.errors import as_script, one_line_errors, raise_terminated
 from pyimagesearch.sampling import latent
 
-import referee
 
 VARIANTS = ("truncate", "truncate, variance restored", "truncate, length kept", "shrink")
 
@@ -95,14 +93,7 @@ def table(results):
 @one_line_errors
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument("--checkpoint", required=True)
-    ap.add_argument("--data-dir", required=True, help="the real digits (MNIST IDX files)")
-    ap.add_argument("--truncations", type=truncation, nargs="+", default=[2.0, 1.5, 1.0],
-                    help="(default: 2 1.5 1)")
-    ap.add_argument("--per-class", type=count_up_to(referee.MAX_PER_CLASS), default=1000,
-                    help=f"digits of each class at each T, 1 to {referee.MAX_PER_CLASS:,} "
-                         "(default: 1000)")
-    ap.add_argument("--seed", type=random_seed, default=0, help="seed of the noise (default: 0)")
+    truncation_curve.add_judging_arguments(ap, (2.0, 1.5, 1.0))
     ap.add_argument("--out-json", default=None,
                     help="also write the numbers to this .json file (a file of that name is "
                          "replaced, and the line says so)")
